@@ -1,0 +1,1 @@
+"""Servers the demo, tests and benchmarks start for themselves: Mosquitto and PostgreSQL."""

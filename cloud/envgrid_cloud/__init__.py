@@ -1,0 +1,1 @@
+"""The cloud: MQTT ingest into PostgreSQL/TimescaleDB, and the HTTP API over it."""

@@ -1,0 +1,1 @@
+"""Schema (numbered SQL migrations) and connections."""

@@ -1,0 +1,1 @@
+"""The grid, sites and nodes as the cloud stores them."""

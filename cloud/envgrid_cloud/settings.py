@@ -1,0 +1,36 @@
+"""Cloud settings (``ENVGRID_`` variables or the YAML file in ``ENVGRID_CONFIG``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from envgrid_common.settings import EnvgridSettings
+
+
+class CloudSettings(EnvgridSettings):
+    """What the cloud's API and ingest workers need."""
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/envgrid",
+        description="PostgreSQL (or TimescaleDB) connection URL",
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on")
+    api_port: int = Field(default=8080, description="Port of the HTTP API")
+    ingest_workers: int = Field(default=1, ge=1, description="Ingest processes to run")
+    ingest_client_id: str = Field(
+        default="envgrid-ingest", description="MQTT client id prefix (fixed: sessions persist)"
+    )
+    ingest_share_group: str = Field(
+        default="envgrid-ingest",
+        description="Shared-subscription group; empty for brokers without $share (one worker)",
+    )
+    ingest_batch_max: int = Field(default=5000, ge=1, description="Rows per database commit")
+    ingest_batch_interval_ms: int = Field(
+        default=50, ge=1, description="Longest wait before a partial batch is committed"
+    )
+    ingest_receive_maximum: int = Field(
+        default=20000, ge=1, le=65535, description="Unacknowledged messages a worker accepts"
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=0, description="How long the broker keeps a worker's session"
+    )

@@ -1,0 +1,62 @@
+"""Settings shared by every component: ``ENVGRID_`` environment variables, or a YAML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from envgrid_common.topics import DEFAULT_ROOT, Topics
+
+CONFIG_FILE_VARIABLE = "ENVGRID_CONFIG"
+
+
+def default_data_dir() -> Path:
+    """Where envgrid keeps state when nobody says otherwise (XDG data home)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "envgrid"
+
+
+class EnvgridSettings(BaseSettings):
+    """Base for component settings: environment first, then the YAML file in ``ENVGRID_CONFIG``."""
+
+    model_config = SettingsConfigDict(env_prefix="ENVGRID_", extra="ignore")
+
+    mqtt_url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="Broker this component talks to: mqtt://[user:password@]host[:port]",
+    )
+    topic_root: str = Field(
+        default=DEFAULT_ROOT, description="First topic level(s) before /v1 (tests use their own)"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @property
+    def topics(self) -> Topics:
+        """The topic grammar under this root."""
+        return Topics(self.topic_root)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then environment, then the YAML file if one is named."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            if not Path(config_file).is_file():
+                raise FileNotFoundError(f"{CONFIG_FILE_VARIABLE}={config_file}: no such file")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)

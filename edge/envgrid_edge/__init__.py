@@ -1,0 +1,1 @@
+"""Edge agents that run on sensor and camera nodes."""

@@ -1,0 +1,1 @@
+"""Virtual nodes, township scenarios, record and replay."""

@@ -1,0 +1,9 @@
+"""``envgrid sim`` (being built)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``sim``."""

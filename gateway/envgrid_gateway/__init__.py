@@ -1,0 +1,1 @@
+"""The township gateway: validates node messages and forwards them to the cloud."""

@@ -1,0 +1,1 @@
+"""Protocol adapters: one module per protocol the gateway speaks to devices."""
