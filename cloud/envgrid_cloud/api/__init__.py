@@ -1,0 +1,3 @@
+"""The HTTP API: one router per resource, response models, request parameters."""
+
+API_PREFIX = "/api/v1"

@@ -1,0 +1,184 @@
+"""Response models of the HTTP API (separate from the wire messages in envgrid_common)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from envgrid_cloud.api.shanghai import to_shanghai
+from envgrid_common.metrics import Medium
+from envgrid_common.registry import GridLevel, NodeKind, SiteCategory
+
+# Stored in UTC, shown on Shanghai's clock: every time in a response carries +08:00.
+ShanghaiTime = Annotated[
+    datetime,
+    AfterValidator(to_shanghai),
+    Field(description="ISO 8601 with the Asia/Shanghai offset (+08:00)"),
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Metric(_Out):
+    """A canonical metric name, its unit and labels (监测因子)."""
+
+    name: str = Field(description="Canonical name used in readings' `values`", examples=["cod"])
+    unit: str = Field(examples=["mg/L"])
+    medium: Medium = Field(description="水 water, 气 air, or other")
+    label_zh: str = Field(examples=["化学需氧量"])
+    label_en: str = Field(examples=["COD"])
+    hj212_2017: str | None = Field(description="HJ 212-2017 factor code (因子编码)")
+    hj212_2005: str | None = Field(description="HJ/T 212-2005 code (原编码)")
+
+
+class GridCell(_Out):
+    """A cell of the grid (网格): county, township, village or villager group."""
+
+    id: str
+    level: GridLevel = Field(description="county 县 · township 乡镇 · village 村 · group 村民小组")
+    name: str
+    parent_id: str | None = Field(description="The enclosing cell; null for a county")
+
+
+class Site(_Out):
+    """A watched pollution source (重点污染源) in one grid cell."""
+
+    id: str
+    name: str
+    category: SiteCategory = Field(description="Kind of pollution source (污染源类别)")
+    cell_id: str = Field(description="The grid cell the site belongs to (所属网格)")
+    lon: float | None = Field(description="Longitude, degrees east")
+    lat: float | None = Field(description="Latitude, degrees north")
+    created_at: ShanghaiTime
+
+
+class Node(_Out):
+    """A sensor or camera node (监测点位) watching one site."""
+
+    id: str
+    site_id: str
+    kind: NodeKind
+    report_interval_s: float = Field(description="Expected seconds between readings")
+    status: Literal["unknown", "online", "offline"] = Field(description="Liveness (在线状态)")
+    status_at: ShanghaiTime | None = Field(description="When the status last changed")
+    created_at: ShanghaiTime
+    last_reading_at: ShanghaiTime | None = Field(
+        description="Source time of the newest value stored for this node"
+    )
+
+
+class SiteDetail(Site):
+    """A site with its nodes."""
+
+    nodes: list[Node]
+
+
+class LatestValue(_Out):
+    """The newest value of one metric at a site (最新监测值)."""
+
+    metric: str
+    value: float
+    unit: str | None = Field(description="Unit from the catalogue; null for an unknown metric")
+    label_zh: str | None
+    label_en: str | None
+    flag: str | None = Field(description="HJ 212 data flag (数据标记), e.g. N normal, D fault")
+    ts: ShanghaiTime = Field(description="Time of measurement")
+    seq: int
+    node_id: str = Field(description="The node that measured it")
+
+
+class SiteLatest(_Out):
+    """The newest value of every metric across a site's nodes."""
+
+    site_id: str
+    values: list[LatestValue]
+
+
+class ReadingPoint(_Out):
+    """One stored value of the requested metric."""
+
+    ts: ShanghaiTime = Field(description="Time of measurement (监测时间)")
+    node_id: str
+    seq: int
+    value: float
+    flag: str | None = Field(description="HJ 212 data flag (数据标记), if the node sent one")
+    historical: bool = Field(description="Sent late from a buffer (补传数据)")
+
+
+class Bucket(_Out):
+    """Statistics of one interval; only valid values (flag absent, N, S or T) count."""
+
+    start: ShanghaiTime = Field(description="Interval start (inclusive)")
+    end: ShanghaiTime = Field(description="Interval end (exclusive)")
+    avg: float | None = Field(description="Mean of valid values (均值); null if none")
+    min: float | None
+    max: float | None
+    count: int = Field(description="Valid values in the interval (有效数据个数)")
+    invalid: int = Field(description="Values flagged F, M, D, C or B (无效数据个数), left out")
+
+
+class _Series(_Out):
+    site_id: str
+    node_id: str | None = Field(description="The node asked for; null for all the site's nodes")
+    metric: str
+    unit: str
+    start: ShanghaiTime = Field(description="Window start (inclusive)")
+    end: ShanghaiTime = Field(description="Window end (exclusive)")
+    limit: int = Field(description="Most rows this response could hold")
+    truncated: bool = Field(description="More rows matched than `limit`; narrow the window")
+
+
+class RawSeries(_Series):
+    """Stored points of one metric, oldest first."""
+
+    kind: Literal["raw"] = "raw"
+    points: list[ReadingPoint]
+
+
+class BucketSeries(_Series):
+    """One metric aggregated per interval (aligned to Asia/Shanghai midnight), oldest first."""
+
+    kind: Literal["buckets"] = "buckets"
+    bucket: str = Field(description="The interval as an ISO 8601 duration", examples=["PT15M"])
+    bucket_seconds: int
+    buckets: list[Bucket] = Field(description="Intervals holding at least one value")
+
+
+Series = Annotated[RawSeries | BucketSeries, Field(discriminator="kind")]
+
+
+class DeadLetter(_Out):
+    """A refused message (死信), kept with the reason."""
+
+    id: int
+    fingerprint: str = Field(description="Hex digest that makes a resent message count once")
+    source: str = Field(description="Who refused it: a gateway id or the ingest")
+    topic: str
+    reason: str
+    payload: str = Field(description="The message as received, in `encoding`")
+    encoding: Literal["utf-8", "base64"]
+    received_at: ShanghaiTime = Field(description="When the refusing component received it")
+    stored_at: ShanghaiTime = Field(description="When the cloud stored it")
+
+
+class DeadLetters(_Out):
+    """Dead letters, newest first."""
+
+    count: int = Field(description="Dead letters matching the filters (all, not only these)")
+    items: list[DeadLetter]
+
+
+class Health(_Out):
+    """Whether the API and its database work."""
+
+    status: Literal["ok", "unavailable"]
+    database: str = Field(description='"ok", or why the database cannot be used')
+    timescaledb: bool | None = Field(description="TimescaleDB installed; null if unknown")
+    schema_version: int | None = Field(description="Newest migration applied; null if none")
+    server_version: str | None = Field(description="PostgreSQL server version")
+    version: str = Field(description="envgrid version")
+    time: ShanghaiTime = Field(description="The API's clock")

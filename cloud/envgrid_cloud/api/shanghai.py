@@ -1,0 +1,52 @@
+"""Time as the users see it: Asia/Shanghai; instants in requests, with or without an offset."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def _shanghai() -> tzinfo:
+    try:
+        return ZoneInfo("Asia/Shanghai")
+    except ZoneInfoNotFoundError:
+        # No tz database (Windows without tzdata): China has kept UTC+8 without DST since 1991.
+        return timezone(timedelta(hours=8), "CST")
+
+
+SHANGHAI = _shanghai()
+
+# An unencoded "+" in a query string arrives as a space: "…T08:00:00 08:00" meant "+08:00".
+_SPACE_FOR_PLUS = re.compile(r"(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)")
+
+
+def to_shanghai(value: datetime) -> datetime:
+    """The same instant on Shanghai's clock (a naive value is taken to be UTC, as stored)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(SHANGHAI)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant; without an offset it is Shanghai time. Raises ``ValueError``."""
+    cleaned = text.strip()
+    spaced = _SPACE_FOR_PLUS.fullmatch(cleaned)
+    if spaced:
+        cleaned = f"{spaced[1]}+{spaced[2]}"
+    try:
+        value = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 time; use e.g. 2026-05-01T08:00:00+08:00"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SHANGHAI)
+    return value
+
+
+NAIVE_NOTE = (
+    "ISO 8601, e.g. `2026-05-01T08:00:00+08:00` (encode `+` as `%2B`; a `+` that arrives as a "
+    "space is understood). **Without an offset the time is read as Asia/Shanghai (UTC+8)** "
+    "(不带时区的时间按北京时间理解)."
+)
