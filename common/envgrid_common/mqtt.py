@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -24,24 +25,36 @@ class BrokerAddress:
     port: int = DEFAULT_PORT
     username: str | None = None
     password: str | None = None
+    # MQTT 5 by default; "3.1.1" for brokers that speak nothing newer (the demo's pip broker).
+    protocol: Literal["5", "3.1.1"] = "5"
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
-        """Parse ``mqtt://[user[:password]@]host[:port]`` (``tcp://`` is accepted too)."""
+        """Parse ``mqtt://[user[:password]@]host[:port][?protocol=3.1.1]``."""
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "tcp"):
             raise ValueError(f"unsupported broker URL scheme {parts.scheme!r} in {url!r}")
         if not parts.hostname:
             raise ValueError(f"broker URL {url!r} has no host")
+        protocol = parse_qs(parts.query).get("protocol", ["5"])[-1]
+        if protocol not in ("5", "3.1.1"):
+            raise ValueError(f"broker URL {url!r}: protocol must be 5 or 3.1.1")
         return cls(
             host=parts.hostname,
             port=parts.port or DEFAULT_PORT,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            protocol="5" if protocol == "5" else "3.1.1",
         )
 
+    @property
+    def v5(self) -> bool:
+        """Whether to speak MQTT 5 (shared subscriptions, Receive Maximum, session expiry)."""
+        return self.protocol == "5"
+
     def __str__(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        suffix = "" if self.v5 else "?protocol=3.1.1"
+        return f"mqtt://{self.host}:{self.port}{suffix}"
 
 
 def new_client(
@@ -50,12 +63,18 @@ def new_client(
     *,
     manual_ack: bool = False,
     max_inflight: int = 1000,
+    persistent: bool = False,
 ) -> mqtt.Client:
-    """An MQTT 5 paho client with credentials set and a generous publish window."""
+    """A paho client for ``address`` with credentials set and a generous publish window.
+
+    ``persistent`` asks the broker to keep the session (subscriptions, unacknowledged
+    messages) across disconnects; with MQTT 5 how long is set by :func:`connect`.
+    """
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        protocol=mqtt.MQTTv5,
+        protocol=mqtt.MQTTv5 if address.v5 else mqtt.MQTTv311,
+        clean_session=None if address.v5 else not persistent,
         manual_ack=manual_ack,
     )
     if address.username:
@@ -76,6 +95,37 @@ def connect_properties(
     if receive_maximum is not None:
         props.ReceiveMaximum = max(1, min(receive_maximum, MAX_RECEIVE_MAXIMUM))
     return props
+
+
+def connect(
+    client: mqtt.Client,
+    address: BrokerAddress,
+    *,
+    persistent: bool = False,
+    session_expiry_s: int = 0,
+    receive_maximum: int | None = None,
+    keepalive: int = 30,
+    background: bool = True,
+) -> None:
+    """Connect ``client`` (made by :func:`new_client` for the same address) by protocol.
+
+    With ``background`` the connection is made by paho's network loop (``loop_start``),
+    which also keeps retrying while the broker is away.
+    """
+    if address.v5:
+        kwargs: dict[str, object] = {
+            "clean_start": not persistent,
+            "properties": connect_properties(
+                session_expiry_s=session_expiry_s if persistent else 0,
+                receive_maximum=receive_maximum,
+            ),
+        }
+    else:
+        kwargs = {}
+    if background:
+        client.connect_async(address.host, address.port, keepalive, **kwargs)  # type: ignore[arg-type]
+    else:
+        client.connect(address.host, address.port, keepalive, **kwargs)  # type: ignore[arg-type]
 
 
 class PublishRefused(RuntimeError):

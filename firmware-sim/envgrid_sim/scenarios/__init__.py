@@ -1,0 +1,1 @@
+"""Townships that ship with the simulator, one module each."""

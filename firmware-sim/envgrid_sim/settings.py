@@ -1,0 +1,46 @@
+"""Simulator settings (``ENVGRID_SIM_*`` variables or the YAML file in ``ENVGRID_CONFIG``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from envgrid_common.settings import EnvgridSettings, default_data_dir
+
+
+def _default_sim_dir() -> Path:
+    return default_data_dir() / "sim"
+
+
+class SimSettings(EnvgridSettings):
+    """What a simulated township needs besides the broker address."""
+
+    sim_scenario: str = Field(default="luxi", description="Township scenario to run")
+    sim_report_interval_s: float = Field(
+        default=5.0, gt=0, description="Seconds between two readings of a node"
+    )
+    sim_data_dir: Path = Field(
+        default_factory=_default_sim_dir,
+        description="Where per-node sequence numbers are kept across restarts",
+    )
+    sim_seed: int = Field(default=0, description="Seed of the signals (same seed, same values)")
+    sim_nodes: int | None = Field(
+        default=None, ge=1, description="Run only this many nodes (a mix of every kind)"
+    )
+    sim_client_id_prefix: str = Field(
+        default="",
+        description="Prefix of MQTT client ids (node id otherwise); lets two runs share a broker",
+    )
+    sim_progress_interval_s: float = Field(
+        default=30.0, gt=0, description="Seconds between progress lines"
+    )
+    sim_seq_block: int = Field(
+        default=20, ge=1, description="Sequence numbers reserved per node per state-file write"
+    )
+    sim_reconnect_max_s: float = Field(
+        default=30.0, gt=0, description="Longest wait between reconnection attempts"
+    )
+    sim_publish_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long to wait for the broker to acknowledge"
+    )
