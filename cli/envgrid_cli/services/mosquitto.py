@@ -47,7 +47,12 @@ class MosquittoBroker:
             raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(shipped_config(self.port, self.data_dir))
+        text = shipped_config(self.port, self.data_dir)
+        if os.geteuid() == 0:
+            # Started as root, mosquitto switches to the "mosquitto" user, which cannot write
+            # in our data folder: it would silently keep nothing across a restart.
+            text += "user root\n"
+        conf.write_text(text)
         log = (self.data_dir / "mosquitto.log").open("ab")
         self.process = subprocess.Popen(
             [binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -1,0 +1,185 @@
+"""The MQTT adapter: node messages from the township broker, acknowledged once safe upstream."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from envgrid_common.mqtt import BrokerAddress, connect, new_client
+from envgrid_gateway.acks import InOrderAcks
+from envgrid_gateway.adapters import Inbound, Sink
+from envgrid_gateway.settings import GatewaySettings
+
+log = logging.getLogger("envgrid.gateway.mqtt")
+
+# Retain-as-published keeps a retained status retained on the way up; retained messages are
+# sent only for a new subscription, so a reconnect does not forward them all again.
+_SUBSCRIPTION = SubscribeOptions(
+    qos=1,
+    retainAsPublished=True,
+    retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB,
+)
+
+
+def _noop() -> None:
+    pass
+
+
+class MqttAdapter:
+    """Subscribes to every node topic with a persistent session and late, in-order acks."""
+
+    name = "mqtt"
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self._settings = settings
+        self._address = BrokerAddress.parse(settings.mqtt_url)
+        self._filter = settings.topics.all_nodes()
+        self._client = new_client(
+            settings.local_client_id, self._address, manual_ack=True, persistent=True
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._acks = InOrderAcks(lambda mid: self._client.ack(mid, 1))
+        self._sink: Sink | None = None
+        self._ready = threading.Event()
+        self._paused = False
+        self._stopping = False
+        self._errors = 0
+        self._window_warned = False
+
+    @property
+    def ready(self) -> bool:
+        """Connected and subscribed."""
+        return self._ready.is_set()
+
+    def start(self, sink: Sink) -> None:
+        """Connect in the background (paho reconnects with backoff) and feed ``sink``."""
+        self._sink = sink
+        connect(
+            self._client,
+            self._address,
+            persistent=True,
+            session_expiry_s=self._settings.session_expiry_s,
+            receive_maximum=self._settings.receive_maximum,
+            keepalive=self._settings.keepalive_s,
+        )
+        self._client.loop_start()
+
+    def pause(self) -> None:
+        """Hand nothing more on; what arrives now stays unacked and is redelivered next time."""
+        self._paused = True
+
+    def stop(self) -> None:
+        """Disconnect after the acks already due (paho sends queued packets in order)."""
+        self._stopping = True
+        self._paused = True
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def counters(self) -> dict[str, int]:
+        """Connection state and messages not yet acknowledged to the local broker."""
+        return {
+            "local_connected": int(self.ready),
+            "local_unacked": self._acks.pending,
+            "adapter_errors": self._errors,
+        }
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("local broker %s refused the connection: %s", self._address, reason_code)
+            return
+        self._acks.reset()
+        log.info(
+            "local broker %s connected (session present: %s)", self._address, flags.session_present
+        )
+        # Subscribe even with a session present: the broker may have lost it.
+        if self._address.v5:
+            client.subscribe(self._filter, options=_SUBSCRIPTION)
+        else:
+            client.subscribe(self._filter, qos=1)
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _mid: int,
+        reason_codes: list[ReasonCode],
+        _properties: Any,
+    ) -> None:
+        failed = [str(code) for code in reason_codes if code.is_failure]
+        if failed:
+            log.error("local broker refused the subscription to %s: %s", self._filter, failed)
+            return
+        self._ready.set()
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        was_ready = self._ready.is_set()
+        self._ready.clear()
+        dropped = self._acks.reset()
+        if not self._stopping and was_ready:
+            log.warning(
+                "local broker %s lost (%s): %d unacked message(s) will be redelivered",
+                self._address,
+                reason_code,
+                dropped,
+            )
+
+    def _window_open(self) -> bool:
+        """Hold the network thread while ``receive_maximum`` messages wait for the uplink.
+
+        An MQTT 5 broker never sends more than our Receive Maximum, so this returns at
+        once; MQTT 3.1.1 has no such limit, and without one the uplink's outstanding
+        publishes could grow past what paho can number.
+        """
+        limit = self._settings.receive_maximum
+        while not self._acks.wait_below(limit, 1.0):
+            if self._stopping:
+                return False  # left unacked: the broker redelivers it to the next session
+            if not self._window_warned:
+                self._window_warned = True
+                log.warning("%d messages wait for the uplink; holding the local broker", limit)
+        return True
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._paused or self._sink is None or not self._window_open():
+            return
+        if message.qos == 0:
+            ack = _noop  # a node that publishes at QoS 0 gets no guarantee to keep
+        else:
+            ack = partial(self._acks.complete, self._acks.received(message.mid))
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            # Brokers check topics are UTF-8; keep a readable form for the dead letter anyway.
+            topic = message._topic.decode("utf-8", "replace")
+        payload = bytes(message.payload)  # already bytes: no copy
+        inbound = Inbound(topic, payload, bool(message.retain), ack, bool(message.dup))
+        try:
+            self._sink(inbound)
+        except Exception:
+            # A bug, not bad data (the bridge dead-letters that): leave it unacked so that
+            # nothing is lost, and make it visible.
+            self._errors += 1
+            log.exception("could not handle a message on %s; left unacknowledged", topic)

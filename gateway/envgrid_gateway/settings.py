@@ -1,0 +1,81 @@
+"""Gateway settings (``ENVGRID_`` variables or the YAML file in ``ENVGRID_CONFIG``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from envgrid_common.messages import ID_PATTERN
+from envgrid_common.mqtt import BrokerAddress
+from envgrid_common.settings import EnvgridSettings
+from envgrid_common.topics import Topics
+
+# paho refuses a QoS 1 publish once 65,535 are outstanding (its packet ids would wrap onto
+# unacknowledged ones); every unacknowledged local message is at most one uplink publish,
+# so a Receive Maximum well below that, with room for status messages, keeps us clear.
+MAX_RECEIVE_MAXIMUM = 60000
+
+
+class GatewaySettings(EnvgridSettings):
+    """What one township gateway needs: its local broker (``mqtt_url``) and the cloud's."""
+
+    uplink_mqtt_url: str | None = Field(
+        default=None,
+        description="Cloud broker the gateway forwards to; default: the local broker (mqtt_url)",
+    )
+    uplink_topic_root: str | None = Field(
+        default=None,
+        description="Topic root upstream; default: topic_root (must differ on a shared broker)",
+    )
+    gateway_id: str = Field(
+        default="gateway-1", pattern=ID_PATTERN, description="This gateway's id (fixed: sessions)"
+    )
+    receive_maximum: int = Field(
+        default=2000,
+        ge=1,
+        le=MAX_RECEIVE_MAXIMUM,
+        description="Local messages held unacknowledged until the uplink has them",
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=0, description="How long brokers keep the gateway's sessions"
+    )
+    status_interval_s: float = Field(
+        default=15.0, gt=0, description="Seconds between retained status updates upstream"
+    )
+    summary_interval_s: float = Field(
+        default=30.0, gt=0, description="Seconds between summary lines in the log"
+    )
+    drain_timeout_s: float = Field(
+        default=5.0, ge=0, description="On stop, how long to wait for the uplink's acknowledgements"
+    )
+    keepalive_s: int = Field(default=30, ge=5, description="MQTT keepalive on both sides")
+
+    @property
+    def uplink_url(self) -> str:
+        """The cloud broker's URL, defaulting to the local one."""
+        return self.uplink_mqtt_url or self.mqtt_url
+
+    @property
+    def uplink_topics(self) -> Topics:
+        """The topic grammar on the uplink side."""
+        return Topics(self.uplink_topic_root or self.topic_root)
+
+    @property
+    def local_client_id(self) -> str:
+        """Fixed MQTT client id on the local broker, so that the session persists."""
+        return f"envgrid-gateway-{self.gateway_id}"
+
+    @property
+    def uplink_client_id(self) -> str:
+        """Fixed client id on the uplink; distinct, as both sides may share one broker."""
+        return f"envgrid-gateway-{self.gateway_id}-uplink"
+
+    def check_no_loop(self) -> None:
+        """Refuse to forward into our own subscription: same broker, same topic root."""
+        local, uplink = BrokerAddress.parse(self.mqtt_url), BrokerAddress.parse(self.uplink_url)
+        same_broker = (local.host, local.port) == (uplink.host, uplink.port)
+        if same_broker and self.topics.root == self.uplink_topics.root:
+            raise ValueError(
+                f"the uplink is the local broker ({local}) under the same topic root "
+                f"{self.topics.root!r}: forwarded messages would come back forever; set "
+                "ENVGRID_UPLINK_MQTT_URL or ENVGRID_UPLINK_TOPIC_ROOT"
+            )

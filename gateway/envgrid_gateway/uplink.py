@@ -1,0 +1,177 @@
+"""The connection to the cloud broker: tracked QoS 1 publishes, Last Will, retained status."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from envgrid_common.messages import GatewayStatus, NodeState
+from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
+from envgrid_gateway.outbound import Done, Outgoing
+from envgrid_gateway.settings import GatewaySettings
+
+log = logging.getLogger("envgrid.gateway.uplink")
+
+# Room above the local Receive Maximum for our own status messages.
+_STATUS_HEADROOM = 100
+_UNSET = object()
+
+
+def status_payload(state: NodeState, counters: dict[str, int] | None = None) -> bytes:
+    """A GatewayStatus message, as JSON bytes."""
+    status = GatewayStatus(state=state, ts=datetime.now(UTC), counters=counters or {})
+    return status.model_dump_json().encode()
+
+
+def _ignore(_: str | None) -> None:
+    pass
+
+
+class Uplink:
+    """A :class:`~envgrid_gateway.outbound.Forwarder` that publishes straight to the cloud broker.
+
+    paho keeps unacknowledged QoS 1 messages and resends them after a reconnect, so while the
+    uplink is down messages simply wait (bounded by the local Receive Maximum).
+    """
+
+    def __init__(
+        self, settings: GatewaySettings, counters: Callable[[], dict[str, int]] = dict
+    ) -> None:
+        self._settings = settings
+        self._counters = counters
+        self._address = BrokerAddress.parse(settings.uplink_url)
+        self.status_topic = settings.uplink_topics.gateway_status(settings.gateway_id)
+        self._client = new_client(
+            settings.uplink_client_id,
+            self._address,
+            max_inflight=settings.receive_maximum + _STATUS_HEADROOM,
+            persistent=True,
+        )
+        self._client.will_set(
+            self.status_topic, status_payload(NodeState.OFFLINE), qos=1, retain=True
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._lock = threading.Lock()
+        self._waiting: dict[int, Done] = {}
+        # PUBACKs that came back before publish() returned us the packet id.
+        self._early: dict[int, str | None] = {}
+        self._connected = threading.Event()
+        self._stopping = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether the cloud broker is connected right now."""
+        return self._connected.is_set()
+
+    @property
+    def outstanding(self) -> int:
+        """Messages handed to the broker and not yet acknowledged by it."""
+        with self._lock:
+            return len(self._waiting)
+
+    def start(self) -> None:
+        """Connect in the background; paho reconnects with backoff."""
+        connect(
+            self._client,
+            self._address,
+            persistent=True,
+            session_expiry_s=self._settings.session_expiry_s,
+            keepalive=self._settings.keepalive_s,
+        )
+        self._client.loop_start()
+
+    def send(self, message: Outgoing, done: Done) -> None:
+        """Publish at QoS 1; ``done`` fires on the broker's PUBACK (None, or why it refused)."""
+        info = check_publish(
+            self._client.publish(message.topic, message.payload, qos=1, retain=message.retain)
+        )
+        # Not under our lock: paho calls on_publish holding its own message lock, and
+        # publish() takes that same lock, so holding ours across it could deadlock.
+        with self._lock:
+            early = self._early.pop(info.mid, _UNSET)
+            if early is _UNSET:
+                self._waiting[info.mid] = done
+                return
+        done(early if isinstance(early, str) else None)
+
+    def publish_status(self, state: NodeState) -> None:
+        """Publish the retained gateway status with the current counters."""
+        payload = status_payload(state, self._counters())
+        self.send(Outgoing(self.status_topic, payload, retain=True), _ignore)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until the broker has acknowledged everything; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self.outstanding:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self, timeout_s: float) -> None:
+        """Publish the offline status, wait briefly for acknowledgements, disconnect."""
+        self._stopping = True
+        if self.connected:
+            self.publish_status(NodeState.OFFLINE)
+        if not self.wait_idle(timeout_s):
+            log.warning("uplink: %d message(s) unacknowledged at stop", self.outstanding)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("uplink %s refused the connection: %s", self._address, reason_code)
+            return
+        self._connected.set()
+        log.info("uplink %s connected (session present: %s)", self._address, flags.session_present)
+        self.publish_status(NodeState.ONLINE)
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected and not self._stopping:
+            log.warning(
+                "uplink %s lost (%s): %d message(s) wait for the reconnect",
+                self._address,
+                reason_code,
+                self.outstanding,
+            )
+
+    def _on_publish(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        outcome = str(reason_code) if reason_code.is_failure else None
+        with self._lock:
+            done = self._waiting.pop(mid, None)
+            if done is None:
+                self._early[mid] = outcome
+                return
+        done(outcome)

@@ -1,0 +1,98 @@
+"""Uplink acknowledgement tracking (with a fake paho client) and gateway settings."""
+
+from __future__ import annotations
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+
+from envgrid_common.mqtt import PublishRefused
+from envgrid_gateway.outbound import Outgoing
+from envgrid_gateway.settings import GatewaySettings
+from envgrid_gateway.uplink import Uplink
+
+SUCCESS = ReasonCode(PacketTypes.PUBACK, "Success")
+REFUSED = ReasonCode(PacketTypes.PUBACK, "Not authorized")
+
+
+class FakeClient:
+    """Hands out packet ids; can acknowledge inside publish(), as a fast broker may."""
+
+    def __init__(self, uplink: Uplink) -> None:
+        self.uplink = uplink
+        self.mid = 0
+        self.ack_early = False
+        self.rc = mqtt.MQTT_ERR_SUCCESS
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> mqtt.MQTTMessageInfo:
+        self.mid += 1
+        info = mqtt.MQTTMessageInfo(self.mid)
+        info.rc = self.rc
+        if self.ack_early:
+            self.puback(self.mid)
+        return info
+
+    def puback(self, mid: int, code: ReasonCode = SUCCESS) -> None:
+        self.uplink._on_publish(self, None, mid, code, None)  # type: ignore[arg-type]
+
+
+def uplink() -> tuple[Uplink, FakeClient, list[tuple[str, str | None]]]:
+    up = Uplink(GatewaySettings(topic_root="a", uplink_topic_root="b"))
+    fake = FakeClient(up)
+    up._client = fake  # type: ignore[assignment]
+    return up, fake, []
+
+
+def test_done_fires_on_the_matching_puback() -> None:
+    up, fake, settled = uplink()
+    up.send(Outgoing("t/x", b"1"), lambda r: settled.append(("x", r)))
+    up.send(Outgoing("t/y", b"1"), lambda r: settled.append(("y", r)))
+    assert up.outstanding == 2
+    fake.puback(2)
+    fake.puback(1, REFUSED)
+    assert settled == [("y", None), ("x", "Not authorized")]
+    assert up.outstanding == 0
+
+
+def test_a_puback_before_publish_returns_is_not_lost() -> None:
+    up, fake, settled = uplink()
+    fake.ack_early = True
+    up.send(Outgoing("t/x", b"1"), lambda r: settled.append(("x", r)))
+    assert settled == [("x", None)]
+    fake.ack_early = False
+    up.send(Outgoing("t/y", b"1"), lambda r: settled.append(("y", r)))
+    assert settled == [("x", None)]  # the early ack was used once, not remembered
+    fake.puback(2)
+    assert settled == [("x", None), ("y", None)]
+
+
+def test_a_publish_paho_refuses_raises() -> None:
+    up, fake, _ = uplink()
+    fake.rc = mqtt.MQTT_ERR_QUEUE_SIZE
+    with pytest.raises(PublishRefused):
+        up.send(Outgoing("t/x", b"1"), lambda _: None)
+    assert up.outstanding == 0
+
+
+def test_uplink_defaults_to_the_local_broker_and_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVGRID_MQTT_URL", "mqtt://township:1883")
+    monkeypatch.setenv("ENVGRID_TOPIC_ROOT", "town")
+    monkeypatch.setenv("ENVGRID_GATEWAY_ID", "luxi")
+    settings = GatewaySettings()
+    assert settings.uplink_url == "mqtt://township:1883"
+    assert settings.uplink_topics.root == "town"
+    assert settings.local_client_id == "envgrid-gateway-luxi"
+    assert settings.uplink_client_id != settings.local_client_id
+    with pytest.raises(ValueError, match="would come back"):
+        settings.check_no_loop()
+    monkeypatch.setenv("ENVGRID_UPLINK_MQTT_URL", "mqtt://cloud:1883")
+    GatewaySettings().check_no_loop()
+    monkeypatch.delenv("ENVGRID_UPLINK_MQTT_URL")
+    monkeypatch.setenv("ENVGRID_UPLINK_TOPIC_ROOT", "town-up")
+    GatewaySettings().check_no_loop()
+
+
+def test_receive_maximum_stays_clear_of_paho_packet_id_limit() -> None:
+    with pytest.raises(ValueError, match="receive_maximum"):
+        GatewaySettings(receive_maximum=65535)
