@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from envgrid_cli import demo, schema
+from envgrid_cli import demo, scenario, schema
 from envgrid_cloud import cli as cloud_cli
 from envgrid_common import __version__
 from envgrid_common.logs import setup_logging
@@ -20,6 +20,7 @@ REGISTRARS: tuple[Register, ...] = (
     gateway_cli.register,
     sim_cli.register,
     cloud_cli.register_db,
+    scenario.register,
     schema.register,
 )
 

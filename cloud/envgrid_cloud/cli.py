@@ -91,10 +91,17 @@ def _ingest_process(settings: CloudSettings, index: int) -> None:
 
 def run_cloud(args: argparse.Namespace) -> int:
     """Migrate, start the ingest processes, serve the API until interrupted."""
+    import psycopg
+
+    from envgrid_cloud.api.database import describe
     from envgrid_cloud.db.migrate import migrate
 
     settings = _settings(args)
-    migrate(settings.database_url)
+    try:
+        migrate(settings.database_url)
+    except psycopg.OperationalError as error:
+        log.error("cannot reach the database %s: %s", describe(settings.database_url), error)
+        return 2
     workers: list[multiprocessing.process.BaseProcess] = []
     if not args.api_only:
         ctx = multiprocessing.get_context("spawn")

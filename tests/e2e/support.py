@@ -1,0 +1,80 @@
+"""Running envgrid commands as real processes and polling what they serve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any ENVGRID_ variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENVGRID_")}
+    env.update(extra)
+    return env
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``envgrid ARGS`` as its own process, logging to ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "envgrid_cli", *args],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+    """Signal the process and wait for it; kill it if it hangs."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout: float, logs: tuple[Path, ...] = ()
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with the logs' tails if not."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+        except (httpx.HTTPError, OSError) as error:
+            last_error = error
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {p.name}\n" + "\n".join(p.read_text().splitlines()[-25:]) for p in logs)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} ({last_error})\n{tails}")
+
+
+def get(base: str, path: str, **params: Any) -> Any:
+    """GET a JSON document from the API."""
+    response = httpx.get(f"{base}{path}", params=params, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def sites_without_data(base: str) -> list[str]:
+    """Ids of the sites whose latest values are still empty."""
+    return [
+        s["id"]
+        for s in get(base, "/api/v1/sites")
+        if not get(base, f"/api/v1/sites/{s['id']}/latest")["values"]
+    ]
