@@ -1,0 +1,175 @@
+"""Batches of decoded messages, handed from the network thread to the writer thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# node_id, ts, seq, vals (JSON), flags (JSON or None), historical
+ReadingRow = tuple[str, datetime, int, bytes, bytes | None, bool]
+# node_id, state, ts (the source's, or the receipt time when the status has none)
+StatusRow = tuple[str, str, datetime]
+# fingerprint, source, topic, reason, payload, encoding, received_at
+DeadLetterRow = tuple[bytes, str, str, str, str, str, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A valid reading or status from a node id the registry cache does not know (yet)."""
+
+    topic: str
+    payload: bytes
+    node_id: str
+    reading: ReadingRow | None = None
+    status: StatusRow | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """Messages committed together; ``mids`` are the QoS 1 packet ids to ack, in receipt order."""
+
+    generation: int
+    started: float
+    size: int = 0
+    mids: list[int] = field(default_factory=list)
+    readings: list[ReadingRow] = field(default_factory=list)
+    statuses: list[StatusRow] = field(default_factory=list)
+    dead_letters: list[DeadLetterRow] = field(default_factory=list)
+    unresolved: list[Unresolved] = field(default_factory=list)
+
+
+class Batcher:
+    """Batches of at most ``max_size`` messages, each due ``interval_s`` after its first one."""
+
+    def __init__(
+        self, max_size: int, interval_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._max_size = max_size
+        self._interval_s = interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        # Held while acks are enqueued, so a connection change cannot slip in between the
+        # generation check and the last ack.
+        self._ack_lock = threading.Lock()
+        # Packet ids are only valid on the connection that delivered them: every batch records
+        # the generation it was filled in, and acknowledge() skips stale ones (the broker
+        # redelivers those messages on the new connection anyway).
+        self._generation = 0
+        self._current: Batch | None = None
+        self._sealed: deque[Batch] = deque()
+        self._closed = False
+        self.received = 0
+
+    # Network thread ------------------------------------------------------------------------
+    def add_reading(self, mid: int | None, row: ReadingRow) -> None:
+        """Add a valid reading of a known node."""
+        with self._lock:
+            batch = self._open()
+            if batch is not None:
+                batch.readings.append(row)
+                self._count(batch, mid)
+
+    def add_status(self, mid: int | None, row: StatusRow) -> None:
+        """Add a valid status of a known node."""
+        with self._lock:
+            batch = self._open()
+            if batch is not None:
+                batch.statuses.append(row)
+                self._count(batch, mid)
+
+    def add_dead_letter(self, mid: int | None, row: DeadLetterRow) -> None:
+        """Add a dead letter (refused here, or forwarded by a gateway)."""
+        with self._lock:
+            batch = self._open()
+            if batch is not None:
+                batch.dead_letters.append(row)
+                self._count(batch, mid)
+
+    def add_unresolved(self, mid: int | None, item: Unresolved) -> None:
+        """Add a message whose node the writer must look up before committing."""
+        with self._lock:
+            batch = self._open()
+            if batch is not None:
+                batch.unresolved.append(item)
+                self._count(batch, mid)
+
+    def add_ack_only(self, mid: int | None) -> None:
+        """Add a message with nothing to store, acked with the batch to keep ack order."""
+        with self._lock:
+            batch = self._open()
+            if batch is not None:
+                self._count(batch, mid)
+
+    def new_connection(self) -> None:
+        """The MQTT connection was lost or made: packet ids of earlier batches are void."""
+        with self._ack_lock, self._lock:
+            self._generation += 1
+            self._seal()
+
+    def _open(self) -> Batch | None:
+        if self._closed:
+            return None  # stopping: left unacked, so the broker redelivers it later
+        batch = self._current
+        if batch is None:
+            batch = self._current = Batch(self._generation, self._clock())
+            self._ready.notify()  # the writer starts timing this batch
+        return batch
+
+    def _count(self, batch: Batch, mid: int | None) -> None:
+        self.received += 1
+        batch.size += 1
+        if mid is not None:
+            batch.mids.append(mid)
+        if batch.size >= self._max_size:
+            self._seal()
+
+    def _seal(self) -> None:
+        if self._current is not None and self._current.size:
+            self._sealed.append(self._current)
+            self._ready.notify()
+        self._current = None
+
+    # Writer thread -------------------------------------------------------------------------
+    def take(self) -> Batch | None:
+        """The next batch once it is full or due; None when closed and nothing is left."""
+        with self._lock:
+            while True:
+                if self._sealed:
+                    return self._sealed.popleft()
+                batch = self._current
+                timeout: float | None = None
+                if batch is not None:
+                    timeout = batch.started + self._interval_s - self._clock()
+                    if timeout <= 0 or self._closed:
+                        self._current = None
+                        return batch
+                elif self._closed:
+                    return None
+                self._ready.wait(timeout)
+
+    def acknowledge(self, batch: Batch, ack: Callable[[int], object]) -> bool:
+        """Ack the batch's messages in receipt order, unless its connection is gone."""
+        with self._ack_lock:
+            if batch.generation != self._generation:
+                return False
+            for mid in batch.mids:
+                ack(mid)
+        return True
+
+    def close(self) -> None:
+        """Stop accepting messages; :meth:`take` hands out what is left, then None."""
+        with self._lock:
+            self._closed = True
+            self._ready.notify_all()
+
+    def oldest_started(self) -> float | None:
+        """When the oldest batch still waiting for the writer got its first message."""
+        with self._lock:
+            if self._sealed:
+                return self._sealed[0].started
+            return self._current.started if self._current is not None else None

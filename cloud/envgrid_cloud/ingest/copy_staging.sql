@@ -1,0 +1,1 @@
+COPY ingest_staging (node_id, ts, seq, vals, flags, historical) FROM STDIN (FORMAT BINARY)

@@ -1,0 +1,134 @@
+"""The hot path: one MQTT message, checked against the contract, into the current batch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import cast
+
+import orjson
+
+from envgrid_cloud.ingest.batch import Batcher, Unresolved
+from envgrid_cloud.ingest.dead import forwarded, refused
+from envgrid_cloud.ingest.nodes import NodeCache
+from envgrid_common.messages import NodeStatus, Reading
+from envgrid_common.topics import NodeChannel, Topics
+from envgrid_common.validation import Rejected, parse_node_message
+
+_READING, _STATUS, _FORWARDED = 0, 1, 2
+# Topics seen are node topics, so the cache stays near 2 × nodes; the cap only guards
+# against a flood of made-up node ids.
+_MAX_ROUTES = 200_000
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CoarseClock:
+    """UTC now, re-read at most every ``resolution_s``: plenty for ±minutes plausibility checks."""
+
+    def __init__(
+        self,
+        resolution_s: float = 0.1,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._resolution_s = resolution_s
+        self._monotonic = monotonic
+        self._wall = wall
+        self._at = monotonic()
+        self._now = wall()
+
+    def now(self) -> datetime:
+        """The current time, at most ``resolution_s`` old."""
+        at = self._monotonic()
+        if at - self._at >= self._resolution_s:
+            self._at, self._now = at, self._wall()
+        return self._now
+
+
+class Decoder:
+    """Routes a message by topic, validates it, and adds a row or a dead letter to the batch."""
+
+    def __init__(
+        self, topics: Topics, batcher: Batcher, nodes: NodeCache, clock: CoarseClock | None = None
+    ) -> None:
+        self._topics = topics
+        self._batcher = batcher
+        self._nodes = nodes
+        self._clock = clock or CoarseClock()
+        self._dead_letter_prefix = topics.dead_letter("x")[:-1]
+        self._routes: dict[str, tuple[str, int]] = {}
+
+    def handle(self, topic: str, payload: bytes, mid: int | None) -> None:
+        """Decode one message; ``mid`` is its packet id if it must be acked (QoS 1)."""
+        route = self._routes.get(topic) or self._route(topic)
+        if route is None:
+            reason = f"not a {self._topics.base} readings, status or dead-letter topic"
+            self._batcher.add_dead_letter(mid, refused(topic, payload, reason))
+            return
+        node_id, kind = route
+        if kind == _READING:
+            self._reading(node_id, topic, payload, mid)
+        elif kind == _STATUS:
+            self._status(node_id, topic, payload, mid)
+        else:
+            self._batcher.add_dead_letter(mid, forwarded(topic, payload))
+
+    def _reading(self, node_id: str, topic: str, payload: bytes, mid: int | None) -> None:
+        try:
+            reading = cast(
+                Reading, parse_node_message(NodeChannel.READINGS, payload, self._clock.now())
+            )
+        except Rejected as error:
+            self._batcher.add_dead_letter(mid, refused(topic, payload, error.reason))
+            return
+        flags = reading.flags
+        row = (
+            node_id,
+            reading.ts,
+            reading.seq,
+            orjson.dumps(reading.values),
+            orjson.dumps(flags) if flags else None,
+            reading.historical,
+        )
+        if node_id in self._nodes.known:
+            self._batcher.add_reading(mid, row)
+        else:
+            self._batcher.add_unresolved(mid, Unresolved(topic, payload, node_id, reading=row))
+
+    def _status(self, node_id: str, topic: str, payload: bytes, mid: int | None) -> None:
+        if not payload:
+            # An empty retained message is how a status is cleared (node retired): nothing to store.
+            self._batcher.add_ack_only(mid)
+            return
+        now = self._clock.now()
+        try:
+            status = cast(NodeStatus, parse_node_message(NodeChannel.STATUS, payload, now))
+        except Rejected as error:
+            self._batcher.add_dead_letter(mid, refused(topic, payload, error.reason))
+            return
+        row = (node_id, status.state.value, status.ts or now)
+        if node_id in self._nodes.known:
+            self._batcher.add_status(mid, row)
+        else:
+            self._batcher.add_unresolved(mid, Unresolved(topic, payload, node_id, status=row))
+
+    def _route(self, topic: str) -> tuple[str, int] | None:
+        parsed = self._topics.parse_node_topic(topic)
+        route: tuple[str, int] | None = None
+        if parsed is not None and parsed.channel is NodeChannel.READINGS:
+            route = (parsed.node_id, _READING)
+        elif parsed is not None and parsed.channel is NodeChannel.STATUS:
+            route = (parsed.node_id, _STATUS)
+        elif topic.startswith(self._dead_letter_prefix):
+            source = topic[len(self._dead_letter_prefix) :]
+            if source and "/" not in source:
+                route = ("", _FORWARDED)
+        if route is not None:
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[topic] = route
+        return route

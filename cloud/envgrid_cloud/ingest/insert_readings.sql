@@ -1,0 +1,4 @@
+-- A redelivered or resent reading has the same (node_id, ts, seq): it is skipped, not doubled.
+INSERT INTO readings (node_id, ts, seq, vals, flags, historical)
+SELECT node_id, ts, seq, vals, flags, historical FROM ingest_staging
+ON CONFLICT DO NOTHING

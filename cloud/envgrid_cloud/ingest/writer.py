@@ -1,0 +1,206 @@
+"""The writer thread: commit each batch (retrying through outages), then ack its messages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+import orjson
+import psycopg
+
+from envgrid_cloud.ingest.batch import Batch, Batcher, DeadLetterRow, ReadingRow, StatusRow
+from envgrid_cloud.ingest.dead import refused
+from envgrid_cloud.ingest.nodes import NodeCache
+from envgrid_cloud.ingest.store import Written
+from envgrid_common.topics import Topics
+
+log = logging.getLogger("envgrid.ingest")
+
+# Errors that a row's content causes: retrying the same batch would fail forever.
+_ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
+
+
+class Store(Protocol):
+    """Where batches go (a :class:`~.store.BatchStore`, or a fake in tests)."""
+
+    def write(
+        self,
+        readings: Sequence[ReadingRow],
+        statuses: Sequence[StatusRow],
+        dead_letters: Sequence[DeadLetterRow],
+    ) -> Written:
+        """Commit all of it in one transaction, or raise."""
+        ...
+
+    def close(self) -> None:
+        """Drop the connection; the next write reconnects."""
+        ...
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Writer:
+    """Takes batches from the batcher, commits them, acks them; nothing is acked uncommitted."""
+
+    def __init__(
+        self,
+        batcher: Batcher,
+        store: Store,
+        nodes: NodeCache,
+        topics: Topics,
+        ack: Callable[[int], object],
+        *,
+        drain_timeout_s: float = 10.0,
+        backoff_s: tuple[float, float] = (0.1, 5.0),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self._batcher = batcher
+        self._store = store
+        self._nodes = nodes
+        self._topics = topics
+        self._ack = ack
+        self._drain_timeout_s = drain_timeout_s
+        self._backoff_s = backoff_s
+        self._clock = clock
+        self._sleep = sleep
+        self._stop_deadline: float | None = None
+        self.inflight_started: float | None = None
+        self.written = Written()
+        self.batches = 0
+        self.last_commit_at: datetime | None = None
+
+    def run(self) -> None:
+        """Work until :meth:`stop` and every batch taken is done (or the drain times out)."""
+        try:
+            while (batch := self._batcher.take()) is not None:
+                self.inflight_started = batch.started
+                if not self._commit(batch):
+                    break
+                if not self._batcher.acknowledge(batch, self._ack):
+                    log.debug("connection changed: %d committed message(s) come again", batch.size)
+                self.inflight_started = None
+        finally:
+            self._store.close()
+
+    def stop(self) -> None:
+        """Take no more messages; commit and ack what was received, within the drain timeout."""
+        self._stop_deadline = self._clock() + self._drain_timeout_s
+        self._batcher.close()
+
+    def _commit(self, batch: Batch) -> bool:
+        delay, failing_since = self._backoff_s[0], None
+        while True:
+            try:
+                written = self._write(batch)
+            except Exception as error:
+                self._store.close()
+                now = self._clock()
+                if failing_since is None:
+                    failing_since = now
+                    log.warning(
+                        "database write failed (%s: %s); holding %d message(s) unacknowledged, "
+                        "retrying",
+                        type(error).__name__,
+                        str(error).strip(),
+                        batch.size,
+                        exc_info=not isinstance(error, psycopg.Error),
+                    )
+                if self._stop_deadline is not None and now >= self._stop_deadline:
+                    log.error(
+                        "stopping with %d message(s) uncommitted: the broker will deliver them "
+                        "again",
+                        batch.size,
+                    )
+                    return False
+                self._sleep(delay)
+                delay = min(delay * 2, self._backoff_s[1])
+                continue
+            if failing_since is not None:
+                log.warning("database writes work again after %.1fs", self._clock() - failing_since)
+            self._count(written)
+            return True
+
+    def _write(self, batch: Batch) -> Written:
+        self._nodes.refresh_if_stale()
+        if batch.unresolved:
+            self._resolve(batch)
+        try:
+            return self._store.write(batch.readings, batch.statuses, batch.dead_letters)
+        except _ROW_ERRORS as error:
+            log.warning("database refused a batch (%s); writing it row by row", error)
+            return self._write_apart(batch)
+
+    def _resolve(self, batch: Batch) -> None:
+        """Readings and statuses of nodes the registry does not know become dead letters."""
+        known = self._nodes.lookup({item.node_id for item in batch.unresolved})
+        for item in batch.unresolved:
+            if item.node_id not in known:
+                reason = f"unknown node '{item.node_id}'"
+                batch.dead_letters.append(refused(item.topic, item.payload, reason))
+            elif item.reading is not None:
+                batch.readings.append(item.reading)
+            elif item.status is not None:
+                batch.statuses.append(item.status)
+        batch.unresolved.clear()
+
+    def _write_apart(self, batch: Batch) -> Written:
+        """Isolate the rows the database refuses, so one cannot block every other forever."""
+        total = Written()
+        for reading in batch.readings:
+            topic = self._topics.readings(reading[0])
+            written = self._write_or_refuse([reading], [], topic, _reading_payload(reading))
+            total = _add(total, written)
+        for status in batch.statuses:
+            topic = self._topics.status(status[0])
+            written = self._write_or_refuse([], [status], topic, _status_payload(status))
+            total = _add(total, written)
+        for letter in batch.dead_letters:
+            try:
+                total = _add(total, self._store.write([], [], [letter]))
+            except _ROW_ERRORS as error:
+                log.error("dropping a dead letter the database refuses (%s): %r", error, letter)
+        return total
+
+    def _write_or_refuse(
+        self, readings: list[ReadingRow], statuses: list[StatusRow], topic: str, payload: bytes
+    ) -> Written:
+        try:
+            return self._store.write(readings, statuses, [])
+        except _ROW_ERRORS as error:
+            letter = refused(topic, payload, f"the database refused it: {error}")
+            return self._store.write([], [], [letter])
+
+    def _count(self, written: Written) -> None:
+        self.written = _add(self.written, written)
+        self.batches += 1
+        self.last_commit_at = _utc_now()
+
+
+def _reading_payload(row: ReadingRow) -> bytes:
+    _, ts, seq, vals, flags, historical = row
+    body: dict[str, object] = {"seq": seq, "ts": ts.isoformat(), "values": orjson.Fragment(vals)}
+    if flags is not None:
+        body["flags"] = orjson.Fragment(flags)
+    if historical:
+        body["historical"] = True
+    return orjson.dumps(body)
+
+
+def _status_payload(row: StatusRow) -> bytes:
+    _, state, ts = row
+    return orjson.dumps({"state": state, "ts": ts.isoformat()})
+
+
+def _add(a: Written, b: Written) -> Written:
+    return Written(
+        a.stored + b.stored,
+        a.duplicates + b.duplicates,
+        a.dead_lettered + b.dead_lettered,
+        a.statuses + b.statuses,
+    )

@@ -1,0 +1,221 @@
+"""The writer: commit before ack, retry through outages, isolate poison rows, resolve nodes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from envgrid_cloud.ingest.batch import (
+    Batcher,
+    DeadLetterRow,
+    ReadingRow,
+    StatusRow,
+    Unresolved,
+)
+from envgrid_cloud.ingest.nodes import NodeCache
+from envgrid_cloud.ingest.store import Written
+from envgrid_cloud.ingest.writer import Writer
+from envgrid_common.topics import Topics
+
+TS = datetime(2026, 5, 1, tzinfo=UTC)
+TOPICS = Topics("unit/envgrid")
+
+
+def row(seq: int, node: str = "n1") -> ReadingRow:
+    return (node, TS, seq, b'{"cod": 1.0}', None, False)
+
+
+class FakeStore:
+    """Records writes and acks in one timeline; fails as told."""
+
+    def __init__(self, timeline: list[tuple[str, object]]) -> None:
+        self.timeline = timeline
+        self.failures: deque[Exception] = deque()
+        self.poison: set[int] = set()  # reading seqs the "database" refuses
+        self.readings: list[ReadingRow] = []
+        self.dead_letters: list[DeadLetterRow] = []
+
+    def write(
+        self,
+        readings: Sequence[ReadingRow],
+        statuses: Sequence[StatusRow],
+        dead_letters: Sequence[DeadLetterRow],
+    ) -> Written:
+        if self.failures:
+            raise self.failures.popleft()
+        if any(r[2] in self.poison for r in readings):
+            raise psycopg.DataError("invalid input syntax")
+        self.readings.extend(readings)
+        self.dead_letters.extend(dead_letters)
+        self.timeline.append(("write", [r[2] for r in readings]))
+        return Written(len(readings), 0, len(dead_letters), len(statuses))
+
+    def close(self) -> None:
+        self.timeline.append(("close", None))
+
+
+class Clock:
+    """Monotonic time that only the fake sleep moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make(
+    known: tuple[str, ...] = ("n1",), drain_timeout_s: float = 10.0
+) -> tuple[Writer, Batcher, FakeStore, list[tuple[str, object]], Clock]:
+    timeline: list[tuple[str, object]] = []
+    clock = Clock()
+    batcher = Batcher(max_size=3, interval_s=0.0)
+    store = FakeStore(timeline)
+    nodes = NodeCache(lambda: known, clock=clock)
+    writer = Writer(
+        batcher,
+        store,
+        nodes,
+        TOPICS,
+        lambda mid: timeline.append(("ack", mid)),
+        drain_timeout_s=drain_timeout_s,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    return writer, batcher, store, timeline, clock
+
+
+def run_all(writer: Writer, batcher: Batcher) -> None:
+    batcher.close()
+    writer.run()
+
+
+def test_each_batch_is_written_before_its_messages_are_acked_in_order() -> None:
+    writer, batcher, _, timeline, _ = make()
+    for mid in range(1, 6):
+        batcher.add_reading(mid, row(mid))
+    run_all(writer, batcher)
+    assert timeline == [
+        ("write", [1, 2, 3]),
+        ("ack", 1),
+        ("ack", 2),
+        ("ack", 3),
+        ("write", [4, 5]),
+        ("ack", 4),
+        ("ack", 5),
+        ("close", None),
+    ]
+    assert writer.written.stored == 5
+    assert writer.batches == 2
+
+
+def test_an_outage_holds_the_batch_unacked_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer, batcher, store, timeline, clock = make()
+    store.failures.extend(psycopg.OperationalError("connection refused") for _ in range(6))
+    batcher.add_reading(1, row(1))
+    batcher.add_reading(2, row(2))
+    with caplog.at_level(logging.WARNING, logger="envgrid.ingest"):
+        run_all(writer, batcher)
+    assert [e for e in timeline if e[0] != "close"] == [("write", [1, 2]), ("ack", 1), ("ack", 2)]
+    assert timeline.count(("close", None)) == 7  # reconnect after each failure, and at the end
+    assert clock.now == pytest.approx(0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2)  # backing off
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2
+    assert "holding 2 message(s) unacknowledged" in warnings[0]
+    assert "work again" in warnings[1]
+
+
+def test_stopping_during_an_outage_gives_up_after_the_drain_timeout_without_acking() -> None:
+    writer, batcher, store, timeline, clock = make(drain_timeout_s=3.0)
+    store.failures.extend(psycopg.OperationalError("down") for _ in range(100))
+    batcher.add_reading(1, row(1))
+    writer.stop()
+    writer.run()
+    assert not any(kind in ("ack", "write") for kind, _ in timeline)
+    assert 3.0 <= clock.now < 8.0
+
+
+def test_a_row_the_database_refuses_is_dead_lettered_and_the_rest_stored() -> None:
+    writer, batcher, store, timeline, _ = make()
+    store.poison = {2}
+    for mid in (1, 2, 3):
+        batcher.add_reading(mid, row(mid))
+    run_all(writer, batcher)
+    assert [r[2] for r in store.readings] == [1, 3]
+    [letter] = store.dead_letters
+    assert letter[2] == TOPICS.readings("n1")
+    assert letter[3].startswith("the database refused it: invalid input syntax")
+    assert b'"seq":2' in letter[4].encode()
+    assert [mid for kind, mid in timeline if kind == "ack"] == [1, 2, 3]
+
+
+def test_unknown_nodes_are_looked_up_once_and_dead_lettered_if_still_unknown() -> None:
+    loads: list[int] = []
+    registry = {"n1"}
+
+    def load() -> frozenset[str]:
+        loads.append(1)
+        return frozenset(registry)
+
+    timeline: list[tuple[str, object]] = []
+    clock = Clock()
+    batcher = Batcher(max_size=10, interval_s=0.0)
+    store = FakeStore(timeline)
+    nodes = NodeCache(load, clock=clock)
+    writer = Writer(batcher, store, nodes, TOPICS, lambda mid: None, clock=clock)
+    nodes.refresh_if_stale()
+    registry.add("n2")  # registered after the cache was loaded
+    clock.now = 5.0  # not stale yet, but a miss may reload
+    batcher.add_unresolved(1, Unresolved("t/n2", b"{}", "n2", reading=row(1, "n2")))
+    batcher.add_unresolved(2, Unresolved("t/n3", b"{}", "n3", status=("n3", "online", TS)))
+    batcher.add_unresolved(3, Unresolved("t/n3", b"{x}", "n3", reading=row(3, "n3")))
+    run_all(writer, batcher)
+    assert len(loads) == 2  # the first load, then one reload for the whole batch
+    assert [(r[0], r[2]) for r in store.readings] == [("n2", 1)]
+    assert [(d[2], d[3]) for d in store.dead_letters] == [
+        ("t/n3", "unknown node 'n3'"),
+        ("t/n3", "unknown node 'n3'"),
+    ]
+
+
+def test_the_node_cache_reloads_when_stale_and_at_most_once_a_second_on_misses() -> None:
+    loads: list[float] = []
+    clock = Clock()
+
+    def load() -> set[str]:
+        loads.append(clock.now)
+        return {"a"}
+
+    cache = NodeCache(load, clock=clock)
+    cache.refresh_if_stale()
+    cache.refresh_if_stale()
+    assert cache.lookup({"a"}) == {"a"}
+    assert cache.lookup({"b"}) == frozenset()  # a miss, but loaded 0 s ago
+    clock.now = 1.0
+    assert cache.lookup({"a", "b"}) == {"a"}  # a miss one second later: reload
+    clock.now = 10.5
+    cache.refresh_if_stale()  # only 9.5 s since the last load
+    clock.now = 11.0
+    cache.refresh_if_stale()
+    assert loads == [0.0, 1.0, 11.0]
+
+
+def test_the_writer_thread_stops_when_asked_while_idle() -> None:
+    writer, _, _, timeline, _ = make()
+    thread = threading.Thread(target=writer.run)
+    thread.start()
+    writer.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert timeline == [("close", None)]
