@@ -291,9 +291,13 @@ def case_ingest(
     via_gateway: bool,
 ) -> float:
     """Publishers → (gateway →) broker → ingest worker(s) → committed rows."""
-    cloud_topics = Topics(f"{load.topics.root}-cloud") if via_gateway else load.topics
+    # A topic root per case, and sessions that end with the process: an offline session of
+    # an earlier case would otherwise keep taking its share of a shared subscription.
     run_id = uuid.uuid4().hex[:6]
+    node_topics = Topics(f"{load.topics.root}-{run_id}")
+    cloud_topics = Topics(f"{node_topics.root}-cloud") if via_gateway else node_topics
     env = {
+        "ENVGRID_SESSION_EXPIRY_S": "0",
         "ENVGRID_DATABASE_URL": database_url,
         "ENVGRID_MQTT_URL": broker.url,
         "ENVGRID_TOPIC_ROOT": cloud_topics.root,
@@ -309,8 +313,9 @@ def case_ingest(
                 {
                     "ENVGRID_MQTT_URL": broker.url,
                     "ENVGRID_UPLINK_MQTT_URL": broker.url,
-                    "ENVGRID_TOPIC_ROOT": load.topics.root,
+                    "ENVGRID_TOPIC_ROOT": node_topics.root,
                     "ENVGRID_UPLINK_TOPIC_ROOT": cloud_topics.root,
+                    "ENVGRID_SESSION_EXPIRY_S": "0",
                     "ENVGRID_GATEWAY_ID": f"bench-gw-{run_id}",
                     "ENVGRID_LOG_LEVEL": "WARNING",
                 },
@@ -320,7 +325,7 @@ def case_ingest(
     try:
         time.sleep(3)  # subscriptions in place before the first message
         started = time.time()
-        wait_publishers(start_publishers(broker, load, load.topics))
+        wait_publishers(start_publishers(broker, load, node_topics))
         finished = _wait_rows(database_url, load.total)
         _check_exactly_once(database_url, load)
         return load.total / (finished - started)

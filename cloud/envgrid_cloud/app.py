@@ -18,6 +18,7 @@ from envgrid_cloud.api import (
     nodes,
     readings,
     sites,
+    status,
 )
 from envgrid_cloud.api.database import describe, open_pool
 from envgrid_cloud.api.errors import install_handlers
@@ -49,6 +50,10 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
     return lifespan
 
 
+# One router per resource, all under /api/v1; health sits at the root for probes.
+RESOURCES = (metrics, grid, sites, nodes, latest, readings, dead_letters, status)
+
+
 def create_app(settings: CloudSettings) -> FastAPI:
     """The API application; its lifespan opens and closes the database pool."""
     app = FastAPI(
@@ -60,6 +65,6 @@ def create_app(settings: CloudSettings) -> FastAPI:
     )
     install_handlers(app)
     app.include_router(health.router)
-    for resource in (metrics, grid, sites, nodes, latest, readings, dead_letters):
+    for resource in RESOURCES:
         app.include_router(resource.router, prefix=API_PREFIX)
     return app

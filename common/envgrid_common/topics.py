@@ -103,6 +103,14 @@ class Topics:
         """Status of every gateway."""
         return f"{self.base}/gateways/+/status"
 
+    def parse_gateway_status(self, topic: str) -> str | None:
+        """The gateway id of a gateway status topic of this root; None if it is not one."""
+        prefix, suffix = f"{self.base}/gateways/", "/status"
+        if not (topic.startswith(prefix) and topic.endswith(suffix)):
+            return None
+        gateway_id = topic[len(prefix) : -len(suffix)]
+        return gateway_id if _ID.match(gateway_id) else None
+
     def parse_node_topic(self, topic: str) -> NodeTopic | None:
         """Parse a node topic of this root; None if it is not one."""
         prefix = f"{self.base}/nodes/"

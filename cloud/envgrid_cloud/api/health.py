@@ -17,6 +17,8 @@ router = APIRouter(tags=["health"])
 
 # Probes run every few seconds: answer "unavailable" quickly rather than wait for the pool.
 HEALTH_TIMEOUT_S = 2.0
+# The migration that added the pipeline status tables.
+PIPELINE_SCHEMA = 4
 
 
 @router.get(
@@ -32,6 +34,11 @@ async def healthz(request: Request, response: Response) -> Health:
             row = await fetch_one(conn, "health")
             assert row is not None  # a SELECT without FROM always yields one row
             schema = await fetch_one(conn, "schema_version") if row["migrated"] else None
+            pipeline = (
+                await fetch_one(conn, "health_pipeline")
+                if schema and schema["schema_version"] >= PIPELINE_SCHEMA
+                else None
+            )
     except PoolTimeout:
         reason = f"no connection within {HEALTH_TIMEOUT_S:g} s (database down or overloaded)"
     except psycopg.Error as exc:
@@ -45,6 +52,7 @@ async def healthz(request: Request, response: Response) -> Health:
             server_version=row["server_version"],
             version=__version__,
             time=now,
+            **(pipeline or {}),
         )
     response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Health(

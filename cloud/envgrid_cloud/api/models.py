@@ -182,3 +182,57 @@ class Health(_Out):
     server_version: str | None = Field(description="PostgreSQL server version")
     version: str = Field(description="envgrid version")
     time: ShanghaiTime = Field(description="The API's clock")
+    ingest_lag_s: float | None = Field(
+        default=None, description="Largest lag of live ingest workers; null if none reports"
+    )
+    dead_letters_last_hour: int | None = Field(default=None, description="Refusals lately")
+    gateway_pending: int | None = Field(
+        default=None, description="Messages queued in online gateways, as they last reported"
+    )
+
+
+class IngestWorker(_Out):
+    """One ingest worker's counters, as it last recorded them."""
+
+    client_id: str = Field(description="Its fixed MQTT client id")
+    host: str
+    pid: int
+    received: int
+    stored: int = Field(description="Readings newly stored")
+    duplicates: int = Field(description="Readings received again and not stored twice")
+    dead_lettered: int
+    batches: int
+    lag_s: float = Field(description="Age of its oldest message not yet committed (入库延迟)")
+    last_commit_at: ShanghaiTime | None
+    started_at: ShanghaiTime
+    updated_at: ShanghaiTime = Field(description="When it last reported")
+    live: bool = Field(description="Reported within the last 30 seconds")
+
+
+class Gateway(_Out):
+    """A township gateway's last reported status."""
+
+    id: str
+    state: Literal["online", "offline"]
+    counters: dict[str, int] = Field(
+        description="Its counters: received, forwarded, dead_lettered, pending (queue depth), …"
+    )
+    reported_at: ShanghaiTime | None = Field(description="The gateway's own time of the report")
+    updated_at: ShanghaiTime = Field(description="When the cloud stored it")
+
+
+class DeadLetterSummary(_Out):
+    """How many messages were refused."""
+
+    total: int
+    last_hour: int
+    newest: ShanghaiTime | None
+
+
+class PipelineStatus(_Out):
+    """The pipeline at a glance: ingest workers, gateways, dead letters."""
+
+    ingest_lag_s: float | None = Field(description="Largest lag among live workers; null if none")
+    workers: list[IngestWorker]
+    gateways: list[Gateway]
+    dead_letters: DeadLetterSummary

@@ -13,6 +13,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from envgrid_cloud.ingest.batch import Batcher
 from envgrid_cloud.ingest.dead import refused
 from envgrid_cloud.ingest.decode import Decoder
+from envgrid_cloud.ingest.heartbeat import Heartbeat
 from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.stats import IngestStats
 from envgrid_cloud.ingest.store import BatchStore
@@ -24,6 +25,8 @@ from envgrid_common.topics import NodeChannel, shared
 log = logging.getLogger("envgrid.ingest")
 
 STATS_INTERVAL_S = 30.0
+# How often a worker records its counters and the gateways' statuses in the database.
+HEARTBEAT_INTERVAL_S = 5.0
 
 
 class IngestWorker:
@@ -57,6 +60,11 @@ class IngestWorker:
         self._writer_thread = threading.Thread(
             target=self._writer.run, name=f"{self.client_id}-writer", daemon=True
         )
+        self._heartbeat = Heartbeat(settings.database_url, self.client_id)
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat_thread = threading.Thread(
+            target=self._beat_until_stopped, name=f"{self.client_id}-heartbeat", daemon=True
+        )
         self._subscribed = threading.Event()
         self._unsubscribed = threading.Event()
         self._stopping = False
@@ -65,6 +73,7 @@ class IngestWorker:
     def start(self) -> IngestWorker:
         """Start the writer and connect (paho keeps retrying while the broker is away)."""
         self._writer_thread.start()
+        self._heartbeat_thread.start()
         connect(
             self._client,
             self._address,
@@ -80,6 +89,10 @@ class IngestWorker:
         self._stopping = True
         self._writer.stop()
         self._writer_thread.join()
+        self._heartbeat_stop.set()
+        self._heartbeat_thread.join()
+        self._beat()
+        self._heartbeat.close()
         self._confirm_acks()
         self._client.disconnect()
         self._client.loop_stop()
@@ -92,6 +105,14 @@ class IngestWorker:
         rc, _ = self._client.unsubscribe(f"{self._topics.base}/.ingest-drain")
         if rc == mqtt.MQTT_ERR_SUCCESS and not self._unsubscribed.wait(timeout_s):
             log.warning("%s: the broker did not confirm the last acks", self.client_id)
+
+    def _beat(self) -> None:
+        for mid in self._heartbeat.beat(self.stats):
+            self._ack(mid)
+
+    def _beat_until_stopped(self) -> None:
+        while not self._heartbeat_stop.wait(HEARTBEAT_INTERVAL_S):
+            self._beat()
 
     def wait_subscribed(self, timeout: float | None = None) -> bool:
         """Block until the broker holds this worker's subscriptions."""
@@ -133,7 +154,8 @@ class IngestWorker:
             dealt = [shared(group, f) for f in dealt]
         # Statuses are subscribed plainly by every worker: brokers hold retained messages back
         # from shared subscriptions (MQTT 5, 4.8.2), and applying a status twice is harmless.
-        return [*dealt, topics.any_node(NodeChannel.STATUS)]
+        # Gateway statuses are retained too, and every worker keeps the newest.
+        return [*dealt, topics.any_node(NodeChannel.STATUS), topics.any_gateway_status()]
 
     def _subscribe(self, client: mqtt.Client) -> None:
         if self._address.v5:
@@ -201,6 +223,10 @@ class IngestWorker:
         if not isinstance(payload, bytes):
             payload = bytes(payload)  # paho's type allows a bytearray
         try:
+            gateway_id = self._topics.parse_gateway_status(message.topic)
+            if gateway_id is not None:
+                self._gateway_status(gateway_id, message.topic, payload, mid)
+                return
             self._decoder.handle(message.topic, payload, mid)
         except Exception as error:
             # An exception here would end paho's network thread; keep the message instead.
@@ -210,6 +236,15 @@ class IngestWorker:
             except UnicodeDecodeError:
                 topic = "(topic is not UTF-8)"
             reason = f"ingest error: {type(error).__name__}: {error}"
+            self._batcher.add_dead_letter(mid, refused(topic, payload, reason))
+
+    def _gateway_status(self, gateway_id: str, topic: str, payload: bytes, mid: int | None) -> None:
+        if not payload:  # a cleared retained status: nothing to record
+            if mid is not None:
+                self._ack(mid)
+            return
+        reason = self._heartbeat.gateway_status(gateway_id, payload, mid)
+        if reason is not None:
             self._batcher.add_dead_letter(mid, refused(topic, payload, reason))
 
     def _ack(self, mid: int) -> None:
