@@ -10,6 +10,7 @@ from envgrid_cli import demo, scenario, schema
 from envgrid_cloud import cli as cloud_cli
 from envgrid_common import __version__
 from envgrid_common.logs import setup_logging
+from envgrid_edge import cli as edge_cli
 from envgrid_gateway import cli as gateway_cli
 from envgrid_sim import cli as sim_cli
 
@@ -18,6 +19,7 @@ REGISTRARS: tuple[Register, ...] = (
     demo.register,
     cloud_cli.register,
     gateway_cli.register,
+    edge_cli.register,
     sim_cli.register,
     cloud_cli.register_db,
     scenario.register,

@@ -13,15 +13,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from envgrid_common.paths import default_data_dir
 from envgrid_common.topics import DEFAULT_ROOT, Topics
 
+__all__ = ["EnvgridSettings", "default_data_dir"]
+
 CONFIG_FILE_VARIABLE = "ENVGRID_CONFIG"
-
-
-def default_data_dir() -> Path:
-    """Where envgrid keeps state when nobody says otherwise (XDG data home)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "envgrid"
 
 
 class EnvgridSettings(BaseSettings):

@@ -1,0 +1,155 @@
+"""A node's configuration file (YAML), validated with errors an installer can act on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from envgrid_common.messages import Identifier
+from envgrid_common.mqtt import BrokerAddress
+from envgrid_common.paths import default_data_dir
+from envgrid_common.topics import DEFAULT_ROOT, Topics
+from envgrid_edge.drivers.modbus import ModbusConfig
+from envgrid_edge.drivers.simulated import SimulatedConfig
+from envgrid_edge.outbox.sender import DEFAULT_WINDOW
+from envgrid_edge.outbox.store import Bounds, Durability
+
+DriverConfig = Annotated[SimulatedConfig | ModbusConfig, Field(discriminator="type")]
+_MB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message lists every problem."""
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OutboxConfig(_Config):
+    """Where the node keeps unsent messages, and how much before it drops old readings."""
+
+    path: Path | None = Field(default=None, description="default: {data dir}/edge/{node}.sqlite")
+    max_rows: int = Field(default=500_000, ge=1)
+    max_mb: float = Field(default=100.0, gt=0)
+    max_age_h: float = Field(default=720.0, gt=0)
+    durability: Durability = "full"
+    window: int = Field(default=DEFAULT_WINDOW, ge=1, le=65535, description="max in flight")
+
+    @property
+    def bounds(self) -> Bounds:
+        """The outbox's limits."""
+        return Bounds(
+            max_rows=self.max_rows,
+            max_bytes=int(self.max_mb * _MB),
+            max_age_s=self.max_age_h * 3600,
+        )
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+class NodeConfig(_Config):
+    """One edge node: who it is, where it reports, what it reads and how often."""
+
+    node_id: Identifier
+    kind: Literal["sensor"] = "sensor"
+    mqtt_url: str = Field(
+        default_factory=lambda: _env("ENVGRID_MQTT_URL", "mqtt://127.0.0.1:1883"),
+        description="township broker; default ENVGRID_MQTT_URL",
+    )
+    topic_root: str = Field(
+        default_factory=lambda: _env("ENVGRID_TOPIC_ROOT", DEFAULT_ROOT),
+        description="default ENVGRID_TOPIC_ROOT, else envgrid",
+    )
+    client_id: str | None = Field(default=None, description="MQTT client id; default node_id")
+    poll_interval_s: float = Field(default=60.0, ge=0.01, le=86400)
+    align: bool = Field(default=True, description="poll on whole multiples of the interval")
+    utc_offset_h: float = Field(default=8.0, ge=-12, le=14, description="offset stamped on ts")
+    progress_interval_s: float = Field(default=60.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    driver: DriverConfig
+    outbox: OutboxConfig = OutboxConfig()
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _broker(cls, url: str) -> str:
+        BrokerAddress.parse(url)
+        return url
+
+    @field_validator("topic_root")
+    @classmethod
+    def _root(cls, root: str) -> str:
+        Topics(root)
+        return root
+
+    @property
+    def address(self) -> BrokerAddress:
+        """The broker."""
+        return BrokerAddress.parse(self.mqtt_url)
+
+    @property
+    def topics(self) -> Topics:
+        """The topic grammar under ``topic_root``."""
+        return Topics(self.topic_root)
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where the outbox file is."""
+        return self.outbox.path or default_data_dir() / "edge" / f"{self.node_id}.sqlite"
+
+
+def describe(error: ValidationError) -> str:
+    """Every problem on its own line: ``driver.modbus.metrics.cod.unit: …``."""
+    lines = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "(file)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, base_dir: Path | None = None) -> NodeConfig:
+    """Validate a loaded YAML document; a relative outbox path is taken from ``base_dir``."""
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of settings (node_id: …, driver: …)")
+    try:
+        config = NodeConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{error.error_count()} problem(s):\n{describe(error)}") from None
+    path = config.outbox.path
+    if path is not None and base_dir is not None and not path.is_absolute():
+        outbox = config.outbox.model_copy(update={"path": base_dir / path})
+        config = config.model_copy(update={"outbox": outbox})
+    return config
+
+
+def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: Path, overrides: dict[str, Any] | None = None) -> NodeConfig:
+    """Read and validate a node's YAML file; ``overrides`` (command-line options) win."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if isinstance(data, dict):
+        data = _merged(data, overrides or {})
+    try:
+        return parse_config(data, path.parent.resolve())
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

@@ -1,0 +1,479 @@
+"""The outbox's disk queue: SQLite in WAL mode, first in first out, bounded by rows, bytes, age.
+
+Durability: every :meth:`Outbox.put` is one transaction. With ``durability="full"`` (the
+default, ``synchronous=FULL``) a committed message is on the disk before ``put`` returns, so it
+survives a power cut, the common fault of a field node; a node reports every few seconds at
+most, so one fsync per reading costs nothing that matters. ``"normal"`` (``synchronous=NORMAL``)
+still survives a killed process (the WAL is in the OS page cache), but a power cut may lose
+the last commits; it suits many virtual nodes on one server. Deletions after PUBACK always use
+NORMAL: losing one to a power cut only sends that message again, and receivers are idempotent.
+
+Overflow policy, applied inside the enqueue transaction: while the queue holds more rows or
+bytes than its bounds, the oldest readings not yet handed to the broker client are dropped.
+Detections and statuses are never dropped: if only they remain, the queue grows past its
+bounds and a warning says so. Readings older than ``max_age_s`` are dropped as well. Every
+drop is counted (persistently) and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from envgrid_edge.outbox.message import Kind, OutMessage, Row
+
+log = logging.getLogger("envgrid.edge.outbox")
+
+Durability = Literal["full", "normal"]
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the hand-over cursor relies on it
+    kind    TEXT    NOT NULL,
+    topic   TEXT    NOT NULL,
+    payload BLOB    NOT NULL,
+    retain  INTEGER NOT NULL,
+    key     TEXT,
+    live    INTEGER NOT NULL,  -- connection it was produced live on; 0 = produced into a backlog
+    created REAL    NOT NULL,  -- enqueue time, seconds since the epoch
+    size    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_kind ON messages (kind, id);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+"""
+_COLUMNS = "id, kind, topic, payload, retain, live, created"
+# Counters the outbox keeps about itself, next to those its users keep (sequence numbers).
+DROPPED_FULL = "outbox.dropped_full"
+DROPPED_EXPIRED = "outbox.dropped_expired"
+REFUSED = "outbox.refused"
+SUPERSEDED = "outbox.superseded"
+_WARN_EVERY_S = 60.0
+_VACUUM_EVERY_S = 60.0
+_CHUNK = 512
+
+
+class OutboxLocked(RuntimeError):
+    """Another process has this outbox open."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How much an outbox may hold before readings are dropped."""
+
+    max_rows: int = 500_000
+    max_bytes: int = 100 * 1024 * 1024
+    max_age_s: float = 30 * 86400.0
+
+    def __post_init__(self) -> None:
+        if self.max_rows < 1 or self.max_bytes < 1 or self.max_age_s <= 0:
+            raise ValueError("outbox bounds must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """What an outbox holds and what it had to give up."""
+
+    rows: int
+    bytes: int
+    in_flight: int
+    oldest_age_s: float | None
+    dropped_full: int
+    dropped_expired: int
+    refused: int
+    superseded: int
+    over_bound: bool
+
+    @property
+    def dropped(self) -> int:
+        """Readings dropped by the size and age bounds together."""
+        return self.dropped_full + self.dropped_expired
+
+
+def _row(record: tuple[int, str, str, bytes, int, int, float]) -> Row:
+    id_, kind, topic, payload, retain, live, created = record
+    return Row(id_, Kind(kind), topic, payload, bool(retain), live, created)
+
+
+class Outbox:
+    """A FIFO of messages on disk; rows leave it only when acknowledged (or dropped by policy).
+
+    Thread-safe. A row is *handed over* by :meth:`take` (to a broker client) and deleted by
+    :meth:`ack`; what was handed over but not acknowledged when the process ends is taken
+    again after a restart. Statuses are taken before everything else, and a newer status
+    replaces a pending one with the same key.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        bounds: Bounds | None = None,
+        *,
+        durability: Durability = "full",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.bounds = bounds or Bounds()
+        self._durable = "FULL" if durability == "full" else "NORMAL"
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sync: str | None = None
+        self._db = self._open(path)
+        self._handed: set[int] = set()  # handed over and not yet acknowledged
+        self._cursor = 0  # highest non-status id handed over
+        self._over_bound = False
+        self._closed = False
+        self._last_warning = -_WARN_EVERY_S
+        self._last_vacuum = -_VACUUM_EVERY_S
+        try:
+            self._load()
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0.2)
+        try:
+            # Exclusive locking: a second agent on the same file fails at once, and WAL needs
+            # no shared-memory file (one file fewer on the node's flash).
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # effective only on a new file
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA journal_size_limit=4194304")
+            db.execute("BEGIN IMMEDIATE")  # take the lock now, not at the first write
+            db.executescript(_SCHEMA)  # commits
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version == 0:
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise RuntimeError(f"{path}: outbox schema {version}, expected {SCHEMA_VERSION}")
+        except sqlite3.OperationalError as error:
+            db.close()
+            if "locked" in str(error):
+                raise OutboxLocked(f"{path} is in use by another process") from None
+            raise
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _load(self) -> None:
+        db = self._db
+        self._begin(self._durable)
+        # Only the newest status per key matters; older ones were left by a crash.
+        db.execute(
+            "DELETE FROM messages WHERE kind = 'status' AND id NOT IN "
+            "(SELECT MAX(id) FROM messages WHERE kind = 'status' GROUP BY COALESCE(key, topic))"
+        )
+        db.execute("COMMIT")
+        rows, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
+        self._rows: int = rows
+        self._bytes: int = size
+        self._status: dict[str, int] = dict(
+            db.execute(
+                "SELECT COALESCE(key, topic), id FROM messages WHERE kind = 'status' ORDER BY id"
+            ).fetchall()
+        )
+        (tail,) = db.execute("SELECT MAX(id) FROM messages WHERE kind != 'status'").fetchone()
+        self._tail: int = tail or 0
+        self._counters: dict[str, int] = dict(
+            db.execute("SELECT name, value FROM counters").fetchall()
+        )
+
+    # -- transactions --------------------------------------------------------------------------
+
+    def _begin(self, synchronous: str) -> None:
+        if self._sync != synchronous:
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._sync = synchronous
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def _snapshot(self) -> tuple[int, int, int, dict[str, int], dict[str, int]]:
+        return self._rows, self._bytes, self._tail, dict(self._status), dict(self._counters)
+
+    def _restore(self, state: tuple[int, int, int, dict[str, int], dict[str, int]]) -> None:
+        self._rows, self._bytes, self._tail, self._status, self._counters = state
+
+    def _bump(self, name: str, by: int) -> None:
+        if by:
+            value = self._counters.get(name, 0) + by
+            self._counters[name] = value
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    # -- the queue -----------------------------------------------------------------------------
+
+    def put(
+        self,
+        messages: Sequence[OutMessage],
+        *,
+        live: int = 0,
+        counters: Mapping[str, int] | None = None,
+    ) -> list[int]:
+        """Store ``messages`` (and set ``counters``) in one transaction; return their ids."""
+        now = self._clock()
+        with self._lock:
+            before = self._snapshot()
+            self._begin(self._durable)
+            try:
+                ids = [self._insert(message, live, now) for message in messages]
+                for name, value in (counters or {}).items():
+                    self._bump(name, value - self._counters.get(name, 0))
+                self._enforce_bounds()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._restore(before)
+                raise
+            return ids
+
+    def _insert(self, message: OutMessage, live: int, now: float) -> int:
+        if message.kind is Kind.STATUS:
+            key = message.key or message.topic
+            pending = self._status.pop(key, None)
+            if pending is not None:
+                self._delete([pending])
+                self._bump(SUPERSEDED, 1)
+        size = len(message.payload) + len(message.topic)
+        cursor = self._db.execute(
+            "INSERT INTO messages (kind, topic, payload, retain, key, live, created, size) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.kind.value,
+                message.topic,
+                message.payload,
+                int(message.retain),
+                message.key,
+                live,
+                now,
+                size,
+            ),
+        )
+        row_id = cursor.lastrowid
+        assert row_id is not None
+        self._rows += 1
+        self._bytes += size
+        if message.kind is Kind.STATUS:
+            self._status[message.key or message.topic] = row_id
+        else:
+            self._tail = row_id
+        return row_id
+
+    def _delete(self, ids: Sequence[int]) -> None:
+        """Delete rows by id inside the open transaction and account for them."""
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sizes = self._db.execute(
+                f"DELETE FROM messages WHERE id IN ({marks}) RETURNING size", chunk
+            ).fetchall()
+            self._rows -= len(sizes)
+            self._bytes -= sum(size for (size,) in sizes)
+
+    def _over(self) -> bool:
+        return self._rows > self.bounds.max_rows or self._bytes > self.bounds.max_bytes
+
+    def _enforce_bounds(self) -> None:
+        dropped, after = 0, self._cursor
+        while self._over():
+            candidates = self._db.execute(
+                "SELECT id, size FROM messages WHERE kind = 'reading' AND id > ? "
+                "ORDER BY id LIMIT ?",
+                (after, _CHUNK),
+            ).fetchall()
+            if not candidates:
+                break
+            rows, size, chosen = self._rows, self._bytes, []
+            for row_id, row_size in candidates:
+                if rows <= self.bounds.max_rows and size <= self.bounds.max_bytes:
+                    break
+                chosen.append(row_id)
+                rows, size = rows - 1, size - row_size
+            self._delete(chosen)
+            dropped += len(chosen)
+            after = chosen[-1]
+        self._bump(DROPPED_FULL, dropped)
+        self._over_bound = self._over()
+        if dropped or self._over_bound:
+            self._warn(dropped)
+
+    def _warn(self, dropped: int) -> None:
+        now = time.monotonic()
+        if now - self._last_warning < _WARN_EVERY_S:
+            return
+        self._last_warning = now
+        if self._over_bound:
+            log.warning(
+                "outbox %s is over its bounds (%d rows, %d bytes) with nothing left to drop "
+                "but detections and statuses, which are kept",
+                self.path,
+                self._rows,
+                self._bytes,
+            )
+        else:
+            log.warning(
+                "outbox %s full: dropped the %d oldest readings (%d since it was created)",
+                self.path,
+                dropped,
+                self._counters.get(DROPPED_FULL, 0),
+            )
+
+    def take(self, limit: int) -> list[Row]:
+        """Hand over up to ``limit`` rows: pending statuses first, then the oldest others."""
+        with self._lock:
+            rows: list[Row] = []
+            if self._status and limit > 0:
+                ids = sorted(self._status.values())[:limit]
+                rows += self._fetch(f"id IN ({','.join('?' * len(ids))}) ORDER BY id", ids)
+                taken = set(ids)
+                self._status = {k: v for k, v in self._status.items() if v not in taken}
+            if len(rows) < limit and self._tail > self._cursor:
+                fifo = self._fetch(
+                    "id > ? AND kind != 'status' ORDER BY id LIMIT ?",
+                    [self._cursor, limit - len(rows)],
+                )
+                # Nothing found means the rest was dropped meanwhile: no backlog left.
+                self._cursor = fifo[-1].id if fifo else self._tail
+                rows += fifo
+            self._handed.update(row.id for row in rows)
+            return rows
+
+    def _fetch(self, where: str, params: Sequence[int]) -> list[Row]:
+        records = self._db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE {where}", params
+        ).fetchall()
+        return [_row(record) for record in records]
+
+    def ack(self, ids: Iterable[int], refused: Iterable[int] = ()) -> None:
+        """Delete rows the broker acknowledged, or ``refused`` (counted) for good."""
+        with self._lock:
+            done = [i for i in ids if i in self._handed]
+            rejected = [i for i in refused if i in self._handed]
+            self._handed.difference_update(done)
+            self._handed.difference_update(rejected)
+            if not done and not rejected:
+                return
+            before = self._snapshot()
+            self._begin("NORMAL")
+            try:
+                self._delete(done + rejected)
+                self._bump(REFUSED, len(rejected))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._restore(before)
+                raise
+            if self._rows == 0:
+                self._vacuum()
+
+    def _vacuum(self) -> None:
+        # Give the space of a drained backlog back to the file system (flash is small).
+        now = time.monotonic()
+        if now - self._last_vacuum >= _VACUUM_EVERY_S:
+            self._last_vacuum = now
+            self._db.execute("PRAGMA incremental_vacuum")
+
+    def purge_expired(self) -> int:
+        """Drop readings older than ``max_age_s`` that are not in flight; return how many."""
+        cutoff = self._clock() - self.bounds.max_age_s
+        with self._lock:
+            before = self._snapshot()
+            self._begin("NORMAL")
+            try:
+                expired = self._expired(cutoff)
+                self._delete(expired)
+                self._bump(DROPPED_EXPIRED, len(expired))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._restore(before)
+                raise
+        if expired:
+            log.warning(
+                "outbox %s: dropped %d readings older than %.0f h",
+                self.path,
+                len(expired),
+                self.bounds.max_age_s / 3600,
+            )
+        return len(expired)
+
+    def _expired(self, cutoff: float) -> list[int]:
+        # Oldest first, stopping at the first young one: ids follow enqueue time, so this
+        # reads only what expires (plus one chunk), not the whole backlog.
+        expired: list[int] = []
+        after = self._cursor
+        while True:
+            chunk = self._db.execute(
+                "SELECT id, created FROM messages WHERE kind = 'reading' AND id > ? "
+                "ORDER BY id LIMIT ?",
+                (after, _CHUNK),
+            ).fetchall()
+            for row_id, created in chunk:
+                if created >= cutoff:
+                    return expired
+                expired.append(row_id)
+            if len(chunk) < _CHUNK:
+                return expired
+            after = chunk[-1][0]
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def backlog(self) -> bool:
+        """Whether readings or detections wait to be handed over."""
+        return self._tail > self._cursor
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def counter(self, name: str, default: int = 0) -> int:
+        """A counter kept in the outbox (set through :meth:`put`, so with the rows it counts)."""
+        return self._counters.get(name, default)
+
+    def stats(self) -> OutboxStats:
+        """Rows and bytes held, in flight, the oldest one's age and what was given up."""
+        with self._lock:
+            first = self._db.execute("SELECT created FROM messages ORDER BY id LIMIT 1").fetchone()
+            c = self._counters
+            return OutboxStats(
+                rows=self._rows,
+                bytes=self._bytes,
+                in_flight=len(self._handed),
+                oldest_age_s=None if first is None else max(0.0, self._clock() - first[0]),
+                dropped_full=c.get(DROPPED_FULL, 0),
+                dropped_expired=c.get(DROPPED_EXPIRED, 0),
+                refused=c.get(REFUSED, 0),
+                superseded=c.get(SUPERSEDED, 0),
+                over_bound=self._over_bound,
+            )
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the database file and close (again: no effect)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self._rows == 0:
+                    self._db.execute("PRAGMA incremental_vacuum")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
