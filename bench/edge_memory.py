@@ -31,9 +31,9 @@ from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
 from envgrid_common.messages import Reading
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
+from envgrid_common.outbox import Durability, Kind, Outbox, OutMessage
 from envgrid_common.topics import Topics
 from envgrid_edge.agent import seq_counter
-from envgrid_edge.outbox import Durability, Kind, Outbox, OutMessage
 
 NODE = "bench-edge-1"
 TOPICS = Topics(f"bench-{uuid.uuid4().hex[:8]}/envgrid")

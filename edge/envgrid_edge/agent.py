@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pydantic import ValidationError
 
 from envgrid_common.messages import NodeState, NodeStatus, Reading
+from envgrid_common.outbox import Kind, Outbox, OutMessage, Sender, Will
 from envgrid_common.validation import describe
 from envgrid_edge.config import NodeConfig
 from envgrid_edge.drivers.base import Driver, DriverError
-from envgrid_edge.outbox import Kind, Outbox, OutMessage, Sender, Will
 
 log = logging.getLogger("envgrid.edge.agent")
 

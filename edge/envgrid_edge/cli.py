@@ -68,10 +68,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sensor agent until SIGINT or SIGTERM: 0 clean, 1 cannot run, 2 bad config."""
+    from envgrid_common.outbox import OutboxLocked
     from envgrid_edge.agent import SensorAgent
     from envgrid_edge.config import ConfigError, load_config
     from envgrid_edge.drivers import open_driver
-    from envgrid_edge.outbox import OutboxLocked
 
     try:
         config = load_config(args.config, _overrides(args))

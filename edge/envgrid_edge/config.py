@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from envgrid_common.messages import Identifier
 from envgrid_common.mqtt import BrokerAddress
+from envgrid_common.outbox.sender import DEFAULT_WINDOW
+from envgrid_common.outbox.store import Bounds, Durability
 from envgrid_common.paths import default_data_dir
 from envgrid_common.topics import DEFAULT_ROOT, Topics
 from envgrid_edge.drivers.modbus import ModbusConfig
 from envgrid_edge.drivers.simulated import SimulatedConfig
-from envgrid_edge.outbox.sender import DEFAULT_WINDOW
-from envgrid_edge.outbox.store import Bounds, Durability
 
 DriverConfig = Annotated[SimulatedConfig | ModbusConfig, Field(discriminator="type")]
 _MB = 1024 * 1024

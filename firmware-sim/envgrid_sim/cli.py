@@ -10,9 +10,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from envgrid_common.outbox import OutboxLocked
 from envgrid_sim.node import china_now
 from envgrid_sim.scenario import Scenario, load_scenario, scenarios
-from envgrid_sim.seqstore import SeqStateError
 from envgrid_sim.settings import SimSettings
 from envgrid_sim.signals import Incident
 from envgrid_sim.table import render_table
@@ -34,7 +34,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "Run a township of virtual sensor nodes (farms, river sections, refuse points, "
             "roads). Each node has its own MQTT connection to ENVGRID_MQTT_URL, a retained "
             "online status with an offline Last Will, and publishes readings at QoS 1 on "
-            "envgrid/v1/nodes/{node_id}/readings. Sequence numbers continue across restarts."
+            "envgrid/v1/nodes/{node_id}/readings. Readings go through an outbox on disk: "
+            "while the broker is away they are kept, and sent marked historical when it is "
+            "back. Sequence numbers continue across restarts."
         ),
     )
     parser.add_argument(
@@ -51,7 +53,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="where sequence numbers are kept (ENVGRID_SIM_DATA_DIR)",
+        help="where the outbox and sequence numbers are kept (ENVGRID_SIM_DATA_DIR)",
     )
     parser.add_argument(
         "--nodes", type=int, metavar="N", help="run only N nodes, a mix of every kind"
@@ -172,7 +174,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(_run(township, args.duration))
-    except SeqStateError as error:
-        print(f"envgrid sim: {error}", file=sys.stderr)
+    except OutboxLocked:
+        print(
+            f"envgrid sim: another simulator is using {township.settings.sim_data_dir} "
+            "(choose another --data-dir)",
+            file=sys.stderr,
+        )
         return 1
     return 0

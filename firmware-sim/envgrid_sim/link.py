@@ -1,9 +1,10 @@
-"""One virtual node's MQTT connection: its Last Will, checked publishes, a way to pull the plug."""
+"""One virtual node's MQTT connection: its Last Will, windowed publishes, a way to pull the plug."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -18,10 +19,6 @@ from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.topics import Topics
 
 
-class PublishRejected(RuntimeError):
-    """The broker answered a publish with a failure reason code (e.g. not authorised)."""
-
-
 @dataclass(frozen=True, slots=True)
 class LinkConfig:
     """Where and how the nodes of one simulator connect."""
@@ -31,6 +28,7 @@ class LinkConfig:
     client_id_prefix: str = ""
     keepalive_s: int = 30
     publish_timeout_s: float = 10.0
+    window: int = 20  # QoS 1 messages in flight per node
 
 
 def offline_will(topics: Topics, node_id: str) -> aiomqtt.Will:
@@ -43,9 +41,17 @@ def offline_will(topics: Topics, node_id: str) -> aiomqtt.Will:
 
 
 class NodeClient(aiomqtt.Client):
-    """An aiomqtt client that also notices PUBACK failure codes (aiomqtt ignores them)."""
+    """An aiomqtt client that publishes without waiting and reports PUBACKs with their codes.
 
-    def __init__(self, node_id: str, config: LinkConfig) -> None:
+    :meth:`send` hands a message to paho and returns its message id; each PUBACK lands in
+    :attr:`acks` as (mid, refused), and ``on_event`` is called on every PUBACK and on a lost
+    connection, so one task can keep a window of messages in flight (aiomqtt's own publish
+    waits for each acknowledgement and ignores failure codes).
+    """
+
+    def __init__(
+        self, node_id: str, config: LinkConfig, on_event: Callable[[], None] = lambda: None
+    ) -> None:
         address = config.address
         super().__init__(
             address.host,
@@ -59,8 +65,10 @@ class NodeClient(aiomqtt.Client):
             keepalive=config.keepalive_s,
             timeout=config.publish_timeout_s,
             clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            max_inflight_messages=config.window,
         )
-        self._rejected: ReasonCode | None = None
+        self.acks: list[tuple[int, bool]] = []
+        self._on_event = on_event
 
     def _on_publish(
         self,
@@ -70,20 +78,32 @@ class NodeClient(aiomqtt.Client):
         reason_code: ReasonCode,
         properties: Properties,
     ) -> None:
-        # A node awaits each publish before the next, so the last failure belongs to it.
-        if reason_code.is_failure:
-            self._rejected = reason_code
+        self.acks.append((mid, reason_code.is_failure))
+        self._on_event()
         super()._on_publish(client, userdata, mid, reason_code, properties)
 
-    async def publish_checked(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None = None,
     ) -> None:
-        """Publish and wait for the broker's acknowledgement; raise if it failed or refused."""
-        self._rejected = None
-        await self.publish(topic, payload, qos=qos, retain=retain)
-        rejected, self._rejected = self._rejected, None
-        if rejected is not None:
-            raise PublishRejected(f"broker refused publish to {topic}: {rejected}")
+        super()._on_disconnect(client, userdata, flags, reason_code, properties)
+        self._on_event()
+
+    @property
+    def lost(self) -> bool:
+        """Whether the connection has gone (the broker went away or the plug was pulled)."""
+        return self._disconnected.done() or not self._client.is_connected()
+
+    def send(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
+        """Hand a QoS 1 message to the client and return its message id (raise if it cannot)."""
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, f"cannot publish to {topic}")
+        return info.mid
 
     async def __aexit__(
         self,

@@ -1,11 +1,14 @@
-"""A virtual sensor node: connect, say online, report on schedule, reconnect, say offline."""
+"""A virtual sensor node: report on schedule into the outbox, publish from it when connected."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
+import sqlite3
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,20 +17,27 @@ from datetime import datetime
 import aiomqtt
 
 from envgrid_common.messages import NodeState, NodeStatus, Reading
-from envgrid_sim.link import LinkConfig, NodeClient, PublishRejected
+from envgrid_common.outbox import Kind, Outbox, OutMessage, wire_payload
+from envgrid_sim.link import LinkConfig, NodeClient
 from envgrid_sim.scenario import NodeSpec
-from envgrid_sim.seqstore import SeqStore
 from envgrid_sim.signals import CHINA, NodeSignals
 
 log = logging.getLogger("envgrid.sim")
 
 Clock = Callable[[], datetime]
+FIRST_SEQ = 1
+DRAIN_S = 3.0  # how long a graceful stop waits for the outbox of a node to empty
 
 
 def china_now() -> datetime:
     """Now, in China time, to the millisecond (what a node's RTC would stamp)."""
     now = datetime.now(CHINA)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def seq_counter(node_id: str) -> str:
+    """Name of the outbox counter holding the node's next sequence number."""
+    return f"seq/{node_id}"
 
 
 @dataclass(slots=True)
@@ -48,18 +58,34 @@ class Backoff:
         return self._next * random.uniform(0.8, 1.0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A row handed to the client and not yet acknowledged."""
+
+    row_id: int
+    at: float  # monotonic
+    reading: bool
+
+
 @dataclass(slots=True)
 class NodeCounters:
     """What a node has done so far."""
 
-    sent: int = 0
+    produced: int = 0
+    sent: int = 0  # readings acknowledged by the broker
     failed: int = 0
     connects: int = 0
     connected: bool = False
 
 
 class VirtualNode:
-    """One node of a simulated township, with its own MQTT connection."""
+    """One node of a simulated township: its own MQTT connection, its own stream of an outbox.
+
+    Two tasks: the producer stores a reading into the outbox on schedule whether or not the
+    broker is there; the link connects (again and again) and moves the node's rows from the
+    outbox to the broker, a window at a time, deleting each on its PUBACK. What waited in the
+    outbox goes out marked historical, as the outbox decides.
+    """
 
     def __init__(
         self,
@@ -77,9 +103,10 @@ class VirtualNode:
         self._clock = clock
         self._backoff = Backoff(most=reconnect_max_s)
         self._halt = asyncio.Event()  # set on a power cut: stop without saying goodbye
+        self._wake = asyncio.Event()  # a reading to send, a PUBACK, a lost connection, stop
         self._client: NodeClient | None = None
-        # A reading whose PUBACK never came: it goes again, unchanged, after reconnecting.
-        self._unacked: tuple[int, bytes] | None = None  # (seq, payload)
+        self._epoch = 0  # the current connection (see Row.live); 0 while disconnected
+        self._in_flight: dict[int, _Sent] = {}  # by MQTT message id
 
     @property
     def node_id(self) -> str:
@@ -94,100 +121,182 @@ class VirtualNode:
     def power_cut(self) -> None:
         """Drop the connection abruptly and stop: the broker publishes the offline Will."""
         self._halt.set()
+        self._wake.set()
         if self._client is not None:
             self._client.pull_plug()
 
-    async def run(self, stop: asyncio.Event, seqs: SeqStore) -> None:
+    def _stopping(self, stop: asyncio.Event) -> bool:
+        return stop.is_set() or self._halt.is_set()
+
+    async def run(self, stop: asyncio.Event, outbox: Outbox) -> None:
         """Report until ``stop`` is set (then say offline) or the power is cut."""
         # Power comes back on when run again after a cut (and asyncio events belong to a loop).
         self._halt = asyncio.Event()
-        failures = 0
-        while not (stop.is_set() or self._halt.is_set()):
-            try:
-                async with NodeClient(self.node_id, self.link) as client:
-                    self._client = client
-                    self._on_connected(failures)
-                    failures = 0
-                    await self._status(client, NodeState.ONLINE)
-                    await self._report(client, stop, seqs)
-                    if not self._halt.is_set():
-                        await self._status(client, NodeState.OFFLINE)
-            except aiomqtt.MqttError as error:
-                failures += 1
-                # One warning per outage (none for a deliberate power cut); the progress line
-                # shows how many nodes are down.
-                quiet = failures > 1 or self._halt.is_set()
-                pending = f", seq {self._unacked[0]} to be sent again" if self._unacked else ""
-                log.log(
-                    logging.DEBUG if quiet else logging.WARNING,
-                    "%s: no connection to %s (%s); retrying%s",
-                    self.node_id,
-                    self.link.address,
-                    error,
-                    pending,
-                )
-            finally:
-                self._client = None
-                self.counters.connected = False
-            if not (stop.is_set() or self._halt.is_set()):
-                await self._sleep(stop, self._backoff.delay())
-        if self._unacked is not None:
-            log.warning("%s: stopped with seq %d unacknowledged", self.node_id, self._unacked[0])
+        self._wake = asyncio.Event()
+        producer = asyncio.create_task(self._produce(stop, outbox), name=f"{self.node_id}-read")
+        try:
+            await self._link(stop, outbox)
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
 
-    def _on_connected(self, failures: int) -> None:
-        self.counters.connects += 1
-        self.counters.connected = True
-        self._backoff.reset()
-        if failures:
-            log.info("%s: reconnected to %s", self.node_id, self.link.address)
+    # -- producing -----------------------------------------------------------------------------
 
-    async def _status(self, client: NodeClient, state: NodeState) -> None:
-        status = NodeStatus(state=state, ts=self._clock(), kind="sensor")
-        payload = status.model_dump_json(exclude_none=True).encode()
-        await self._publish(client, self.link.topics.status(self.node_id), payload, retain=True)
-
-    async def _report(self, client: NodeClient, stop: asyncio.Event, seqs: SeqStore) -> None:
+    async def _produce(self, stop: asyncio.Event, outbox: Outbox) -> None:
         loop = asyncio.get_running_loop()
-        topic = self.link.topics.readings(self.node_id)
-        if self._unacked is not None:
-            if await self._publish(client, topic, self._unacked[1]):
-                self.counters.sent += 1
-            self._unacked = None
         # Nodes start at different points of their interval, so a township does not publish
         # in bursts.
         due = loop.time() + self.interval * (zlib.crc32(self.node_id.encode()) % 1000) / 1000
         while not await self._sleep(stop, due - loop.time()):
-            ts = self._clock()
-            reading = Reading(seq=seqs.next(self.node_id), ts=ts, values=self.signals.sample(ts))
-            payload = reading.model_dump_json(exclude_defaults=True).encode()
-            self._unacked = (reading.seq, payload)
-            if await self._publish(client, topic, payload):
-                self.counters.sent += 1
-            self._unacked = None
-            self.signals.forget_before(ts)
-            # Keep to the schedule; if publishing ran late, skip the slots already missed.
+            self.produce_once(outbox)
+            # Keep to the schedule; if the loop ran late, skip the slots already missed.
             due += self.interval * max(1, math.ceil((loop.time() - due) / self.interval))
+        self._wake.set()
 
-    async def _publish(
-        self, client: NodeClient, topic: str, payload: bytes, *, retain: bool = False
-    ) -> bool:
-        """Publish at QoS 1; False if the broker refused it, raise if the link failed."""
+    def produce_once(self, outbox: Outbox) -> Reading | None:
+        """Measure now and store the reading (with the next seq, in one transaction)."""
+        key = seq_counter(self.node_id)
+        ts = self._clock()
+        reading = Reading(seq=outbox.counter(key, FIRST_SEQ), ts=ts, values=self.signals.sample(ts))
+        payload = reading.model_dump_json(exclude_defaults=True).encode()
+        message = OutMessage(Kind.READING, self.link.topics.readings(self.node_id), payload)
+        # Live only if it can go at once: nothing older of this node waits to be sent.
+        live = self._epoch if self._epoch and not outbox.pending(self.node_id) else 0
         try:
-            await client.publish_checked(topic, payload, qos=1, retain=retain)
-        except PublishRejected as error:
-            # Sending it again would be refused again: count it, say so, carry on.
+            outbox.put([message], live=live, counters={key: reading.seq + 1}, stream=self.node_id)
+        except (sqlite3.Error, OSError) as error:
+            # A full or failing disk: this reading is lost (and said so); the next may fit.
             self.counters.failed += 1
-            log.error("%s: %s", self.node_id, error)
-            return False
-        except aiomqtt.MqttError as error:
-            # The caller reconnects and says so; name what failed for its log line.
-            self.counters.failed += 1
-            raise aiomqtt.MqttError(f"publish to {topic} failed: {error}") from error
-        return True
+            log.error("%s: could not store reading %d: %s", self.node_id, reading.seq, error)
+            return None
+        self.counters.produced += 1
+        self.signals.forget_before(ts)
+        self._wake.set()
+        return reading
+
+    # -- the link ------------------------------------------------------------------------------
+
+    async def _link(self, stop: asyncio.Event, outbox: Outbox) -> None:
+        failures = 0
+        while not self._stopping(stop):
+            try:
+                async with NodeClient(self.node_id, self.link, self._wake.set) as client:
+                    self._client = client
+                    self._epoch = time.time_ns()
+                    self._on_connected(failures, outbox)
+                    failures = 0
+                    self._status(outbox, NodeState.ONLINE)
+                    await self._pump(client, outbox, stop)
+                    if not self._halt.is_set():
+                        self._status(outbox, NodeState.OFFLINE)
+                        await self._pump(client, outbox, stop, drain_s=DRAIN_S)
+            except aiomqtt.MqttError as error:
+                failures += 1
+                # One warning per outage (none for a deliberate power cut); the progress line
+                # shows how many nodes are down and how much waits on disk.
+                quiet = failures > 1 or self._halt.is_set()
+                log.log(
+                    logging.DEBUG if quiet else logging.WARNING,
+                    "%s: no connection to %s (%s); readings kept on disk, retrying",
+                    self.node_id,
+                    self.link.address,
+                    error,
+                )
+            finally:
+                self._client = None
+                self._epoch = 0
+                self.counters.connected = False
+                # A new client does not resend what the old one had in flight: the outbox does.
+                self._in_flight.clear()
+                outbox.release(self.node_id)
+            if not self._stopping(stop):
+                await self._sleep(stop, self._backoff.delay())
+
+    def _on_connected(self, failures: int, outbox: Outbox) -> None:
+        self.counters.connects += 1
+        self.counters.connected = True
+        self._backoff.reset()
+        if failures:
+            waiting = " with a backlog to send" if outbox.pending(self.node_id) else ""
+            log.info("%s: reconnected to %s%s", self.node_id, self.link.address, waiting)
+
+    def _status(self, outbox: Outbox, state: NodeState) -> None:
+        status = NodeStatus(state=state, ts=self._clock(), kind="sensor")
+        payload = status.model_dump_json(exclude_none=True).encode()
+        topic = self.link.topics.status(self.node_id)
+        message = OutMessage(Kind.STATUS, topic, payload, retain=True, key=self.node_id)
+        outbox.put([message], live=self._epoch, stream=self.node_id)
+        self._wake.set()
+
+    async def _pump(
+        self,
+        client: NodeClient,
+        outbox: Outbox,
+        stop: asyncio.Event,
+        *,
+        drain_s: float | None = None,
+    ) -> None:
+        """Move rows to the broker until stopped (or, draining, until none are left)."""
+        timeout_s = self.link.publish_timeout_s
+        give_up = None if drain_s is None else time.monotonic() + drain_s
+        while True:
+            self._wake.clear()
+            self._collect(client, outbox)
+            if client.lost:
+                raise aiomqtt.MqttError("connection lost")
+            if self._halt.is_set() or (drain_s is None and stop.is_set()):
+                return
+            sent = self._hand_over(client, outbox)
+            if give_up is not None and (
+                (not sent and not self._in_flight) or time.monotonic() >= give_up
+            ):
+                return
+            now = time.monotonic()
+            wait: float | None = None
+            if self._in_flight:
+                oldest = min(sent.at for sent in self._in_flight.values())
+                if now - oldest > timeout_s:
+                    raise aiomqtt.MqttError(f"no PUBACK within {timeout_s:g} s")
+                wait = oldest + timeout_s - now
+            if give_up is not None:
+                wait = min(wait if wait is not None else math.inf, give_up - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _hand_over(self, client: NodeClient, outbox: Outbox) -> int:
+        free = self.link.window - len(self._in_flight)
+        if free <= 0:
+            return 0
+        rows = outbox.take(free, stream=self.node_id)
+        now = time.monotonic()
+        for row in rows:
+            mid = client.send(row.topic, wire_payload(row, self._epoch), retain=row.retain)
+            self._in_flight[mid] = _Sent(row.id, now, row.kind is Kind.READING)
+        return len(rows)
+
+    def _collect(self, client: NodeClient, outbox: Outbox) -> None:
+        acks, client.acks = client.acks, []
+        done: list[int] = []
+        refused: list[int] = []
+        for mid, failed in acks:
+            sent = self._in_flight.pop(mid, None)
+            if sent is None:
+                continue
+            if failed:
+                # Sending it again would be refused again: count it, say so, carry on.
+                log.error("%s: the broker refused message %d", self.node_id, mid)
+                refused.append(sent.row_id)
+            else:
+                done.append(sent.row_id)
+                self.counters.sent += sent.reading
+        if done or refused:
+            outbox.ack(done, refused)
+            self.counters.failed += len(refused)
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> bool:
         """Wait ``seconds``; True as soon as the node must stop (``stop`` or a power cut)."""
-        if stop.is_set() or self._halt.is_set():
+        if self._stopping(stop):
             return True
         waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._halt.wait())]
         try:
@@ -197,4 +306,4 @@ class VirtualNode:
         finally:
             for w in waits:
                 w.cancel()
-        return stop.is_set() or self._halt.is_set()
+        return self._stopping(stop)

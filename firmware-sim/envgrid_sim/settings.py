@@ -22,7 +22,7 @@ class SimSettings(EnvgridSettings):
     )
     sim_data_dir: Path = Field(
         default_factory=_default_sim_dir,
-        description="Where per-node sequence numbers are kept across restarts",
+        description="Where the outbox (messages not yet sent, next seq per node) is kept",
     )
     sim_seed: int = Field(default=0, description="Seed of the signals (same seed, same values)")
     sim_nodes: int | None = Field(
@@ -36,11 +36,23 @@ class SimSettings(EnvgridSettings):
         default=30.0, gt=0, description="Seconds between progress lines"
     )
     sim_seq_block: int = Field(
-        default=20, ge=1, description="Sequence numbers reserved per node per state-file write"
+        default=20, ge=1, description="Ignored: the outbox keeps each node's next seq exactly"
     )
     sim_reconnect_max_s: float = Field(
         default=30.0, gt=0, description="Longest wait between reconnection attempts"
     )
     sim_publish_timeout_s: float = Field(
         default=10.0, gt=0, description="How long to wait for the broker to acknowledge"
+    )
+    sim_outbox_window: int = Field(
+        default=20, ge=1, description="Messages in flight (awaiting PUBACK) per node"
+    )
+    sim_outbox_max_rows: int = Field(
+        default=2_000_000, ge=1, description="Messages the outbox holds before dropping readings"
+    )
+    sim_outbox_max_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1, description="Bytes the outbox holds before dropping"
+    )
+    sim_outbox_max_age_s: float = Field(
+        default=7 * 86400.0, gt=0, description="Readings older than this are dropped unsent"
     )

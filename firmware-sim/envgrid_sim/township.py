@@ -3,18 +3,53 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from envgrid_common.mqtt import BrokerAddress
+from envgrid_common.outbox import Bounds, Outbox
 from envgrid_sim.link import LinkConfig
-from envgrid_sim.node import Clock, VirtualNode, china_now
+from envgrid_sim.node import FIRST_SEQ, Clock, VirtualNode, china_now, seq_counter
 from envgrid_sim.scenario import Scenario
-from envgrid_sim.seqstore import SeqStore
 from envgrid_sim.settings import SimSettings
 from envgrid_sim.signals import Incident
 
 log = logging.getLogger("envgrid.sim")
+
+OUTBOX_FILE = "outbox.sqlite"
+LEGACY_SEQ_FILE = "seq.json"  # where sequence numbers were kept before the outbox held them
+_PURGE_EVERY_S = 60.0
+
+
+def open_outbox(settings: SimSettings) -> Outbox:
+    """The township's outbox (one stream per node); raises OutboxLocked if another sim has it."""
+    bounds = Bounds(
+        max_rows=settings.sim_outbox_max_rows,
+        max_bytes=settings.sim_outbox_max_bytes,
+        max_age_s=settings.sim_outbox_max_age_s,
+    )
+    # NORMAL: survives a killed process (what the tests and the demo do); many virtual nodes
+    # on one server would otherwise pay one fsync per reading.
+    return Outbox(settings.sim_data_dir / OUTBOX_FILE, bounds, durability="normal")
+
+
+def carry_over_legacy_seqs(outbox: Outbox, data_dir: Path) -> None:
+    """Continue from a seq.json of an older version, so no seq is ever used twice."""
+    path = data_dir / LEGACY_SEQ_FILE
+    if not path.exists():
+        return
+    nodes = json.loads(path.read_text(encoding="utf-8")).get("nodes", {})
+    ahead = {
+        seq_counter(node): int(value)
+        for node, value in nodes.items()
+        if int(value) > outbox.counter(seq_counter(node), FIRST_SEQ)
+    }
+    if ahead:
+        outbox.put([], counters=ahead)
+        log.info("continued the sequence numbers of %d nodes from %s", len(ahead), path)
 
 
 class Township:
@@ -30,7 +65,9 @@ class Township:
             topics=settings.topics,
             client_id_prefix=settings.sim_client_id_prefix,
             publish_timeout_s=settings.sim_publish_timeout_s,
+            window=settings.sim_outbox_window,
         )
+        self.outbox: Outbox | None = None  # open while running
         self.nodes: dict[str, VirtualNode] = {
             spec.node.id: VirtualNode(
                 spec,
@@ -46,6 +83,11 @@ class Township:
     def sent(self) -> int:
         """Readings acknowledged by the broker so far."""
         return sum(n.counters.sent for n in self.nodes.values())
+
+    @property
+    def produced(self) -> int:
+        """Readings measured and stored so far."""
+        return sum(n.counters.produced for n in self.nodes.values())
 
     @property
     def failed(self) -> int:
@@ -84,12 +126,13 @@ class Township:
 
         After a power cut, calling this again powers the township back on.
         """
-        with SeqStore(self.settings.sim_data_dir, self.settings.sim_seq_block) as seqs:
-            seqs.prepare(self.nodes)
-            self._announce(seqs)
-            progress = asyncio.create_task(self._progress(), name="sim-progress")
+        with open_outbox(self.settings) as outbox:
+            carry_over_legacy_seqs(outbox, self.settings.sim_data_dir)
+            self.outbox = outbox
+            self._announce(outbox)
+            progress = asyncio.create_task(self._progress(outbox), name="sim-progress")
             tasks = [
-                asyncio.create_task(node.run(stop, seqs), name=f"sim-{node_id}")
+                asyncio.create_task(node.run(stop, outbox), name=f"sim-{node_id}")
                 for node_id, node in self.nodes.items()
             ]
             try:
@@ -99,19 +142,25 @@ class Township:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(progress, *tasks, return_exceptions=True)
+                self.outbox = None
                 log.info(
-                    "sim stopped: %d readings sent, %d failed publishes", self.sent, self.failed
+                    "sim stopped: %d readings sent, %d failed publishes, %d messages stay in "
+                    "the outbox for the next start",
+                    self.sent,
+                    self.failed,
+                    len(outbox),
                 )
 
-    def _announce(self, seqs: SeqStore) -> None:
+    def _announce(self, outbox: Outbox) -> None:
         scenario = self.scenario
         log.info(
-            "sim %s: %d nodes → %s under %s/, sequence state in %s",
+            "sim %s: %d nodes → %s under %s/, outbox %s (%d messages waiting)",
             scenario.title,
             len(self.nodes),
             self.link.address,
             self.link.topics.base,
-            seqs.path,
+            outbox.path,
+            len(outbox),
         )
         for node in self.nodes.values():
             site = scenario.site(node.spec.node.site_id)
@@ -124,23 +173,31 @@ class Township:
                 site.lat or 0.0,
                 ", ".join(node.signals.metrics),
                 node.interval,
-                seqs.peek(node.node_id),
+                outbox.counter(seq_counter(node.node_id), FIRST_SEQ),
             )
 
-    async def _progress(self) -> None:
+    async def _progress(self, outbox: Outbox) -> None:
         every = self.settings.sim_progress_interval_s
         last = 0
+        next_purge = time.monotonic() + _PURGE_EVERY_S
         while True:
             await asyncio.sleep(every)
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + _PURGE_EVERY_S
+                outbox.purge_expired()
             sent = self.sent
+            box = outbox.stats()
             log.info(
-                "sim: %d/%d nodes connected, %d readings sent (+%d in %g s), %d failed",
+                "sim: %d/%d nodes connected, %d readings sent (+%d in %g s), %d failed; "
+                "outbox %d waiting, %d dropped",
                 self.connected,
                 len(self.nodes),
                 sent,
                 sent - last,
                 every,
                 self.failed,
+                box.rows,
+                box.dropped,
             )
             last = sent
 

@@ -14,8 +14,8 @@ import pytest
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.messages import NodeState, Reading
 from envgrid_common.mqtt import BrokerAddress
+from envgrid_common.outbox import Kind, Outbox, OutMessage, Sender
 from envgrid_common.topics import Topics
-from envgrid_edge.outbox import Kind, Outbox, OutMessage, Sender
 from tests.integration.test_edge_support import (
     RunningAgent,
     Subscriber,

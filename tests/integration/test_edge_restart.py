@@ -11,9 +11,9 @@ from pathlib import Path
 
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.messages import NodeState, Reading
+from envgrid_common.outbox import Outbox
 from envgrid_common.topics import Topics
 from envgrid_edge.agent import seq_counter
-from envgrid_edge.outbox import Outbox
 from tests.integration.test_edge_support import (
     Subscriber,
     clear_retained,

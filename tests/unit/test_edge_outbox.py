@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from envgrid_edge.outbox import (
+from envgrid_common.outbox import (
     Bounds,
     Kind,
     Outbox,
@@ -262,7 +262,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from envgrid_edge.outbox import Kind, Outbox, OutMessage
+    from envgrid_common.outbox import Kind, Outbox, OutMessage
 
     box = Outbox(Path(sys.argv[1]))
     seq = 0

@@ -8,8 +8,13 @@ still survives a killed process (the WAL is in the OS page cache), but a power c
 the last commits; it suits many virtual nodes on one server. Deletions after PUBACK always use
 NORMAL: losing one to a power cut only sends that message again, and receivers are idempotent.
 
+Streams: one outbox can hold several independent queues (a simulated township keeps one per
+node in one file instead of one file per node). A stream is named by a string; ``""`` is the
+default, and an outbox used without naming streams behaves as a single queue. Order, status
+superseding, hand-over and the backlog flag are per stream; bounds and counters are shared.
+
 Overflow policy, applied inside the enqueue transaction: while the queue holds more rows or
-bytes than its bounds, the oldest readings not yet handed to the broker client are dropped.
+bytes than its bounds, the oldest readings (of any stream) not yet handed over are dropped.
 Detections and statuses are never dropped: if only they remain, the queue grows past its
 bounds and a warning says so. Readings older than ``max_age_s`` are dropped as well. Every
 drop is counted (persistently) and logged.
@@ -26,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from envgrid_edge.outbox.message import Kind, OutMessage, Row
+from envgrid_common.outbox.message import Kind, OutMessage, Row
 
-log = logging.getLogger("envgrid.edge.outbox")
+log = logging.getLogger("envgrid.outbox")
 
 Durability = Literal["full", "normal"]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the stream column
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the hand-over cursor relies on it
@@ -42,12 +47,15 @@ CREATE TABLE IF NOT EXISTS messages (
     key     TEXT,
     live    INTEGER NOT NULL,  -- connection it was produced live on; 0 = produced into a backlog
     created REAL    NOT NULL,  -- enqueue time, seconds since the epoch
-    size    INTEGER NOT NULL
+    size    INTEGER NOT NULL,
+    stream  TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS messages_kind ON messages (kind, id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 """
-_COLUMNS = "id, kind, topic, payload, retain, live, created"
+_MIGRATE_1 = "ALTER TABLE messages ADD COLUMN stream TEXT NOT NULL DEFAULT ''"
+_STREAM_INDEX = "CREATE INDEX IF NOT EXISTS messages_stream ON messages (stream, id)"
+_COLUMNS = "id, kind, topic, payload, retain, live, created, stream"
 # Counters the outbox keeps about itself, next to those its users keep (sequence numbers).
 DROPPED_FULL = "outbox.dropped_full"
 DROPPED_EXPIRED = "outbox.dropped_expired"
@@ -95,9 +103,13 @@ class OutboxStats:
         return self.dropped_full + self.dropped_expired
 
 
-def _row(record: tuple[int, str, str, bytes, int, int, float]) -> Row:
-    id_, kind, topic, payload, retain, live, created = record
-    return Row(id_, Kind(kind), topic, payload, bool(retain), live, created)
+# What a failed transaction must put back: rows, bytes, tails, pending statuses, counters.
+_State = tuple[int, int, dict[str, int], dict[str, dict[str, int]], dict[str, int]]
+
+
+def _row(record: tuple[int, str, str, bytes, int, int, float, str]) -> Row:
+    id_, kind, topic, payload, retain, live, created, stream = record
+    return Row(id_, Kind(kind), topic, payload, bool(retain), live, created, stream)
 
 
 class Outbox:
@@ -105,8 +117,9 @@ class Outbox:
 
     Thread-safe. A row is *handed over* by :meth:`take` (to a broker client) and deleted by
     :meth:`ack`; what was handed over but not acknowledged when the process ends is taken
-    again after a restart. Statuses are taken before everything else, and a newer status
-    replaces a pending one with the same key.
+    again after a restart, or at once after :meth:`release`. Statuses are taken before
+    everything else of their stream, and a newer status replaces a pending one with the same
+    stream and key.
     """
 
     def __init__(
@@ -124,8 +137,8 @@ class Outbox:
         self._lock = threading.Lock()
         self._sync: str | None = None
         self._db = self._open(path)
-        self._handed: set[int] = set()  # handed over and not yet acknowledged
-        self._cursor = 0  # highest non-status id handed over
+        self._handed: dict[int, str] = {}  # handed over and not yet acknowledged → stream
+        self._cursors: dict[str, int] = {}  # per stream: highest non-status id handed over
         self._over_bound = False
         self._closed = False
         self._last_warning = -_WARN_EVERY_S
@@ -152,10 +165,14 @@ class Outbox:
             db.execute("BEGIN IMMEDIATE")  # take the lock now, not at the first write
             db.executescript(_SCHEMA)  # commits
             (version,) = db.execute("PRAGMA user_version").fetchone()
-            if version == 0:
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise RuntimeError(f"{path}: outbox schema {version}, expected {SCHEMA_VERSION}")
+            db.execute("BEGIN IMMEDIATE")
+            if version == 1:
+                db.execute(_MIGRATE_1)  # a backlog left by the previous version is kept
+            db.execute(_STREAM_INDEX)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
         except sqlite3.OperationalError as error:
             db.close()
             if "locked" in str(error):
@@ -172,19 +189,23 @@ class Outbox:
         # Only the newest status per key matters; older ones were left by a crash.
         db.execute(
             "DELETE FROM messages WHERE kind = 'status' AND id NOT IN "
-            "(SELECT MAX(id) FROM messages WHERE kind = 'status' GROUP BY COALESCE(key, topic))"
+            "(SELECT MAX(id) FROM messages WHERE kind = 'status' "
+            "GROUP BY stream, COALESCE(key, topic))"
         )
         db.execute("COMMIT")
         rows, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
         self._rows: int = rows
         self._bytes: int = size
-        self._status: dict[str, int] = dict(
+        self._status: dict[str, dict[str, int]] = {}  # stream → key → pending status id
+        for stream, key, row_id in db.execute(
+            "SELECT stream, COALESCE(key, topic), id FROM messages WHERE kind = 'status'"
+        ):
+            self._status.setdefault(stream, {})[key] = row_id
+        self._tails: dict[str, int] = dict(  # per stream: highest non-status id
             db.execute(
-                "SELECT COALESCE(key, topic), id FROM messages WHERE kind = 'status' ORDER BY id"
+                "SELECT stream, MAX(id) FROM messages WHERE kind != 'status' GROUP BY stream"
             ).fetchall()
         )
-        (tail,) = db.execute("SELECT MAX(id) FROM messages WHERE kind != 'status'").fetchone()
-        self._tail: int = tail or 0
         self._counters: dict[str, int] = dict(
             db.execute("SELECT name, value FROM counters").fetchall()
         )
@@ -197,11 +218,12 @@ class Outbox:
             self._sync = synchronous
         self._db.execute("BEGIN IMMEDIATE")
 
-    def _snapshot(self) -> tuple[int, int, int, dict[str, int], dict[str, int]]:
-        return self._rows, self._bytes, self._tail, dict(self._status), dict(self._counters)
+    def _snapshot(self) -> _State:
+        status = {stream: dict(keys) for stream, keys in self._status.items()}
+        return self._rows, self._bytes, dict(self._tails), status, dict(self._counters)
 
-    def _restore(self, state: tuple[int, int, int, dict[str, int], dict[str, int]]) -> None:
-        self._rows, self._bytes, self._tail, self._status, self._counters = state
+    def _restore(self, state: _State) -> None:
+        self._rows, self._bytes, self._tails, self._status, self._counters = state
 
     def _bump(self, name: str, by: int) -> None:
         if by:
@@ -221,14 +243,15 @@ class Outbox:
         *,
         live: int = 0,
         counters: Mapping[str, int] | None = None,
+        stream: str = "",
     ) -> list[int]:
-        """Store ``messages`` (and set ``counters``) in one transaction; return their ids."""
+        """Store ``messages`` in ``stream`` (and set ``counters``) in one transaction; their ids."""
         now = self._clock()
         with self._lock:
             before = self._snapshot()
             self._begin(self._durable)
             try:
-                ids = [self._insert(message, live, now) for message in messages]
+                ids = [self._insert(message, live, now, stream) for message in messages]
                 for name, value in (counters or {}).items():
                     self._bump(name, value - self._counters.get(name, 0))
                 self._enforce_bounds()
@@ -239,17 +262,17 @@ class Outbox:
                 raise
             return ids
 
-    def _insert(self, message: OutMessage, live: int, now: float) -> int:
+    def _insert(self, message: OutMessage, live: int, now: float, stream: str) -> int:
+        key = message.key or message.topic
         if message.kind is Kind.STATUS:
-            key = message.key or message.topic
-            pending = self._status.pop(key, None)
+            pending = self._status.get(stream, {}).pop(key, None)
             if pending is not None:
                 self._delete([pending])
                 self._bump(SUPERSEDED, 1)
         size = len(message.payload) + len(message.topic)
         cursor = self._db.execute(
-            "INSERT INTO messages (kind, topic, payload, retain, key, live, created, size) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (kind, topic, payload, retain, key, live, created, size, stream) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 message.kind.value,
                 message.topic,
@@ -259,6 +282,7 @@ class Outbox:
                 live,
                 now,
                 size,
+                stream,
             ),
         )
         row_id = cursor.lastrowid
@@ -266,9 +290,9 @@ class Outbox:
         self._rows += 1
         self._bytes += size
         if message.kind is Kind.STATUS:
-            self._status[message.key or message.topic] = row_id
+            self._status.setdefault(stream, {})[key] = row_id
         else:
-            self._tail = row_id
+            self._tails[stream] = row_id
         return row_id
 
     def _delete(self, ids: Sequence[int]) -> None:
@@ -286,7 +310,8 @@ class Outbox:
         return self._rows > self.bounds.max_rows or self._bytes > self.bounds.max_bytes
 
     def _enforce_bounds(self) -> None:
-        dropped, after = 0, self._cursor
+        # Oldest first over every stream; rows in flight are skipped (at most a window each).
+        dropped, after = 0, 0
         while self._over():
             candidates = self._db.execute(
                 "SELECT id, size FROM messages WHERE kind = 'reading' AND id > ? "
@@ -295,15 +320,17 @@ class Outbox:
             ).fetchall()
             if not candidates:
                 break
+            after = candidates[-1][0]
             rows, size, chosen = self._rows, self._bytes, []
             for row_id, row_size in candidates:
                 if rows <= self.bounds.max_rows and size <= self.bounds.max_bytes:
                     break
+                if row_id in self._handed:
+                    continue
                 chosen.append(row_id)
                 rows, size = rows - 1, size - row_size
             self._delete(chosen)
             dropped += len(chosen)
-            after = chosen[-1]
         self._bump(DROPPED_FULL, dropped)
         self._over_bound = self._over()
         if dropped or self._over_bound:
@@ -330,27 +357,80 @@ class Outbox:
                 self._counters.get(DROPPED_FULL, 0),
             )
 
-    def take(self, limit: int) -> list[Row]:
-        """Hand over up to ``limit`` rows: pending statuses first, then the oldest others."""
+    def take(self, limit: int, *, stream: str = "") -> list[Row]:
+        """Hand over up to ``limit`` rows of ``stream``: pending statuses first, then the oldest."""
         with self._lock:
             rows: list[Row] = []
-            if self._status and limit > 0:
-                ids = sorted(self._status.values())[:limit]
+            pending = self._status.get(stream)
+            if pending and limit > 0:
+                ids = sorted(pending.values())[:limit]
                 rows += self._fetch(f"id IN ({','.join('?' * len(ids))}) ORDER BY id", ids)
                 taken = set(ids)
-                self._status = {k: v for k, v in self._status.items() if v not in taken}
-            if len(rows) < limit and self._tail > self._cursor:
+                left = {k: v for k, v in pending.items() if v not in taken}
+                if left:
+                    self._status[stream] = left
+                else:
+                    del self._status[stream]
+            tail, cursor = self._tails.get(stream, 0), self._cursors.get(stream, 0)
+            if len(rows) < limit and tail > cursor:
                 fifo = self._fetch(
-                    "id > ? AND kind != 'status' ORDER BY id LIMIT ?",
-                    [self._cursor, limit - len(rows)],
+                    "stream = ? AND id > ? AND kind != 'status' ORDER BY id LIMIT ?",
+                    [stream, cursor, limit - len(rows)],
                 )
                 # Nothing found means the rest was dropped meanwhile: no backlog left.
-                self._cursor = fifo[-1].id if fifo else self._tail
+                self._cursors[stream] = fifo[-1].id if fifo else tail
                 rows += fifo
-            self._handed.update(row.id for row in rows)
+            self._handed.update((row.id, stream) for row in rows)
             return rows
 
-    def _fetch(self, where: str, params: Sequence[int]) -> list[Row]:
+    def release(self, stream: str = "") -> int:
+        """Put the rows of ``stream`` handed over but not acknowledged back; return how many.
+
+        For a broker client that lost its session state (a new client after a reconnect):
+        the rows are taken again, in their order, by the next :meth:`take`. A released status
+        that a newer pending one has replaced meanwhile is deleted instead.
+        """
+        with self._lock:
+            ids = [i for i, s in self._handed.items() if s == stream]
+            if not ids:
+                return 0
+            for row_id in ids:
+                del self._handed[row_id]
+            marks = ",".join("?" * len(ids))
+            records = self._db.execute(
+                f"SELECT id, kind, COALESCE(key, topic) FROM messages WHERE id IN ({marks})", ids
+            ).fetchall()
+            fifo = [row_id for row_id, kind, _ in records if kind != Kind.STATUS.value]
+            if fifo:
+                self._cursors[stream] = min(self._cursors.get(stream, 0), min(fifo) - 1)
+            pending = self._status.setdefault(stream, {})
+            stale = []
+            for row_id, kind, key in records:
+                if kind == Kind.STATUS.value:
+                    if key in pending:
+                        stale.append(row_id)
+                    else:
+                        pending[key] = row_id
+            if not pending:
+                del self._status[stream]
+            if stale:
+                self._delete_now(stale, SUPERSEDED)
+            return len(ids)
+
+    def _delete_now(self, ids: Sequence[int], counter: str) -> None:
+        """Delete ``ids`` in a transaction of their own, counting them under ``counter``."""
+        before = self._snapshot()
+        self._begin("NORMAL")
+        try:
+            self._delete(ids)
+            self._bump(counter, len(ids))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._restore(before)
+            raise
+
+    def _fetch(self, where: str, params: Sequence[int | str]) -> list[Row]:
         records = self._db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE {where}", params
         ).fetchall()
@@ -359,10 +439,8 @@ class Outbox:
     def ack(self, ids: Iterable[int], refused: Iterable[int] = ()) -> None:
         """Delete rows the broker acknowledged, or ``refused`` (counted) for good."""
         with self._lock:
-            done = [i for i in ids if i in self._handed]
-            rejected = [i for i in refused if i in self._handed]
-            self._handed.difference_update(done)
-            self._handed.difference_update(rejected)
+            done = [i for i in ids if self._handed.pop(i, None) is not None]
+            rejected = [i for i in refused if self._handed.pop(i, None) is not None]
             if not done and not rejected:
                 return
             before = self._snapshot()
@@ -411,9 +489,9 @@ class Outbox:
 
     def _expired(self, cutoff: float) -> list[int]:
         # Oldest first, stopping at the first young one: ids follow enqueue time, so this
-        # reads only what expires (plus one chunk), not the whole backlog.
+        # reads only what expires (plus one chunk), not the whole backlog. Rows in flight stay.
         expired: list[int] = []
-        after = self._cursor
+        after = 0
         while True:
             chunk = self._db.execute(
                 "SELECT id, created FROM messages WHERE kind = 'reading' AND id > ? "
@@ -423,7 +501,8 @@ class Outbox:
             for row_id, created in chunk:
                 if created >= cutoff:
                     return expired
-                expired.append(row_id)
+                if row_id not in self._handed:
+                    expired.append(row_id)
             if len(chunk) < _CHUNK:
                 return expired
             after = chunk[-1][0]
@@ -432,8 +511,12 @@ class Outbox:
 
     @property
     def backlog(self) -> bool:
-        """Whether readings or detections wait to be handed over."""
-        return self._tail > self._cursor
+        """Whether readings or detections of any stream wait to be handed over."""
+        return any(tail > self._cursors.get(s, 0) for s, tail in self._tails.items())
+
+    def pending(self, stream: str = "") -> bool:
+        """Whether readings or detections of ``stream`` wait to be handed over."""
+        return self._tails.get(stream, 0) > self._cursors.get(stream, 0)
 
     def __len__(self) -> int:
         return self._rows

@@ -43,6 +43,7 @@ class Row:
     retain: bool
     live: int
     created: float
+    stream: str = ""
 
 
 def mark_historical(payload: bytes) -> bytes:

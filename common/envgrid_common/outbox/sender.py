@@ -18,10 +18,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_common.mqtt import BrokerAddress, PublishRefused, check_publish, connect, new_client
-from envgrid_edge.outbox.message import OutMessage, wire_payload
-from envgrid_edge.outbox.store import Outbox
+from envgrid_common.outbox.message import OutMessage, wire_payload
+from envgrid_common.outbox.store import Outbox
 
-log = logging.getLogger("envgrid.edge.sender")
+log = logging.getLogger("envgrid.outbox.sender")
 
 DEFAULT_WINDOW = 100
 _TICK_S = 0.5
