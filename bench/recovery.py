@@ -221,6 +221,9 @@ def main() -> None:
                     "ENVGRID_MQTT_URL": township.url,
                     "ENVGRID_UPLINK_MQTT_URL": cloud.url,
                     "ENVGRID_GATEWAY_ID": "recovery-gw",
+                    "ENVGRID_GATEWAY_BUFFER_PATH": str(
+                        Path(tempfile.mkdtemp(prefix="envgrid-gw-")) / "buffer.sqlite"
+                    ),
                     "ENVGRID_LOG_LEVEL": "INFO",
                 },
                 work / "gateway.log",

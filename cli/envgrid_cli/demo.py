@@ -184,6 +184,7 @@ class Demo:
                     "ENVGRID_MQTT_URL": township_url,
                     "ENVGRID_UPLINK_MQTT_URL": cloud_url,
                     "ENVGRID_GATEWAY_ID": GATEWAY_ID,
+                    "ENVGRID_GATEWAY_BUFFER_PATH": str(data / "gateway" / "buffer.sqlite"),
                 },
                 logs / "gateway.log",
             ),

@@ -11,6 +11,7 @@ from envgrid_common.messages import NodeState
 from envgrid_gateway.adapters import Adapter
 from envgrid_gateway.adapters.mqtt import MqttAdapter
 from envgrid_gateway.bridge import Bridge
+from envgrid_gateway.netloop import NetLoop
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_gateway.stats import QuietLog, Stats
 from envgrid_gateway.uplink import Uplink
@@ -19,7 +20,12 @@ log = logging.getLogger("envgrid.gateway")
 
 
 class Gateway:
-    """One township gateway; ``start()``, ``stop()``, and ``stats`` while it runs."""
+    """One township gateway; ``start()``, ``stop()``, and ``stats`` while it runs.
+
+    The uplink and the MQTT adapter share one network thread (:attr:`loop`): a message is
+    received, validated, forwarded and, once the cloud broker has it, acknowledged locally
+    without changing threads.
+    """
 
     def __init__(
         self, settings: GatewaySettings | None = None, adapters: Sequence[Adapter] | None = None
@@ -27,7 +33,8 @@ class Gateway:
         self.settings = settings or GatewaySettings()
         self.settings.check_no_loop()
         self._stats = Stats()
-        self.uplink = Uplink(self.settings, self._counters)
+        self.loop = NetLoop(f"envgrid-gateway-{self.settings.gateway_id}")
+        self.uplink = Uplink(self.settings, self._counters, self.loop)
         self.bridge = Bridge(
             self.settings.gateway_id,
             self.settings.topics,
@@ -36,7 +43,7 @@ class Gateway:
             self._stats,
             QuietLog(logging.getLogger("envgrid.gateway.deadletter")),
         )
-        self.adapters: list[Adapter] = list(adapters or [MqttAdapter(self.settings)])
+        self.adapters: list[Adapter] = list(adapters or [MqttAdapter(self.settings, self.loop)])
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -73,13 +80,16 @@ class Gateway:
         self.uplink.start()
         for adapter in self.adapters:
             adapter.start(self.bridge)
+        self.loop.start()
         self._ticker = threading.Thread(target=self._tick, name="gateway-status", daemon=True)
         self._ticker.start()
         return self
 
     def stop(self, drain_timeout_s: float | None = None) -> None:
         """Stop taking messages, let the uplink acknowledge what it has, publish offline."""
-        timeout = self.settings.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
+        timeout = (
+            self.settings.gateway_drain_timeout_s if drain_timeout_s is None else drain_timeout_s
+        )
         for adapter in self.adapters:
             adapter.pause()
         if not self.uplink.wait_idle(timeout):
@@ -91,6 +101,7 @@ class Gateway:
         if self._ticker is not None:
             self._ticker.join(timeout=5)
         self.uplink.stop(timeout)
+        self.loop.stop()
         self._summary(final=True)
 
     def __enter__(self) -> Gateway:
@@ -110,19 +121,19 @@ class Gateway:
 
     def _tick(self) -> None:
         s = self.settings
-        next_status = time.monotonic() + s.status_interval_s
-        next_summary = time.monotonic() + s.summary_interval_s
-        while not self._stop.wait(min(1.0, s.status_interval_s)):
+        next_status = time.monotonic() + s.gateway_status_interval_s
+        next_summary = time.monotonic() + s.gateway_summary_interval_s
+        while not self._stop.wait(min(1.0, s.gateway_status_interval_s)):
             now = time.monotonic()
             self.bridge.dead_letter_log.flush()
             if now >= next_status:
-                next_status = now + s.status_interval_s
+                next_status = now + s.gateway_status_interval_s
                 # While the uplink is down, stale statuses would only pile up in paho's queue;
                 # a fresh one goes out on every reconnect anyway.
                 if self.uplink.connected:
                     self.uplink.publish_status(NodeState.ONLINE)
             if now >= next_summary:
-                next_summary = now + s.summary_interval_s
+                next_summary = now + s.gateway_summary_interval_s
                 self._summary()
 
     def _summary(self, final: bool = False) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from envgrid_common.messages import ID_PATTERN
 from envgrid_common.mqtt import BrokerAddress
+from envgrid_common.paths import default_data_dir
 from envgrid_common.settings import EnvgridSettings
 from envgrid_common.topics import Topics
 
@@ -29,25 +32,25 @@ class GatewaySettings(EnvgridSettings):
     gateway_id: str = Field(
         default="gateway-1", pattern=ID_PATTERN, description="This gateway's id (fixed: sessions)"
     )
-    receive_maximum: int = Field(
+    gateway_receive_maximum: int = Field(
         default=2000,
         ge=1,
         le=MAX_RECEIVE_MAXIMUM,
         description="Local messages held unacknowledged until the uplink has them",
     )
-    session_expiry_s: int = Field(
+    gateway_session_expiry_s: int = Field(
         default=7 * 24 * 3600, ge=0, description="How long brokers keep the gateway's sessions"
     )
-    status_interval_s: float = Field(
+    gateway_status_interval_s: float = Field(
         default=15.0, gt=0, description="Seconds between retained status updates upstream"
     )
-    summary_interval_s: float = Field(
+    gateway_summary_interval_s: float = Field(
         default=30.0, gt=0, description="Seconds between summary lines in the log"
     )
-    drain_timeout_s: float = Field(
+    gateway_drain_timeout_s: float = Field(
         default=5.0, ge=0, description="On stop, how long to wait for the uplink's acknowledgements"
     )
-    keepalive_s: int = Field(default=30, ge=5, description="MQTT keepalive on both sides")
+    gateway_keepalive_s: int = Field(default=30, ge=5, description="MQTT keepalive on both sides")
 
     @property
     def uplink_url(self) -> str:
@@ -79,3 +82,28 @@ class GatewaySettings(EnvgridSettings):
                 f"{self.topics.root!r}: forwarded messages would come back forever; set "
                 "ENVGRID_UPLINK_MQTT_URL or ENVGRID_UPLINK_TOPIC_ROOT"
             )
+
+    # The disk buffer between the township broker and the cloud broker (buffer.py).
+    gateway_buffer_path: Path | None = Field(
+        default=None,
+        description="Disk buffer file; default: <data dir>/gateway/<gateway_id>.sqlite",
+    )
+    gateway_buffer_max_rows: int = Field(
+        default=2_000_000, ge=1, description="Rows the buffer holds before dropping old readings"
+    )
+    gateway_buffer_max_bytes: int = Field(
+        default=1024**3, ge=1, description="Bytes the buffer holds before dropping old readings"
+    )
+    gateway_buffer_max_age_s: float = Field(
+        default=30 * 86400.0, gt=0, description="Readings older than this are dropped unsent"
+    )
+    gateway_buffer_window: int = Field(
+        default=1000, ge=1, description="Buffered messages handed to the uplink at once"
+    )
+
+    @property
+    def buffer_file(self) -> Path:
+        """Where the disk buffer lives."""
+        return (
+            self.gateway_buffer_path or default_data_dir() / "gateway" / f"{self.gateway_id}.sqlite"
+        )

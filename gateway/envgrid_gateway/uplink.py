@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_common.messages import GatewayStatus, NodeState
-from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
+from envgrid_common.mqtt import BrokerAddress, check_publish, connect
+from envgrid_gateway.netloop import NetLoop, new_loop_client
 from envgrid_gateway.outbound import Done, Outgoing
 from envgrid_gateway.settings import GatewaySettings
 
@@ -38,22 +41,29 @@ class Uplink:
     """A :class:`~envgrid_gateway.outbound.Forwarder` that publishes straight to the cloud broker.
 
     paho keeps unacknowledged QoS 1 messages and resends them after a reconnect, so while the
-    uplink is down messages simply wait (bounded by the local Receive Maximum).
+    uplink is down messages simply wait. At most the local Receive Maximum (and room for
+    status) is in flight; more can come when the local connection drops while the uplink is
+    stalled (the local broker redelivers what was not acknowledged yet), and the excess
+    waits here, in order, for PUBACKs. paho's own in-flight limit would do the same, but it
+    scans every message in flight on each PUBACK (see
+    :func:`~envgrid_gateway.netloop.new_loop_client`).
+
+    Its client runs on ``loop`` (the gateway's network thread); without one it gets its own.
     """
 
     def __init__(
-        self, settings: GatewaySettings, counters: Callable[[], dict[str, int]] = dict
+        self,
+        settings: GatewaySettings,
+        counters: Callable[[], dict[str, int]] = dict,
+        loop: NetLoop | None = None,
     ) -> None:
         self._settings = settings
         self._counters = counters
         self._address = BrokerAddress.parse(settings.uplink_url)
         self.status_topic = settings.uplink_topics.gateway_status(settings.gateway_id)
-        self._client = new_client(
-            settings.uplink_client_id,
-            self._address,
-            max_inflight=settings.receive_maximum + _STATUS_HEADROOM,
-            persistent=True,
-        )
+        self._own_loop = loop is None
+        self._loop = loop or NetLoop(f"envgrid-{settings.gateway_id}-uplink")
+        self._client = new_loop_client(settings.uplink_client_id, self._address, persistent=True)
         self._client.will_set(
             self.status_topic, status_payload(NodeState.OFFLINE), qos=1, retain=True
         )
@@ -61,7 +71,9 @@ class Uplink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._lock = threading.Lock()
+        self._limit = settings.gateway_receive_maximum + _STATUS_HEADROOM
         self._waiting: dict[int, Done] = {}
+        self._held: deque[tuple[Outgoing, Done]] = deque()  # beyond the limit, oldest first
         # PUBACKs that came back before publish() returned us the packet id.
         self._early: dict[int, str | None] = {}
         self._connected = threading.Event()
@@ -74,23 +86,39 @@ class Uplink:
 
     @property
     def outstanding(self) -> int:
-        """Messages handed to the broker and not yet acknowledged by it."""
+        """Messages taken and not yet acknowledged by the broker (held ones included)."""
         with self._lock:
-            return len(self._waiting)
+            return len(self._waiting) + len(self._held)
 
     def start(self) -> None:
-        """Connect in the background; paho reconnects with backoff."""
+        """Connect in the background; the loop reconnects with backoff."""
         connect(
             self._client,
             self._address,
             persistent=True,
-            session_expiry_s=self._settings.session_expiry_s,
-            keepalive=self._settings.keepalive_s,
+            session_expiry_s=self._settings.gateway_session_expiry_s,
+            keepalive=self._settings.gateway_keepalive_s,
         )
-        self._client.loop_start()
+        self._loop.add(self._client)
+        if self._own_loop:
+            self._loop.start()
 
     def send(self, message: Outgoing, done: Done) -> None:
-        """Publish at QoS 1; ``done`` fires on the broker's PUBACK (None, or why it refused)."""
+        """Publish at QoS 1; ``done`` fires on the broker's PUBACK (None, or why it refused).
+
+        From any thread: on the loop's thread it publishes at once (and raises if paho
+        refuses), from another it is handed to the loop; either way in the order of the calls.
+        """
+        self._loop.submit(partial(self._publish, message, done))
+
+    def _publish(self, message: Outgoing, done: Done) -> None:
+        if self._held or len(self._waiting) >= self._limit:
+            with self._lock:
+                self._held.append((message, done))
+            return
+        self._publish_now(message, done)
+
+    def _publish_now(self, message: Outgoing, done: Done) -> None:
         info = check_publish(
             self._client.publish(message.topic, message.payload, qos=1, retain=message.retain)
         )
@@ -124,8 +152,10 @@ class Uplink:
             self.publish_status(NodeState.OFFLINE)
         if not self.wait_idle(timeout_s):
             log.warning("uplink: %d message(s) unacknowledged at stop", self.outstanding)
-        self._client.disconnect()
-        self._client.loop_stop()
+        if not self._loop.disconnect(self._client, timeout_s + 5):
+            log.warning("uplink %s: no clean disconnect in time", self._address)
+        if self._own_loop:
+            self._loop.stop()
 
     def _on_connect(
         self,
@@ -175,3 +205,10 @@ class Uplink:
                 self._early[mid] = outcome
                 return
         done(outcome)
+        while self._held and len(self._waiting) < self._limit:
+            with self._lock:
+                message, held_done = self._held.popleft()
+            try:
+                self._publish_now(message, held_done)
+            except Exception:  # left unsettled: its local message stays unacknowledged
+                log.exception("uplink: could not publish a held message to %s", message.topic)

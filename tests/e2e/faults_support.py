@@ -359,6 +359,7 @@ class Stack:
                 ENVGRID_MQTT_URL=self.township.url,
                 ENVGRID_UPLINK_MQTT_URL=self.cloud_broker.url,
                 ENVGRID_GATEWAY_ID=self.gateway_id,
+                ENVGRID_GATEWAY_BUFFER_PATH=str(self.root / "gateway-buffer.sqlite"),
                 ENVGRID_LOG_LEVEL="INFO",
             ),
             self.root / "gateway.log",

@@ -60,6 +60,7 @@ def pipeline(
                 "ENVGRID_UPLINK_MQTT_URL": mqtt_url,
                 "ENVGRID_UPLINK_TOPIC_ROOT": cloud_root,
                 "ENVGRID_GATEWAY_ID": gateway_id,
+                "ENVGRID_GATEWAY_BUFFER_PATH": str(tmp_path / "gateway.sqlite"),
             },
             logs[1],
         ),

@@ -102,4 +102,3 @@ def test_paho_refuses_past_65535_unacknowledged_and_we_notice() -> None:
         check_publish(client.publish("trap/queue", b"x", qos=1))
     with pytest.raises(PublishRefused, match="queue"):
         check_publish(client.publish("trap/queue", b"one too many", qos=1))
-

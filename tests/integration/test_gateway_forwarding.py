@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def settings(mqtt_url: str, topic_root: str) -> GatewaySettings:
-    return gateway_settings(mqtt_url, topic_root, session_expiry_s=60)
+    return gateway_settings(mqtt_url, topic_root, gateway_session_expiry_s=60)
 
 
 @pytest.fixture
@@ -177,6 +177,15 @@ def status_on(collector: Collector, topic: str) -> list[GatewayStatus]:
     return [GatewayStatus.model_validate_json(m.payload) for m in collector.on(topic)]
 
 
+def forwarding(collector: Collector, topic: str) -> bool:
+    """Whether a status says the gateway is subscribed locally too.
+
+    The first status goes out when the uplink connects, which may be before the local
+    subscription is in place; a new session gets nothing published before it.
+    """
+    return any(s.counters.get("local_connected") == 1 for s in status_on(collector, topic))
+
+
 def test_gateway_status_is_retained_online_then_offline_on_stop(
     settings: GatewaySettings, node: Node, mqtt_url: str
 ) -> None:
@@ -217,8 +226,8 @@ def spawn_gateway(settings: GatewaySettings) -> subprocess.Popen[bytes]:
     """The gateway as its own process (``python -m envgrid_gateway``), to be killed."""
     env = {
         **os.environ,
-        "ENVGRID_SESSION_EXPIRY_S": str(settings.session_expiry_s),
-        "ENVGRID_STATUS_INTERVAL_S": "1",
+        "ENVGRID_GATEWAY_SESSION_EXPIRY_S": str(settings.gateway_session_expiry_s),
+        "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
     }
     return subprocess.Popen(
         [
@@ -275,7 +284,7 @@ def test_sigterm_stops_cleanly_with_offline_status(
     topic = settings.uplink_topics.gateway_status(settings.gateway_id)
     process = spawn_gateway(settings)
     try:
-        wait_until(lambda: bool(status_on(collector, topic)), 15, "online status")
+        wait_until(lambda: forwarding(collector, topic), 15, "gateway forwarding")
         node.publish(settings.topics.readings("n1"), reading(1))
         node.flush()
         wait_until(lambda: len(collector.on(settings.uplink_topics.readings("n1"))) == 1, 5, "up")
@@ -300,7 +309,9 @@ def test_forwards_over_mqtt_3_1_1(tmp_path: Path, topic_root: str) -> None:
     township = AmqttBroker(tmp_path / "township").start()
     cloud = AmqttBroker(tmp_path / "cloud").start()
     try:
-        settings = gateway_settings(township.url, topic_root, cloud.url, session_expiry_s=60)
+        settings = gateway_settings(
+            township.url, topic_root, cloud.url, gateway_session_expiry_s=60
+        )
         up = settings.uplink_topics
         collector = Collector(cloud.url, up).start()
         node = Node(township.url)

@@ -10,7 +10,7 @@ import pytest
 
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_gateway.gateway import Gateway
-from tests.integration.test_gateway_forwarding import spawn_gateway, status_on
+from tests.integration.test_gateway_forwarding import forwarding, spawn_gateway
 from tests.integration.test_gateway_support import (
     Collector,
     Node,
@@ -46,7 +46,7 @@ def all_arrived(collector: Collector, topic: str, stream: Stream, timeout_s: flo
 def test_uplink_broker_outage_loses_nothing(
     how: str, own_broker: MosquittoBroker, mqtt_url: str, topic_root: str, node_on_machine: Node
 ) -> None:
-    settings = gateway_settings(mqtt_url, topic_root, own_broker.url, session_expiry_s=60)
+    settings = gateway_settings(mqtt_url, topic_root, own_broker.url, gateway_session_expiry_s=60)
     up = settings.uplink_topics
     collector = Collector(own_broker.url, up, session_expiry_s=300).start()
     # Have the broker save the collector's session now, so that a SIGKILL later cannot
@@ -78,7 +78,7 @@ def test_uplink_broker_outage_loses_nothing(
 def test_township_broker_restart_loses_nothing(
     own_broker: MosquittoBroker, mqtt_url: str, topic_root: str
 ) -> None:
-    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, session_expiry_s=60)
+    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
     up = settings.uplink_topics
     collector = Collector(mqtt_url, up).start()
     node = Node(own_broker.url)
@@ -95,7 +95,7 @@ def test_township_broker_restart_loses_nothing(
         duplicates = all_arrived(collector, up.readings("n1"), stream)
         wait_until(lambda: gateway.stats["local_unacked"] == 0, 10, "local acks")
         # Redelivery after a reconnect may repeat a few; never more than were in flight.
-        assert duplicates <= settings.receive_maximum
+        assert duplicates <= settings.gateway_receive_maximum
     finally:
         gateway.stop(drain_timeout_s=2)
         node.stop()
@@ -105,14 +105,14 @@ def test_township_broker_restart_loses_nothing(
 def test_gateway_killed_mid_stream_and_restarted_loses_nothing(
     own_broker: MosquittoBroker, mqtt_url: str, topic_root: str
 ) -> None:
-    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, session_expiry_s=60)
+    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
     up = settings.uplink_topics
     collector = Collector(mqtt_url, up).start()
     node = Node(own_broker.url)
     process = spawn_gateway(settings)
     try:
         status = up.gateway_status(settings.gateway_id)
-        wait_until(lambda: bool(status_on(collector, status)), 15, "gateway online")
+        wait_until(lambda: forwarding(collector, status), 15, "gateway forwarding")
         stream = Stream(node, settings.topics.readings("n1"), COUNT, RATE).start()
         stream.wait_sent(COUNT // 3)
         process.send_signal(signal.SIGKILL)
@@ -134,7 +134,7 @@ def test_gateway_killed_mid_stream_and_restarted_loses_nothing(
 def test_gateway_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
     own_broker: MosquittoBroker, mqtt_url: str, topic_root: str
 ) -> None:
-    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, session_expiry_s=60)
+    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
     up = settings.uplink_topics
     collector = Collector(mqtt_url, up).start()
     node = Node(own_broker.url)

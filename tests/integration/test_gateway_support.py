@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -31,7 +33,11 @@ def gateway_settings(
         uplink_mqtt_url=uplink_url or local_url,
         uplink_topic_root=f"{local_root}-up",
         gateway_id=f"gw-{uuid.uuid4().hex[:8]}",
-        status_interval_s=extra.pop("status_interval_s", 1.0),
+        gateway_status_interval_s=extra.pop("gateway_status_interval_s", 1.0),
+        # Each test gateway buffers in a folder of its own, not in the user's data folder.
+        gateway_buffer_path=extra.pop(
+            "gateway_buffer_path", Path(tempfile.mkdtemp(prefix="envgrid-gw-")) / "buffer.sqlite"
+        ),
         **extra,
     )
 

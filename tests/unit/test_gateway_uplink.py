@@ -94,5 +94,36 @@ def test_uplink_defaults_to_the_local_broker_and_root(monkeypatch: pytest.Monkey
 
 
 def test_receive_maximum_stays_clear_of_paho_packet_id_limit() -> None:
-    with pytest.raises(ValueError, match="receive_maximum"):
-        GatewaySettings(receive_maximum=65535)
+    with pytest.raises(ValueError, match="gateway_receive_maximum"):
+        GatewaySettings(gateway_receive_maximum=65535)
+
+
+def test_beyond_the_window_messages_wait_in_order_for_room() -> None:
+    # The local broker redelivers what a lost connection left unacknowledged; while the uplink
+    # has not acknowledged the first copies, the excess must not all go on the wire.
+    up = Uplink(GatewaySettings(topic_root="a", uplink_topic_root="b", gateway_receive_maximum=2))
+    fake = FakeClient(up)
+    up._client = fake  # type: ignore[assignment]
+    limit = 2 + 100  # the window and room for status messages
+    settled: list[int] = []
+    topics: list[str] = []
+    real_publish = fake.publish
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> mqtt.MQTTMessageInfo:
+        topics.append(topic)
+        return real_publish(topic, payload, qos, retain)
+
+    fake.publish = publish  # type: ignore[method-assign]
+    for n in range(limit + 3):
+        up.send(Outgoing(f"t/{n}", b"1"), lambda r, n=n: settled.append(n))  # type: ignore[misc]
+    assert fake.mid == limit, "only the window goes to paho"
+    assert up.outstanding == limit + 3
+    fake.puback(5)
+    assert settled == [4]
+    assert topics[-1] == f"t/{limit}", "the oldest held one goes next"
+    for mid in range(1, limit + 4):
+        if mid != 5:
+            fake.puback(mid)
+    assert sorted(settled) == list(range(limit + 3))
+    assert topics == [f"t/{n}" for n in range(limit + 3)]
+    assert up.outstanding == 0

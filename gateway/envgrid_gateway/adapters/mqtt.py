@@ -11,9 +11,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from envgrid_common.mqtt import BrokerAddress, connect, new_client
+from envgrid_common.mqtt import BrokerAddress, connect
 from envgrid_gateway.acks import InOrderAcks
 from envgrid_gateway.adapters import Inbound, Sink
+from envgrid_gateway.netloop import NetLoop, new_loop_client
 from envgrid_gateway.settings import GatewaySettings
 
 log = logging.getLogger("envgrid.gateway.mqtt")
@@ -32,22 +33,28 @@ def _noop() -> None:
 
 
 class MqttAdapter:
-    """Subscribes to every node topic with a persistent session and late, in-order acks."""
+    """Subscribes to every node topic with a persistent session and late, in-order acks.
+
+    Its client runs on ``loop`` (the gateway's network thread, shared with the uplink, so that
+    a message and its acknowledgements never change threads); without one it gets its own.
+    """
 
     name = "mqtt"
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, loop: NetLoop | None = None) -> None:
         self._settings = settings
         self._address = BrokerAddress.parse(settings.mqtt_url)
         self._filter = settings.topics.all_nodes()
-        self._client = new_client(
+        self._own_loop = loop is None
+        self._loop = loop or NetLoop(f"envgrid-{settings.gateway_id}-local")
+        self._client = new_loop_client(
             settings.local_client_id, self._address, manual_ack=True, persistent=True
         )
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
-        self._acks = InOrderAcks(lambda mid: self._client.ack(mid, 1))
+        self._acks = InOrderAcks(self._send_ack)
         self._sink: Sink | None = None
         self._ready = threading.Event()
         self._paused = False
@@ -61,28 +68,34 @@ class MqttAdapter:
         return self._ready.is_set()
 
     def start(self, sink: Sink) -> None:
-        """Connect in the background (paho reconnects with backoff) and feed ``sink``."""
+        """Connect in the background (the loop reconnects with backoff) and feed ``sink``."""
         self._sink = sink
         connect(
             self._client,
             self._address,
             persistent=True,
-            session_expiry_s=self._settings.session_expiry_s,
-            receive_maximum=self._settings.receive_maximum,
-            keepalive=self._settings.keepalive_s,
+            session_expiry_s=self._settings.gateway_session_expiry_s,
+            receive_maximum=self._settings.gateway_receive_maximum,
+            keepalive=self._settings.gateway_keepalive_s,
         )
-        self._client.loop_start()
+        # An MQTT 5 broker keeps to our Receive Maximum; MQTT 3.1.1 has none, so the loop
+        # stops reading while that many wait for the uplink (TCP then holds the broker back).
+        self._loop.add(self._client, None if self._address.v5 else self._window_open)
+        if self._own_loop:
+            self._loop.start()
 
     def pause(self) -> None:
         """Hand nothing more on; what arrives now stays unacked and is redelivered next time."""
         self._paused = True
 
     def stop(self) -> None:
-        """Disconnect after the acks already due (paho sends queued packets in order)."""
+        """Disconnect after the acks already due (they are sent first, in order)."""
         self._stopping = True
         self._paused = True
-        self._client.disconnect()
-        self._client.loop_stop()
+        if not self._loop.disconnect(self._client, self._settings.gateway_drain_timeout_s + 5):
+            log.warning("local broker %s: no clean disconnect in time", self._address)
+        if self._own_loop:
+            self._loop.stop()
 
     def counters(self) -> dict[str, int]:
         """Connection state and messages not yet acknowledged to the local broker."""
@@ -146,24 +159,29 @@ class MqttAdapter:
                 dropped,
             )
 
-    def _window_open(self) -> bool:
-        """Hold the network thread while ``receive_maximum`` messages wait for the uplink.
+    def _send_ack(self, mid: int) -> None:
+        # Called by InOrderAcks under its lock, in order; submit() keeps that order when a
+        # message is settled on another thread than the loop's.
+        self._loop.submit(partial(self._client.ack, mid, 1))
 
-        An MQTT 5 broker never sends more than our Receive Maximum, so this returns at
-        once; MQTT 3.1.1 has no such limit, and without one the uplink's outstanding
-        publishes could grow past what paho can number.
+    def _window_open(self) -> bool:
+        """Whether fewer than ``receive_maximum`` messages wait for the uplink (MQTT 3.1.1).
+
+        Without this bound the uplink's outstanding publishes could grow past what paho can
+        number; while it is reached the local connection is not read.
         """
-        limit = self._settings.receive_maximum
-        while not self._acks.wait_below(limit, 1.0):
-            if self._stopping:
-                return False  # left unacked: the broker redelivers it to the next session
-            if not self._window_warned:
-                self._window_warned = True
-                log.warning("%d messages wait for the uplink; holding the local broker", limit)
-        return True
+        if self._acks.pending < self._settings.gateway_receive_maximum:
+            return True
+        if not self._window_warned:
+            self._window_warned = True
+            log.warning(
+                "%d messages wait for the uplink; holding the local broker",
+                self._settings.gateway_receive_maximum,
+            )
+        return False
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if self._paused or self._sink is None or not self._window_open():
+        if self._paused or self._sink is None:
             return
         if message.qos == 0:
             ack = _noop  # a node that publishes at QoS 0 gets no guarantee to keep

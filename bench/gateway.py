@@ -1,0 +1,350 @@
+"""Gateway forwarding throughput against a bare subscriber, on one private Mosquitto.
+
+(a) bare: a paho QoS 1 subscriber in a process of its own that only counts the readings;
+    the receive ceiling of one Python MQTT client on this machine.
+(g) gateway: ``python -m envgrid_gateway`` takes the same readings from topic root X on the
+    broker, validates them and forwards them at QoS 1 to root X-up on the same broker,
+    acknowledging each local message once the broker has acknowledged its copy upstream;
+    a bare subscriber process like (a) counts them on X-up.
+
+The load comes from ``mosquitto_pub -l -q 1 -M 1000 -V mqttv5`` processes, one per node, fed
+from prepared files of valid readings. A rate is readings / (last reading counted − publishers
+started). Cases alternate, ``--repeat`` times, since other work on the machine skews any one
+run; the table gives the median and the spread. ``--gateway-path DIR`` runs the gateway from
+another copy of the ``envgrid_gateway`` package (DIR holds it), for a before/after comparison.
+
+Run: ``.venv/bin/python bench/gateway.py [--per-node 25000 --publishers 4 --repeat 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from envgrid_cli.services.mosquitto import MosquittoBroker
+from envgrid_common.messages import GatewayStatus
+from envgrid_common.topics import NodeChannel, Topics
+
+VALUES = {"cod": 35.2, "nh3n": 1.4, "tp": 3.1, "ph": 7.2}
+CST = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class Load:
+    """The prepared readings: one file of JSON lines per publishing node."""
+
+    topics: Topics
+    nodes: list[str]
+    files: list[Path]
+    per_node: int
+
+    @property
+    def total(self) -> int:
+        return len(self.nodes) * self.per_node
+
+
+def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int) -> Load:
+    """Write the publishers' input files: valid readings stamped within the last hours."""
+    start = datetime.now(CST) - timedelta(milliseconds=per_node * 100)
+    nodes = [f"bench-node-{i:02d}" for i in range(publishers)]
+    files = []
+    for node in nodes:
+        path = workdir / f"{node}.jsonl"
+        with path.open("wb") as out:
+            for seq in range(per_node):
+                ts = start + timedelta(milliseconds=seq * 100)
+                values = {k: round(v + (seq % 97) * 0.01, 3) for k, v in VALUES.items()}
+                out.write(orjson.dumps({"seq": seq, "ts": ts.isoformat(), "values": values}))
+                out.write(b"\n")
+        files.append(path)
+    return Load(topics, nodes, files, per_node)
+
+
+def start_publishers(broker: MosquittoBroker, load: Load) -> list[subprocess.Popen[bytes]]:
+    """One ``mosquitto_pub`` per node, reading its file line by line, QoS 1."""
+    binary = shutil.which("mosquitto_pub")
+    if binary is None:
+        raise SystemExit("mosquitto_pub is needed (apt-get install mosquitto-clients)")
+    procs = []
+    for node, path in zip(load.nodes, load.files, strict=True):
+        argv = [binary, "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-l"]
+        argv += ["-M", "1000", "-V", "mqttv5", "-i", f"bench-pub-{node}-{uuid.uuid4().hex[:6]}"]
+        argv += ["-t", load.topics.readings(node)]
+        with path.open("rb") as stdin:
+            procs.append(subprocess.Popen(argv, stdin=stdin))
+    return procs
+
+
+def wait_publishers(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Every publisher must finish cleanly, or the figures mean nothing."""
+    for proc in procs:
+        if proc.wait(timeout=900) != 0:
+            raise SystemExit(f"a publisher failed with status {proc.returncode}")
+
+
+# The counting subscriber, in a process of its own --------------------------------------------
+def _count(
+    url: str,
+    topic_filter: str,
+    total: int,
+    ready: MpEvent,
+    last: Synchronized[float],
+    count_out: Synchronized[int],
+    cpu_out: Synchronized[float],
+) -> None:
+    import paho.mqtt.client as mqtt
+
+    from envgrid_common.mqtt import BrokerAddress, connect, new_client
+
+    count = 0
+    done = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        nonlocal count
+        count += 1
+        if count == total:
+            last.value = time.time()
+            done.set()
+
+    def on_connect(client: mqtt.Client, *_: object) -> None:
+        client.subscribe(topic_filter, qos=1)
+
+    address = BrokerAddress.parse(url)
+    client = new_client(f"bench-count-{uuid.uuid4().hex[:6]}", address)
+    client.on_message = on_message
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *_: ready.set()
+    connect(client, address, receive_maximum=65535)
+    cpu_start = time.process_time()
+    client.loop_start()
+    done.wait(900)
+    cpu_out.value = time.process_time() - cpu_start
+    time.sleep(0.5)  # anything more would be a duplicate
+    count_out.value = count
+    client.disconnect()
+    client.loop_stop()
+
+
+class Counter:
+    """A bare subscriber process counting ``total`` messages under ``topic_filter``."""
+
+    def __init__(self, url: str, topic_filter: str, total: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._ready = ctx.Event()
+        self._last = ctx.Value("d", 0.0)
+        self._count = ctx.Value("q", 0)
+        self._cpu = ctx.Value("d", 0.0)
+        self._proc = ctx.Process(
+            target=_count,
+            args=(url, topic_filter, total, self._ready, self._last, self._count, self._cpu),
+        )
+        self._proc.start()
+        if not self._ready.wait(15):
+            self._proc.kill()
+            raise SystemExit("the counting subscriber did not subscribe")
+
+    def finish(self, timeout_s: float = 900) -> tuple[float, int, float]:
+        """When the last message came, how many came in all, and the counter's CPU seconds."""
+        self._proc.join(timeout_s)
+        if self._proc.is_alive():
+            self._proc.kill()
+            raise SystemExit(f"only {self._count.value} messages were counted")
+        return self._last.value, self._count.value, self._cpu.value
+
+
+# The gateway, in a process of its own ---------------------------------------------------------
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_gateway_ready(url: str, topics: Topics, gateway_id: str, timeout_s: float) -> None:
+    """Wait for a status upstream saying the local side is connected too."""
+    import paho.mqtt.client as mqtt
+
+    from envgrid_common.mqtt import BrokerAddress, connect, new_client
+
+    ready = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        status = GatewayStatus.model_validate_json(message.payload)
+        if status.counters.get("local_connected") == 1:
+            ready.set()
+
+    address = BrokerAddress.parse(url)
+    client = new_client(f"bench-ready-{uuid.uuid4().hex[:6]}", address)
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe(topics.gateway_status(gateway_id), qos=1)
+    connect(client, address)
+    client.loop_start()
+    try:
+        if not ready.wait(timeout_s):
+            raise SystemExit("the gateway did not come up")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def start_gateway(
+    broker: MosquittoBroker, load: Load, up: Topics, workdir: Path, gateway_path: str | None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m envgrid_gateway`` from X to X-up on the bench broker."""
+    gateway_id = f"bench-gw-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "ENVGRID_MQTT_URL": broker.url,
+        "ENVGRID_UPLINK_MQTT_URL": broker.url,
+        "ENVGRID_TOPIC_ROOT": load.topics.root,
+        "ENVGRID_UPLINK_TOPIC_ROOT": up.root,
+        "ENVGRID_GATEWAY_ID": gateway_id,
+        "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
+        "ENVGRID_GATEWAY_BUFFER_PATH": str(
+            Path(tempfile.mkdtemp(prefix="envgrid-gw-")) / "buffer.sqlite"
+        ),
+        # No session left behind: it would keep collecting the next runs' readings (all
+        # persisted by the broker's autosave), and slow every run after it.
+        "ENVGRID_GATEWAY_SESSION_EXPIRY_S": "0",
+        "ENVGRID_LOG_LEVEL": "WARNING",
+    }
+    if gateway_path:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [gateway_path, env.get("PYTHONPATH")]))
+    log = (workdir / f"gateway-{gateway_id}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "envgrid_gateway", "--log-level", "WARNING"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return proc, gateway_id
+
+
+# The cases ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Run:
+    """One measured run: rate, and CPU microseconds per reading of the process under test."""
+
+    rate: float
+    cpu_us: float
+    extra: int  # messages counted beyond the total (duplicates)
+
+
+def case_bare(broker: MosquittoBroker, load: Load) -> Run:
+    """Publishers → broker → a subscriber that only counts."""
+    counter = Counter(broker.url, load.topics.any_node(NodeChannel.READINGS), load.total)
+    started = time.time()
+    wait_publishers(start_publishers(broker, load))
+    last, count, cpu = counter.finish()
+    return Run(load.total / (last - started), cpu / load.total * 1e6, count - load.total)
+
+
+def case_gateway(
+    broker: MosquittoBroker, load: Load, workdir: Path, gateway_path: str | None
+) -> Run:
+    """Publishers → broker (X) → gateway → broker (X-up) → a subscriber that only counts."""
+    up = Topics(f"{load.topics.root}-up")
+    counter = Counter(broker.url, up.any_node(NodeChannel.READINGS), load.total)
+    proc, gateway_id = start_gateway(broker, load, up, workdir, gateway_path)
+    try:
+        _wait_gateway_ready(broker.url, up, gateway_id, 30)
+        cpu_before = _cpu_seconds(proc.pid)
+        started = time.time()
+        wait_publishers(start_publishers(broker, load))
+        last, count, _ = counter.finish()
+        cpu = _cpu_seconds(proc.pid) - cpu_before  # includes the 0.5 s idle wait: negligible
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise SystemExit("the gateway did not stop on SIGTERM") from None
+    log = (workdir / f"gateway-{gateway_id}.log").read_text(errors="replace").splitlines()
+    for line in [line for line in log if " WARNING " in line or " ERROR " in line][:5]:
+        print(f"    gateway log: {line}", flush=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the gateway exited with status {proc.returncode}")
+    return Run(load.total / (last - started), cpu / load.total * 1e6, count - load.total)
+
+
+def _summary(runs: list[Run]) -> str:
+    rates = [r.rate for r in runs]
+    cpu = statistics.median(r.cpu_us for r in runs)
+    return (
+        f"median {statistics.median(rates):>8,.0f}/s  (min {min(rates):,.0f}, "
+        f"max {max(rates):,.0f}); {cpu:.0f} µs CPU per reading"
+    )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the cases alternately and print each run and the summary."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--publishers", type=int, default=4, help="publishing processes (nodes)")
+    parser.add_argument("--per-node", type=int, default=25_000, help="readings per publisher")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each case")
+    parser.add_argument("--cases", default="bare,gateway", help="bare, gateway, or both")
+    parser.add_argument("--gateway-path", help="run envgrid_gateway from this folder instead")
+    args = parser.parse_args(argv)
+    cases = args.cases.split(",")
+    runs: dict[str, list[Run]] = {case: [] for case in cases}
+    with tempfile.TemporaryDirectory(prefix="envgrid-bench-gw-") as tmp:
+        workdir = Path(tmp)
+        topics = Topics(f"bench-{uuid.uuid4().hex[:6]}")
+        load = prepare(workdir, topics, args.publishers, args.per_node)
+        print(f"{load.total:,} readings from {args.publishers} publishers", flush=True)
+        with MosquittoBroker(workdir / "broker") as broker:
+            for rep in range(args.repeat):
+                for case in cases:
+                    if case == "bare":
+                        run = case_bare(broker, load)
+                    elif case == "gateway":
+                        run = case_gateway(broker, load, workdir, args.gateway_path)
+                    else:
+                        raise SystemExit(f"unknown case {case!r}")
+                    runs[case].append(run)
+                    dup = f", {run.extra} duplicate(s)" if run.extra else ""
+                    print(
+                        f"  run {rep + 1} {case:<8} {run.rate:>9,.0f} readings/s, "
+                        f"{run.cpu_us:.0f} µs CPU per reading{dup}",
+                        flush=True,
+                    )
+    print()
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    for case, case_runs in runs.items():
+        print(f"{case:<8} {_summary(case_runs)}")
+    result: dict[str, Any] = {case: [r.rate for r in rs] for case, rs in runs.items()}
+    if runs.get("bare") and runs.get("gateway"):
+        bare = [r.rate for r in runs["bare"]]
+        gateway = [r.rate for r in runs["gateway"]]
+        ratios = [g / b for g, b in zip(gateway, bare, strict=True)]
+        ratio = statistics.median(gateway) / statistics.median(bare)
+        result["ratio"] = ratio
+        print(
+            f"ratio gateway / bare: {ratio:.2f} of the medians "
+            f"(per run pair {min(ratios):.2f}–{max(ratios):.2f})"
+        )
+    return result
+
+
+if __name__ == "__main__":
+    main()
