@@ -34,7 +34,11 @@ class DemoSettings(EnvgridSettings):
 
     database_url: str | None = Field(default=None, description="use this PostgreSQL")
     uplink_mqtt_url: str | None = Field(default=None, description="use this cloud broker")
-    data_dir: Path = Field(default_factory=lambda: default_data_dir() / "demo")
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir() / "demo",
+        description="Where the demo keeps its database, brokers' data, outboxes and logs"
+        " (default ~/.local/share/envgrid/demo)",
+    )
     api_port: int = 8080
     demo_broker: str = Field(default="auto", description="auto, mosquitto or amqtt")
 

@@ -28,7 +28,10 @@ class EnvgridSettings(BaseSettings):
 
     mqtt_url: str = Field(
         default="mqtt://127.0.0.1:1883",
-        description="Broker this component talks to: mqtt://[user:password@]host[:port]",
+        description=(
+            "Broker this component talks to: mqtt://[user:password@]host[:port]"
+            " (add ?protocol=3.1.1 for brokers without MQTT 5)"
+        ),
     )
     topic_root: str = Field(
         default=DEFAULT_ROOT, description="First topic level(s) before /v1 (tests use their own)"
