@@ -24,8 +24,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,15 +31,11 @@ from pathlib import Path
 import orjson
 import psycopg
 
+from bench.support import bench_database, registry_for
 from envgrid_cli.services.mosquitto import MosquittoBroker
-from envgrid_cloud.db.migrate import migrate
 from envgrid_cloud.registry.store import upsert_registry
-from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
 from envgrid_common.topics import NodeChannel, Topics
 
-PG_ADMIN_URL = os.environ.get(
-    "ENVGRID_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 VALUES = ("cod", "nh3n", "tp", "ph", "do", "codmn", "turbidity", "flow")
 
 
@@ -77,36 +71,6 @@ def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int, n_val
                 rows.append((node, ts, seq, orjson.dumps(vals)))
         files.append(path)
     return Load(topics, nodes, files, rows)
-
-
-def registry_for(nodes: list[str]) -> Registry:
-    """One site per bench node, so the ingest knows them."""
-    cells = (
-        GridCell(id="bench-county", level=GridLevel.COUNTY, name="bench"),
-        GridCell(id="bench-town", level=GridLevel.TOWNSHIP, name="bench", parent_id="bench-county"),
-    )
-    sites = tuple(
-        Site(id=f"site-{n}", name=n, category=SiteCategory.WATER_BODY, cell_id="bench-town")
-        for n in nodes
-    )
-    return Registry(
-        cells=cells, sites=sites, nodes=tuple(Node(id=n, site_id=f"site-{n}") for n in nodes)
-    )
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A fresh migrated database, dropped afterwards."""
-    name = f"envgrid_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rpartition("/")[0] + f"/{name}"
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def start_publishers(
@@ -349,7 +313,10 @@ def main() -> None:
     args = parser.parse_args()
     cases = set(args.cases.split(","))
     results: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="envgrid-bench-") as tmp, bench_database() as db:
+    with (
+        tempfile.TemporaryDirectory(prefix="envgrid-bench-") as tmp,
+        bench_database("envgrid_bench") as db,
+    ):
         workdir = Path(tmp)
         topics = Topics(f"bench-{uuid.uuid4().hex[:6]}")
         load = prepare(workdir, topics, args.publishers, args.per_node, args.values)

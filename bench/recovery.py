@@ -26,8 +26,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,45 +35,11 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.reasoncodes import ReasonCode
 
+from bench.support import bench_database, registry_for
 from envgrid_cli.services.mosquitto import MosquittoBroker
-from envgrid_cloud.db.migrate import migrate
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
-from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
 from envgrid_common.topics import Topics
-
-PG_ADMIN_URL = os.environ.get(
-    "ENVGRID_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A fresh migrated database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"envgrid_recovery_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rpartition("/")[0] + f"/{name}"
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def registry_for(nodes: list[str]) -> Registry:
-    """One site per node, in one township, so the ingest knows them."""
-    cells = (
-        GridCell(id="rec-county", level=GridLevel.COUNTY, name="bench"),
-        GridCell(id="rec-town", level=GridLevel.TOWNSHIP, name="bench", parent_id="rec-county"),
-    )
-    sites = tuple(
-        Site(id=f"site-{n}", name=n, category=SiteCategory.WATER_BODY, cell_id="rec-town")
-        for n in nodes
-    )
-    nodes_ = tuple(Node(id=n, site_id=f"site-{n}", report_interval_s=10) for n in nodes)
-    return Registry(cells=cells, sites=sites, nodes=nodes_)
 
 
 class Township:
@@ -196,11 +160,14 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=20.0, help="live traffic before the cut")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="envgrid-recovery-") as tmp, bench_database() as db:
+    with (
+        tempfile.TemporaryDirectory(prefix="envgrid-recovery-") as tmp,
+        bench_database("envgrid_recovery") as db,
+    ):
         work = Path(tmp)
         nodes = [f"rec-node-{i:04d}" for i in range(args.nodes)]
         with psycopg.connect(db) as conn:
-            upsert_registry(conn, registry_for(nodes))
+            upsert_registry(conn, registry_for(nodes, report_interval_s=10))
         township = MosquittoBroker(work / "township").start()
         cloud = MosquittoBroker(work / "cloud").start()
         topics = Topics("envgrid")

@@ -64,13 +64,17 @@ def new_client(
     manual_ack: bool = False,
     max_inflight: int = 1000,
     persistent: bool = False,
+    client_class: type[mqtt.Client] = mqtt.Client,
 ) -> mqtt.Client:
     """A paho client for ``address`` with credentials set and a generous publish window.
 
     ``persistent`` asks the broker to keep the session (subscriptions, unacknowledged
     messages) across disconnects; with MQTT 5 how long is set by :func:`connect`.
+    ``max_inflight`` 0 means no limit (paho then skips its per-PUBACK scan of every
+    unacknowledged message; the caller bounds what is in flight). ``client_class`` may be a
+    paho ``Client`` subclass.
     """
-    client = mqtt.Client(
+    client = client_class(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5 if address.v5 else mqtt.MQTTv311,

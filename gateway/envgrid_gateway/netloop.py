@@ -33,12 +33,12 @@ from functools import partial
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from envgrid_common.mqtt import BrokerAddress
+from envgrid_common.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger("envgrid.gateway.net")
 
@@ -262,22 +262,20 @@ def new_loop_client(
     manual_ack: bool = False,
     persistent: bool = False,
 ) -> LoopClient:
-    """A :class:`LoopClient` set up as :func:`envgrid_common.mqtt.new_client` sets up clients.
+    """A :class:`LoopClient` made by :func:`envgrid_common.mqtt.new_client`.
 
     No in-flight limit: paho's limit costs a scan of every unacknowledged message on each
     PUBACK, and the gateway bounds what it has in flight itself (the local Receive Maximum).
     """
-    client = LoopClient(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=mqtt.MQTTv5 if address.v5 else mqtt.MQTTv311,
-        clean_session=None if address.v5 else not persistent,
+    client = new_client(
+        client_id,
+        address,
         manual_ack=manual_ack,
+        max_inflight=0,
+        persistent=persistent,
+        client_class=LoopClient,
     )
-    if address.username:
-        client.username_pw_set(address.username, address.password)
-    client.max_inflight_messages_set(0)
-    client.max_queued_messages_set(0)
+    assert isinstance(client, LoopClient)
     return client
 
 
