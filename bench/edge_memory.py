@@ -8,7 +8,7 @@
 (d) the same agent started on a 100,000-reading backlog while the broker is unreachable
     (memory must not grow with the backlog), then with the broker up: drain time and rate.
 
-Runs its own Mosquitto. Run: ``.venv/bin/python bench/edge_memory.py [--duration 60]``.
+Runs its own Mosquitto. Run: ``.venv/bin/python -m bench.edge_memory [--duration 60]``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ started). Cases alternate, ``--repeat`` times, since other work on the machine s
 run; the table gives the median and the spread. ``--gateway-path DIR`` runs the gateway from
 another copy of the ``envgrid_gateway`` package (DIR holds it), for a before/after comparison.
 
-Run: ``.venv/bin/python bench/gateway.py [--per-node 25000 --publishers 4 --repeat 3]``.
+Run: ``.venv/bin/python -m bench.gateway [--per-node 25000 --publishers 4 --repeat 3]``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import argparse
 import multiprocessing
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from typing import Any
 
 import orjson
 
+from bench.support import start_publishers, wait_publishers
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.messages import GatewayStatus
 from envgrid_common.topics import NodeChannel, Topics
@@ -76,28 +76,6 @@ def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int) -> Lo
                 out.write(b"\n")
         files.append(path)
     return Load(topics, nodes, files, per_node)
-
-
-def start_publishers(broker: MosquittoBroker, load: Load) -> list[subprocess.Popen[bytes]]:
-    """One ``mosquitto_pub`` per node, reading its file line by line, QoS 1."""
-    binary = shutil.which("mosquitto_pub")
-    if binary is None:
-        raise SystemExit("mosquitto_pub is needed (apt-get install mosquitto-clients)")
-    procs = []
-    for node, path in zip(load.nodes, load.files, strict=True):
-        argv = [binary, "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-l"]
-        argv += ["-M", "1000", "-V", "mqttv5", "-i", f"bench-pub-{node}-{uuid.uuid4().hex[:6]}"]
-        argv += ["-t", load.topics.readings(node)]
-        with path.open("rb") as stdin:
-            procs.append(subprocess.Popen(argv, stdin=stdin))
-    return procs
-
-
-def wait_publishers(procs: list[subprocess.Popen[bytes]]) -> None:
-    """Every publisher must finish cleanly, or the figures mean nothing."""
-    for proc in procs:
-        if proc.wait(timeout=900) != 0:
-            raise SystemExit(f"a publisher failed with status {proc.returncode}")
 
 
 # The counting subscriber, in a process of its own --------------------------------------------
@@ -251,7 +229,7 @@ def case_bare(broker: MosquittoBroker, load: Load) -> Run:
     """Publishers → broker → a subscriber that only counts."""
     counter = Counter(broker.url, load.topics.any_node(NodeChannel.READINGS), load.total)
     started = time.time()
-    wait_publishers(start_publishers(broker, load))
+    wait_publishers(start_publishers(broker.port, load.topics, load.nodes, load.files))
     last, count, cpu = counter.finish()
     return Run(load.total / (last - started), cpu / load.total * 1e6, count - load.total)
 
@@ -267,7 +245,7 @@ def case_gateway(
         _wait_gateway_ready(broker.url, up, gateway_id, 30)
         cpu_before = _cpu_seconds(proc.pid)
         started = time.time()
-        wait_publishers(start_publishers(broker, load))
+        wait_publishers(start_publishers(broker.port, load.topics, load.nodes, load.files))
         last, count, _ = counter.finish()
         cpu = _cpu_seconds(proc.pid) - cpu_before  # includes the 0.5 s idle wait: negligible
     finally:

@@ -8,7 +8,7 @@
 
 The load comes from separate light publishers: ``mosquitto_pub -l -q 1`` processes, one per
 node, fed from prepared files. Rates are readings/s from the moment the publishers start to
-the last message received (a) or committed (c, d). Run: ``.venv/bin/python bench/ingest.py``.
+the last message received (a) or committed (c, d). Run: ``.venv/bin/python -m bench.ingest``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import multiprocessing
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from bench.support import bench_database, registry_for
+from bench.support import bench_database, registry_for, start_publishers, wait_publishers
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_common.topics import NodeChannel, Topics
@@ -71,48 +70,6 @@ def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int, n_val
                 rows.append((node, ts, seq, orjson.dumps(vals)))
         files.append(path)
     return Load(topics, nodes, files, rows)
-
-
-def start_publishers(
-    broker: MosquittoBroker, load: Load, topics: Topics
-) -> list[subprocess.Popen[bytes]]:
-    """One mosquitto_pub per node, each reading its file line by line, QoS 1."""
-    binary = shutil.which("mosquitto_pub")
-    if binary is None:
-        raise SystemExit("mosquitto_pub is needed (apt-get install mosquitto-clients)")
-    procs = []
-    for node, path in zip(load.nodes, load.files, strict=True):
-        procs.append(
-            subprocess.Popen(
-                [
-                    binary,
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(broker.port),
-                    "-q",
-                    "1",
-                    "-l",
-                    "-M",
-                    "1000",
-                    "-V",
-                    "mqttv5",
-                    "-i",
-                    f"bench-pub-{node}-{uuid.uuid4().hex[:6]}",
-                    "-t",
-                    topics.readings(node),
-                ],
-                stdin=path.open("rb"),
-            )
-        )
-    return procs
-
-
-def wait_publishers(procs: list[subprocess.Popen[bytes]]) -> None:
-    """Every publisher must finish cleanly, or the figures mean nothing."""
-    for proc in procs:
-        if proc.wait(timeout=600) != 0:
-            raise SystemExit(f"a publisher failed with status {proc.returncode}")
 
 
 # (a) -----------------------------------------------------------------------------------------
@@ -160,7 +117,7 @@ def case_bare(broker: MosquittoBroker, load: Load) -> float:
     if not ready.wait(15):
         raise SystemExit("bare subscriber did not subscribe")
     started = time.time()
-    wait_publishers(start_publishers(broker, load, load.topics))
+    wait_publishers(start_publishers(broker.port, load.topics, load.nodes, load.files))
     proc.join(600)
     finished: float = result.value
     return load.total / (finished - started)
@@ -290,7 +247,7 @@ def case_ingest(
     try:
         time.sleep(3)  # subscriptions in place before the first message
         started = time.time()
-        wait_publishers(start_publishers(broker, load, node_topics))
+        wait_publishers(start_publishers(broker.port, node_topics, load.nodes, load.files))
         finished = _wait_rows(database_url, load.total)
         _check_exactly_once(database_url, load)
         return load.total / (finished - started)

@@ -12,7 +12,7 @@ the cloud broker comes back, live readings keep coming, and we measure:
 - exactly-once: at the end, every published reading is in the database once.
 
 The load is one light paho publisher process with one topic per node. Run:
-``.venv/bin/python bench/recovery.py --outage-s 60`` (quick) or without options (10 minutes).
+``.venv/bin/python -m bench.recovery --outage-s 60`` (quick) or without options (10 minutes).
 """
 
 from __future__ import annotations

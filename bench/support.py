@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
 from envgrid_cloud.db.migrate import migrate
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
+from envgrid_common.topics import Topics
 
 PG_ADMIN_URL = os.environ.get(
     "ENVGRID_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -49,3 +53,27 @@ def registry_for(nodes: list[str], report_interval_s: float = 60.0) -> Registry:
             Node(id=n, site_id=f"site-{n}", report_interval_s=report_interval_s) for n in nodes
         ),
     )
+
+
+def start_publishers(
+    port: int, topics: Topics, nodes: Sequence[str], files: Sequence[Path]
+) -> list[subprocess.Popen[bytes]]:
+    """One ``mosquitto_pub -l -q 1`` per node, each publishing its file line by line."""
+    binary = shutil.which("mosquitto_pub")
+    if binary is None:
+        raise SystemExit("mosquitto_pub is needed (apt-get install mosquitto-clients)")
+    procs = []
+    for node, path in zip(nodes, files, strict=True):
+        argv = [binary, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-l"]
+        argv += ["-M", "1000", "-V", "mqttv5", "-i", f"bench-pub-{node}-{uuid.uuid4().hex[:6]}"]
+        argv += ["-t", topics.readings(node)]
+        with path.open("rb") as stdin:
+            procs.append(subprocess.Popen(argv, stdin=stdin))
+    return procs
+
+
+def wait_publishers(procs: list[subprocess.Popen[bytes]], timeout_s: float = 900) -> None:
+    """Every publisher must finish cleanly, or the figures mean nothing."""
+    for proc in procs:
+        if proc.wait(timeout=timeout_s) != 0:
+            raise SystemExit(f"a publisher failed with status {proc.returncode}")
