@@ -19,7 +19,6 @@ Run: ``.venv/bin/python -m bench.gateway [--per-node 25000 --publishers 4 --repe
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import platform
 import statistics
@@ -31,14 +30,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from multiprocessing.sharedctypes import Synchronized
-from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bench.support import start_publishers, wait_publishers
+from bench.support import Counter, start_publishers, wait_publishers
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.messages import GatewayStatus
 from envgrid_common.topics import NodeChannel, Topics
@@ -76,76 +73,6 @@ def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int) -> Lo
                 out.write(b"\n")
         files.append(path)
     return Load(topics, nodes, files, per_node)
-
-
-# The counting subscriber, in a process of its own --------------------------------------------
-def _count(
-    url: str,
-    topic_filter: str,
-    total: int,
-    ready: MpEvent,
-    last: Synchronized[float],
-    count_out: Synchronized[int],
-    cpu_out: Synchronized[float],
-) -> None:
-    import paho.mqtt.client as mqtt
-
-    from envgrid_common.mqtt import BrokerAddress, connect, new_client
-
-    count = 0
-    done = threading.Event()
-
-    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
-        nonlocal count
-        count += 1
-        if count == total:
-            last.value = time.time()
-            done.set()
-
-    def on_connect(client: mqtt.Client, *_: object) -> None:
-        client.subscribe(topic_filter, qos=1)
-
-    address = BrokerAddress.parse(url)
-    client = new_client(f"bench-count-{uuid.uuid4().hex[:6]}", address)
-    client.on_message = on_message
-    client.on_connect = on_connect
-    client.on_subscribe = lambda *_: ready.set()
-    connect(client, address, receive_maximum=65535)
-    cpu_start = time.process_time()
-    client.loop_start()
-    done.wait(900)
-    cpu_out.value = time.process_time() - cpu_start
-    time.sleep(0.5)  # anything more would be a duplicate
-    count_out.value = count
-    client.disconnect()
-    client.loop_stop()
-
-
-class Counter:
-    """A bare subscriber process counting ``total`` messages under ``topic_filter``."""
-
-    def __init__(self, url: str, topic_filter: str, total: int) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._ready = ctx.Event()
-        self._last = ctx.Value("d", 0.0)
-        self._count = ctx.Value("q", 0)
-        self._cpu = ctx.Value("d", 0.0)
-        self._proc = ctx.Process(
-            target=_count,
-            args=(url, topic_filter, total, self._ready, self._last, self._count, self._cpu),
-        )
-        self._proc.start()
-        if not self._ready.wait(15):
-            self._proc.kill()
-            raise SystemExit("the counting subscriber did not subscribe")
-
-    def finish(self, timeout_s: float = 900) -> tuple[float, int, float]:
-        """When the last message came, how many came in all, and the counter's CPU seconds."""
-        self._proc.join(timeout_s)
-        if self._proc.is_alive():
-            self._proc.kill()
-            raise SystemExit(f"only {self._count.value} messages were counted")
-        return self._last.value, self._count.value, self._cpu.value
 
 
 # The gateway, in a process of its own ---------------------------------------------------------

@@ -14,13 +14,11 @@ the last message received (a) or committed (c, d). Run: ``.venv/bin/python -m be
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,7 +28,13 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from bench.support import bench_database, registry_for, start_publishers, wait_publishers
+from bench.support import (
+    Counter,
+    bench_database,
+    registry_for,
+    start_publishers,
+    wait_publishers,
+)
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_common.topics import NodeChannel, Topics
@@ -73,54 +77,13 @@ def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int, n_val
 
 
 # (a) -----------------------------------------------------------------------------------------
-def _bare_subscriber(
-    url: str, topic_filter: str, total: int, ready: object, result: object
-) -> None:
-    import paho.mqtt.client as mqtt
-
-    from envgrid_common.mqtt import BrokerAddress, connect, new_client
-
-    count = 0
-    done = threading.Event()
-
-    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
-        nonlocal count
-        count += 1
-        if count >= total:
-            done.set()
-
-    def on_connect(client: mqtt.Client, *_: object) -> None:
-        client.subscribe(topic_filter, qos=1)
-
-    address = BrokerAddress.parse(url)
-    client = new_client(f"bench-bare-{uuid.uuid4().hex[:6]}", address)
-    client.on_message = on_message
-    client.on_connect = on_connect
-    client.on_subscribe = lambda *_: ready.set()  # type: ignore[attr-defined]
-    connect(client, address, receive_maximum=65535)
-    client.loop_start()
-    done.wait(600)
-    result.value = time.time()  # type: ignore[attr-defined]
-    client.disconnect()
-    client.loop_stop()
-
-
 def case_bare(broker: MosquittoBroker, load: Load) -> float:
     """Publishers → broker → a paho subscriber that only counts."""
-    ctx = multiprocessing.get_context("spawn")
-    ready, result = ctx.Event(), ctx.Value("d", 0.0)
-    proc = ctx.Process(
-        target=_bare_subscriber,
-        args=(broker.url, load.topics.any_node(NodeChannel.READINGS), load.total, ready, result),
-    )
-    proc.start()
-    if not ready.wait(15):
-        raise SystemExit("bare subscriber did not subscribe")
+    counter = Counter(broker.url, load.topics.any_node(NodeChannel.READINGS), load.total)
     started = time.time()
     wait_publishers(start_publishers(broker.port, load.topics, load.nodes, load.files))
-    proc.join(600)
-    finished: float = result.value
-    return load.total / (finished - started)
+    last, _, _ = counter.finish()
+    return load.total / (last - started)
 
 
 # (b) -----------------------------------------------------------------------------------------

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 
 import psycopg
@@ -77,3 +82,73 @@ def wait_publishers(procs: list[subprocess.Popen[bytes]], timeout_s: float = 900
     for proc in procs:
         if proc.wait(timeout=timeout_s) != 0:
             raise SystemExit(f"a publisher failed with status {proc.returncode}")
+
+
+# The counting subscriber, in a process of its own --------------------------------------------
+def _count(
+    url: str,
+    topic_filter: str,
+    total: int,
+    ready: MpEvent,
+    last: Synchronized[float],
+    count_out: Synchronized[int],
+    cpu_out: Synchronized[float],
+) -> None:
+    import paho.mqtt.client as mqtt
+
+    from envgrid_common.mqtt import BrokerAddress, connect, new_client
+
+    count = 0
+    done = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        nonlocal count
+        count += 1
+        if count == total:
+            last.value = time.time()
+            done.set()
+
+    def on_connect(client: mqtt.Client, *_: object) -> None:
+        client.subscribe(topic_filter, qos=1)
+
+    address = BrokerAddress.parse(url)
+    client = new_client(f"bench-count-{uuid.uuid4().hex[:6]}", address)
+    client.on_message = on_message
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *_: ready.set()
+    connect(client, address, receive_maximum=65535)
+    cpu_start = time.process_time()
+    client.loop_start()
+    done.wait(900)
+    cpu_out.value = time.process_time() - cpu_start
+    time.sleep(0.5)  # anything more would be a duplicate
+    count_out.value = count
+    client.disconnect()
+    client.loop_stop()
+
+
+class Counter:
+    """A bare subscriber process counting ``total`` messages under ``topic_filter``."""
+
+    def __init__(self, url: str, topic_filter: str, total: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._ready = ctx.Event()
+        self._last = ctx.Value("d", 0.0)
+        self._count = ctx.Value("q", 0)
+        self._cpu = ctx.Value("d", 0.0)
+        self._proc = ctx.Process(
+            target=_count,
+            args=(url, topic_filter, total, self._ready, self._last, self._count, self._cpu),
+        )
+        self._proc.start()
+        if not self._ready.wait(15):
+            self._proc.kill()
+            raise SystemExit("the counting subscriber did not subscribe")
+
+    def finish(self, timeout_s: float = 900) -> tuple[float, int, float]:
+        """When the last message came, how many came in all, and the counter's CPU seconds."""
+        self._proc.join(timeout_s)
+        if self._proc.is_alive():
+            self._proc.kill()
+            raise SystemExit(f"only {self._count.value} messages were counted")
+        return self._last.value, self._count.value, self._cpu.value
