@@ -124,6 +124,3 @@ class DeadLetter(_Message):
     payload: str
     encoding: Literal["utf-8", "base64"]
     received_at: datetime
-
-
-NodeMessage = Reading | Detection | NodeStatus

@@ -62,8 +62,3 @@ METRICS: dict[str, Metric] = {m.name: m for m in _CATALOGUE}
 BY_HJ212_CODE: dict[str, Metric] = {
     code: m for m in _CATALOGUE for code in (m.hj212_2017, m.hj212_2005) if code
 }
-
-
-def is_metric(name: str) -> bool:
-    """Whether ``name`` is a canonical metric name."""
-    return name in METRICS

@@ -65,9 +65,3 @@ def migrate(database_url: str) -> list[Migration]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now
-
-
-def has_timescaledb(conn: psycopg.Connection[object]) -> bool:
-    """Whether TimescaleDB is installed in this database."""
-    row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-    return row is not None
