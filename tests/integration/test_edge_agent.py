@@ -21,8 +21,8 @@ from tests.integration.test_edge_support import (
     Subscriber,
     clear_retained,
     node_config,
-    wait_until,
 )
+from tests.polling import wait_until
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from tests.integration.test_edge_support import (
     Subscriber,
     clear_retained,
     node_config,
-    wait_until,
 )
+from tests.polling import wait_until
 
 DEVICE = 3
 NOW = datetime(2026, 5, 1, tzinfo=UTC)

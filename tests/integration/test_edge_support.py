@@ -6,7 +6,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,7 @@ from envgrid_common.validation import validate
 from envgrid_edge.agent import SensorAgent
 from envgrid_edge.config import load_config
 from envgrid_edge.drivers import open_driver
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0, what: str = "") -> None:
-    """Poll ``condition`` until true; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or condition}")
-        time.sleep(0.02)
+from tests.polling import wait_until
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from envgrid_common.topics import Topics
 from envgrid_gateway.buffer import Buffer
 from envgrid_gateway.outbound import Outgoing
 from envgrid_gateway.uplink import Uplink
-from tests.integration.test_gateway_support import Collector, gateway_settings, reading, wait_until
+from tests.integration.test_gateway_support import Collector, gateway_settings, reading
+from tests.polling import wait_until
 
 
 class Acks:

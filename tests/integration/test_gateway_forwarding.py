@@ -16,13 +16,8 @@ import pytest
 from envgrid_common.messages import GatewayStatus, NodeState
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
-from tests.integration.test_gateway_support import (
-    Collector,
-    Node,
-    gateway_settings,
-    reading,
-    wait_until,
-)
+from tests.integration.test_gateway_support import Collector, Node, gateway_settings, reading
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

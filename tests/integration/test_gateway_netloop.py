@@ -17,13 +17,8 @@ from envgrid_common.topics import Topics
 from envgrid_gateway.adapters import Inbound
 from envgrid_gateway.adapters.mqtt import MqttAdapter
 from envgrid_gateway.netloop import NetLoop, new_loop_client
-from tests.integration.test_gateway_support import (
-    Collector,
-    Node,
-    gateway_settings,
-    reading,
-    wait_until,
-)
+from tests.integration.test_gateway_support import Collector, Node, gateway_settings, reading
+from tests.polling import wait_until
 
 
 class Publisher:

@@ -17,8 +17,8 @@ from tests.integration.test_gateway_support import (
     Stream,
     gateway_settings,
     missing_and_duplicates,
-    wait_until,
 )
+from tests.polling import wait_until
 
 COUNT = 600
 RATE = 300.0

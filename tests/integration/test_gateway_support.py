@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
 from envgrid_common.topics import Topics
 from envgrid_gateway.settings import GatewaySettings
+from tests.polling import wait_until
 
 
 def gateway_settings(
@@ -46,15 +47,6 @@ def reading(seq: int, node_value: float = 1.5) -> bytes:
     """A valid reading, stamped now."""
     ts = datetime.now(UTC).isoformat()
     return json.dumps({"seq": seq, "ts": ts, "values": {"cod": node_value + seq}}).encode()
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0, what: str = "") -> None:
-    """Poll ``condition`` until true; fail the test with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or condition}")
-        time.sleep(0.02)
 
 
 @dataclass(frozen=True, slots=True)

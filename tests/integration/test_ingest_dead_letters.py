@@ -19,8 +19,8 @@ from tests.integration.test_ingest_support import (
     rows,
     running,
     seed_nodes,
-    wait_until,
 )
+from tests.polling import wait_until
 
 FUTURE = (datetime.now(UTC) + timedelta(days=1)).isoformat()
 BAD_READINGS: dict[str, tuple[bytes, str]] = {

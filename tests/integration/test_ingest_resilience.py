@@ -28,8 +28,8 @@ from tests.integration.test_ingest_support import (
     running,
     scalar,
     seed_nodes,
-    wait_until,
 )
+from tests.polling import wait_until
 
 EXACTLY_ONCE = "SELECT count(*), count(DISTINCT (node_id, seq)) FROM readings"
 

@@ -18,8 +18,8 @@ from tests.integration.test_ingest_support import (
     running,
     scalar,
     seed_nodes,
-    wait_until,
 )
+from tests.polling import wait_until
 
 
 def test_readings_are_stored_once_and_a_replay_stores_nothing(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,15 +60,6 @@ def reading(seq: int, **values: float) -> bytes:
     """A valid reading of ``seq``, one second apart from the previous."""
     ts = (BASE_TS + timedelta(seconds=seq)).isoformat()
     return orjson.dumps({"seq": seq, "ts": ts, "values": values or {"cod": 10.0 + seq}})
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0, what: str = "") -> None:
-    """Poll ``condition`` until it holds; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or condition}")
-        time.sleep(0.05)
 
 
 class Publisher:

@@ -23,7 +23,8 @@ from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import validate
 from envgrid_sim.node import seq_counter
 from envgrid_sim.township import OUTBOX_FILE, Township
-from tests.integration.test_sim_township import _sim_process, poll, sim_settings, small, wait_until
+from tests.integration.test_sim_township import _sim_process, poll, sim_settings, small
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.timeout(30)
 

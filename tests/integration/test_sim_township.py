@@ -30,6 +30,7 @@ from envgrid_sim.scenario import Scenario
 from envgrid_sim.scenarios.luxi import luxi_scenario
 from envgrid_sim.settings import SimSettings
 from envgrid_sim.township import OUTBOX_FILE, Township
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -96,15 +97,6 @@ class Collector:
                 assert isinstance(accepted.message, NodeStatus)
                 out[accepted.topic.node_id].append((accepted.message, retained))
         return out
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 async def poll(condition: Callable[[], bool], within: float) -> bool:

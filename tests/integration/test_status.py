@@ -20,8 +20,8 @@ from tests.integration.test_ingest_support import (
     reading,
     running,
     seed_nodes,
-    wait_until,
 )
+from tests.polling import wait_until
 
 
 def gateway_status(pending: int, ts: datetime) -> bytes:

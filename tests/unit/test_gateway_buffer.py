@@ -16,6 +16,7 @@ from envgrid_common.topics import Topics
 from envgrid_gateway.buffer import Buffer
 from envgrid_gateway.outbound import Done, Outgoing
 from envgrid_gateway.stats import Stats
+from tests.polling import wait_until
 
 UP = Topics("up/envgrid")
 GATEWAY = "gw-1"
@@ -72,14 +73,6 @@ class Acks:
     def __len__(self) -> int:
         with self._lock:
             return len(self.outcomes)
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.005)
 
 
 def reading(node: str, seq: int) -> Outgoing:
