@@ -123,6 +123,10 @@ class Buffer:
         self._in_flight: dict[int, Row] = {}
         self._in_flight_count = 0  # read by other threads for stats and drain
         self._handing_over = True
+        # What the uplink's connection was when last looked at; the writer and the pump
+        # both look (under _state), so that a message stored just after a reconnect is live
+        # even if the pump has not woken since.
+        self._state = threading.Lock()
         self._up = False
         self._epoch = 0  # the uplink connection rows are stored live on; 0: none yet
         # Set while rows wait that were stored with the uplink down: rows stored behind
@@ -253,7 +257,8 @@ class Buffer:
 
     def _write(self, batch: list[tuple[Outgoing, Done]]) -> bool:
         messages = [self._out_message(message) for message, _ in batch]
-        live = self._epoch if self._up and not self._behind else 0
+        with self._state:
+            live = self._epoch if self._observe() and not self._behind else 0
         try:
             self.outbox.put(messages, live=live)
         except Exception:
@@ -291,19 +296,28 @@ class Buffer:
                 self._stop.wait(_RETRY_S)
         self._collect()  # confirmations that came in before the end: fewer repeats later
 
-    def _step(self) -> None:
+    def _observe(self) -> bool:
+        """Whether the uplink is connected; a new connection starts a new epoch. Under _state."""
         up = self._inner.connected
         if up and not self._up:
-            # A new connection: rows stored on an earlier one and still waiting are historical.
+            # Rows stored on an earlier connection and still waiting are historical, and so
+            # is what is stored behind them; with none waiting, what comes now is live.
             self._epoch = time.time_ns()
+            self._behind = self.outbox.pending()
         elif self._up and not up:
             self._behind = True
         self._up = up
+        return up
+
+    def _step(self) -> None:
+        with self._state:
+            up = self._observe()
         self._collect()
         if up and self._handing_over:
             self._hand_over(self._window - len(self._in_flight))
             if not self.outbox.pending():
-                self._behind = False
+                with self._state:
+                    self._behind = False
 
     def _hand_over(self, free: int) -> None:
         if free <= 0:

@@ -11,6 +11,7 @@ from envgrid_common.messages import NodeState
 from envgrid_gateway.adapters import Adapter
 from envgrid_gateway.adapters.mqtt import MqttAdapter
 from envgrid_gateway.bridge import Bridge
+from envgrid_gateway.buffer import Buffer
 from envgrid_gateway.netloop import NetLoop
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_gateway.stats import QuietLog, Stats
@@ -22,9 +23,10 @@ log = logging.getLogger("envgrid.gateway")
 class Gateway:
     """One township gateway; ``start()``, ``stop()``, and ``stats`` while it runs.
 
-    The uplink and the MQTT adapter share one network thread (:attr:`loop`): a message is
-    received, validated, forwarded and, once the cloud broker has it, acknowledged locally
-    without changing threads.
+    The uplink and the MQTT adapter share one network thread (:attr:`loop`). A message is
+    received and validated there, stored by the :attr:`buffer` (and only then acknowledged
+    locally), and sent on by the buffer's pump to the uplink, which deletes it from disk once
+    the cloud broker has it.
     """
 
     def __init__(
@@ -35,11 +37,12 @@ class Gateway:
         self._stats = Stats()
         self.loop = NetLoop(f"envgrid-gateway-{self.settings.gateway_id}")
         self.uplink = Uplink(self.settings, self._counters, self.loop)
+        self.buffer = Buffer.from_settings(self.settings, self.uplink, self._stats)
         self.bridge = Bridge(
             self.settings.gateway_id,
             self.settings.topics,
             self.settings.uplink_topics,
-            self.uplink,
+            self.buffer,
             self._stats,
             QuietLog(logging.getLogger("envgrid.gateway.deadletter")),
         )
@@ -78,6 +81,7 @@ class Gateway:
             s.uplink_topics.base,
         )
         self.uplink.start()
+        self.buffer.start()
         for adapter in self.adapters:
             adapter.start(self.bridge)
         self.loop.start()
@@ -92,11 +96,14 @@ class Gateway:
         )
         for adapter in self.adapters:
             adapter.pause()
-        if not self.uplink.wait_idle(timeout):
-            log.warning("stopping with %d message(s) unconfirmed upstream", self.uplink.outstanding)
-        # Acks for what the uplink confirmed are queued by now; disconnect sends them first.
+        if not self.buffer.flush(timeout):
+            log.warning("stopping with received messages not yet stored")
+        # Acks for what the buffer stored are queued by now; disconnect sends them first.
         for adapter in self.adapters:
             adapter.stop()
+        if self.uplink.connected and not self.buffer.drain(timeout):
+            log.warning("stopping with %d message(s) stored, not yet sent", len(self.buffer.outbox))
+        self.buffer.close(timeout)
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=5)
@@ -115,6 +122,7 @@ class Gateway:
         counters.update(self._stats.snapshot())
         counters["uplink_connected"] = int(self.uplink.connected)
         counters["uplink_outstanding"] = self.uplink.outstanding
+        counters.update(self.buffer.counters())
         for adapter in self.adapters:
             counters.update(adapter.counters())
         return counters
