@@ -10,12 +10,14 @@ from fastapi import FastAPI
 
 from envgrid_cloud.api import (
     API_PREFIX,
+    cases,
     dead_letters,
     grid,
     health,
     latest,
     metrics,
     nodes,
+    officers,
     readings,
     sites,
     status,
@@ -51,7 +53,18 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
 
 
 # One router per resource, all under /api/v1; health sits at the root for probes.
-RESOURCES = (metrics, grid, sites, nodes, latest, readings, dead_letters, status)
+RESOURCES = (
+    metrics,
+    grid,
+    sites,
+    nodes,
+    officers,
+    latest,
+    readings,
+    cases,
+    dead_letters,
+    status,
+)
 
 
 def create_app(settings: CloudSettings) -> FastAPI:

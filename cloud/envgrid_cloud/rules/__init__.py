@@ -1,0 +1,1 @@
+"""Rules as data: packs per site category turn readings, detections and silence into cases."""
