@@ -35,7 +35,12 @@ class Gateway:
         self.settings = settings or GatewaySettings()
         self.settings.check_no_loop()
         self._stats = Stats()
-        self.loop = NetLoop(f"envgrid-gateway-{self.settings.gateway_id}")
+        # A short longest backoff: after an outage the backlog goes as soon as the broker is
+        # back, and one connection attempt every few seconds costs a down broker nothing.
+        self.loop = NetLoop(
+            f"envgrid-gateway-{self.settings.gateway_id}",
+            max_delay_s=self.settings.gateway_reconnect_max_s,
+        )
         self.uplink = Uplink(self.settings, self._counters, self.loop)
         self.buffer = Buffer.from_settings(self.settings, self.uplink, self._stats)
         self.bridge = Bridge(

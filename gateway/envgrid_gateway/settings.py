@@ -51,6 +51,9 @@ class GatewaySettings(EnvgridSettings):
         default=5.0, ge=0, description="On stop, how long to wait for the uplink's acknowledgements"
     )
     gateway_keepalive_s: int = Field(default=30, ge=5, description="MQTT keepalive on both sides")
+    gateway_reconnect_max_s: float = Field(
+        default=3.0, gt=0, description="Longest wait between reconnect attempts, in seconds"
+    )
 
     @property
     def uplink_url(self) -> str:
