@@ -20,6 +20,10 @@ it hands them on to the uplink (any ``Forwarder`` with a ``connected`` property)
 * **Bounded.** The :class:`~envgrid_common.outbox.Outbox` bounds rows, bytes and age; when full
   it drops the oldest readings. Everything else (detections, snapshots, statuses, dead
   letters) is never dropped.
+* **Nobody listening.** A PUBACK saying the cloud broker had no subscriber for a message
+  (MQTT 5 reason 0x10: after a broker restart, until the ingest subscribes again) does not
+  delete it: the pump stops handing over, waits a moment, and sends those rows again, in
+  order. Retained messages are kept by the broker anyway and count as delivered.
 * **Refusals.** A message the cloud broker refuses (too large, not authorised, …) is replaced
   by a dead letter saying why, queued like any other row; a refused dead letter is logged and
   counted as lost, since nothing upstream will take it.
@@ -41,7 +45,7 @@ from envgrid_common.outbox.message import mark_historical
 from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import dead_letter
 from envgrid_gateway.bridge import MAX_DEAD_LETTER_BYTES
-from envgrid_gateway.outbound import Done, Outgoing
+from envgrid_gateway.outbound import NO_SUBSCRIBERS, Done, Outgoing
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_gateway.stats import Stats
 
@@ -122,6 +126,10 @@ class Buffer:
         self._settled: deque[tuple[int, str | None]] = deque()
         self._in_flight: dict[int, Row] = {}
         self._in_flight_count = 0  # read by other threads for stats and drain
+        # Rows the cloud broker had no subscriber for: held (still handed over in the outbox)
+        # until the window has settled and _retry_at has come, then released and sent again.
+        self._undelivered = 0
+        self._retry_at = 0.0
         self._handing_over = True
         # What the uplink's connection was when last looked at; the writer and the pump
         # both look (under _state), so that a message stored just after a reconnect is live
@@ -313,6 +321,12 @@ class Buffer:
         with self._state:
             up = self._observe()
         self._collect()
+        if self._undelivered:
+            if self._in_flight or time.monotonic() < self._retry_at:
+                return  # no new rows while the cloud has nobody to give them to
+            released = self.outbox.release()
+            log.info("sending %d row(s) again that nobody had subscribed to", released)
+            self._undelivered = 0
         if up and self._handing_over:
             self._hand_over(self._window - len(self._in_flight))
             if not self.outbox.pending():
@@ -355,12 +369,16 @@ class Buffer:
         refused: list[Row] = []
         letters: list[OutMessage] = []
         lost: list[tuple[Row, str]] = []
+        undelivered = 0
         for row_id, reason in settled:
             row = self._in_flight.get(row_id)
             if row is None:
                 continue
-            if reason is None:
+            if reason is None or (reason == NO_SUBSCRIBERS and row.retain):
                 confirmed.append(row_id)
+                continue
+            if reason == NO_SUBSCRIBERS:
+                undelivered += 1
                 continue
             refused.append(row)
             if row.topic == self._dead_letter_topic:
@@ -380,6 +398,20 @@ class Buffer:
             self._in_flight.pop(row_id, None)
         self._in_flight_count = len(self._in_flight)
         self._count_refusals(len(letters), lost)
+        if undelivered:
+            self._hold_undelivered(undelivered)
+
+    def _hold_undelivered(self, count: int) -> None:
+        if not self._undelivered:
+            log.warning(
+                "the cloud broker has no subscriber for %s (restarted? ingest not yet back): "
+                "holding what it did not deliver, trying again in %.0f s",
+                self._topics.base,
+                _RETRY_S,
+            )
+        self._undelivered += count
+        self._retry_at = time.monotonic() + _RETRY_S
+        self._stats.add("uplink_undelivered", count)
 
     def _letter(self, row: Row, reason: str) -> OutMessage:
         """A dead letter for ``row``, which the cloud broker refused with ``reason``."""

@@ -1,8 +1,7 @@
 """The seam between validation and the uplink: where checked messages go to be made safe.
 
-Today the uplink itself implements :class:`Forwarder` (``done`` fires on the cloud broker's
-PUBACK); a disk buffer will implement it next (``done`` once the message is on disk) and feed
-the uplink from there, without the bridge or the adapters changing.
+The bridge hands messages to a :class:`Forwarder`: the disk buffer (``done`` once the message
+is on disk), which feeds the uplink (``done`` on the cloud broker's PUBACK).
 """
 
 from __future__ import annotations
@@ -23,6 +22,11 @@ class Outgoing:
 
 Done = Callable[[str | None], None]
 """Called once per message: with None when it is safe, or with the reason it was refused."""
+
+NO_SUBSCRIBERS = "no matching subscribers"
+"""What the uplink's ``done`` says when the broker took a message but had nobody to give it
+to (MQTT 5 PUBACK reason 0x10): after a broker restart, Mosquitto 2.0 forgets shared
+subscriptions until the ingest subscribes again, and what comes meanwhile would be gone."""
 
 
 class Forwarder(Protocol):

@@ -87,14 +87,9 @@ class GatewaySettings(EnvgridSettings):
             )
 
     # The disk buffer between the township broker and the cloud broker (buffer.py).
-    # The disk buffer (envgrid_gateway.buffer) is built and tested but not yet in the
-    # forwarding path: until it is, these settings have no effect on a running gateway.
     gateway_buffer_path: Path | None = Field(
         default=None,
-        description=(
-            "Disk buffer file (not yet in the forwarding path); default:"
-            " <data dir>/gateway/<gateway_id>.sqlite"
-        ),
+        description=("Disk buffer file; default: <data dir>/gateway/<gateway_id>.sqlite"),
     )
     gateway_buffer_max_rows: int = Field(
         default=2_000_000, ge=1, description="Rows the buffer holds before dropping old readings"

@@ -1,4 +1,4 @@
-"""Fault tests' machinery: private brokers and database, envgrid as processes, a patient publisher.
+"""Fault tests' machinery: private brokers and database, envgrid as processes, paced publishing.
 
 Components are driven only through their command lines, so their internals can change freely.
 """
@@ -13,24 +13,21 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import orjson
-import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_cli.services.mosquitto import SHIPPED_CONF, MosquittoBroker
 from envgrid_cli.services.postgres import EmbeddedPostgres
-from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
 from envgrid_common.topics import Topics
+from tests.e2e.support import clean_env
+from tests.mqtt_clients import Publisher
 
 PROBE_NODE = "fault-probe"
 # Source timestamps a day back: plausible to the validators, and apart from "now".
@@ -66,91 +63,6 @@ def reading(seq: int) -> bytes:
     return orjson.dumps(
         {"seq": seq, "ts": ts.isoformat(), "values": {"cod": 20 + seq % 13, "nh3n": 1.5}}
     )
-
-
-@dataclass
-class _Pending:
-    topic: str
-    payload: bytes
-
-
-class Publisher:
-    """QoS 1 publisher that keeps every message until the broker PUBACKs it, across reconnects.
-
-    paho keeps unacknowledged QoS 1 messages and resends them after a reconnect; a PUBACK with
-    a failure reason code is published again. Nothing is dropped, so what it reports as sent is
-    exactly what the broker took responsibility for.
-    """
-
-    def __init__(self, url: str, name: str = "fault-pub") -> None:
-        self._address = BrokerAddress.parse(url)
-        self._client = new_client(f"{name}-{uuid.uuid4().hex[:6]}", self._address, max_inflight=200)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
-        self._client.on_publish = self._on_publish
-        self._lock = threading.Lock()
-        self._pending: dict[int, _Pending] = {}
-        self._early: set[int] = set()
-        self._retry: list[_Pending] = []
-        self.submitted = 0
-        self.acked = 0
-        self.refused = 0
-
-    def start(self) -> Publisher:
-        """Connect in the background (paho keeps retrying while the broker is away)."""
-        connect(self._client, self._address)
-        self._client.loop_start()
-        return self
-
-    def stop(self) -> None:
-        """Disconnect."""
-        self._client.disconnect()
-        self._client.loop_stop()
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Hand one message to paho; it is kept until acknowledged."""
-        self.submitted += 1
-        self._send(_Pending(topic, payload))
-
-    def unacked(self) -> int:
-        """Messages the broker has not acknowledged yet."""
-        with self._lock:
-            return self.submitted - self.acked
-
-    def wait_acked(self, timeout_s: float) -> bool:
-        """Wait until the broker has acknowledged everything; republish refused ones meanwhile."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                retry, self._retry = self._retry, []
-            for item in retry:
-                self._send(item)
-            if self.unacked() == 0:
-                return True
-            time.sleep(0.1)
-        return False
-
-    def _send(self, item: _Pending) -> None:
-        # Never call paho while holding our lock: its network thread holds paho's own lock
-        # while it runs on_publish, which takes ours.
-        info = check_publish(self._client.publish(item.topic, item.payload, qos=1))
-        with self._lock:
-            if info.mid in self._early:
-                self._early.discard(info.mid)
-                self.acked += 1
-            else:
-                self._pending[info.mid] = item
-
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
-        with self._lock:
-            item = self._pending.pop(mid, None)
-            if item is None:
-                self._early.add(mid)  # acknowledged before publish() returned its mid
-                return
-            if reason.is_failure:
-                self.refused += 1
-                self._retry.append(item)
-            else:
-                self.acked += 1
 
 
 def publish_paced(
@@ -233,13 +145,6 @@ class Component:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without ENVGRID_ variables, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENVGRID_")}
-    env.update(extra)
-    return env
 
 
 @dataclass

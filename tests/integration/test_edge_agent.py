@@ -16,12 +16,8 @@ from envgrid_common.messages import NodeState, Reading
 from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.outbox import Kind, Outbox, OutMessage, Sender
 from envgrid_common.topics import Topics
-from tests.integration.test_edge_support import (
-    RunningAgent,
-    Subscriber,
-    clear_retained,
-    node_config,
-)
+from tests.integration.test_edge_support import RunningAgent, clear_retained, node_config
+from tests.mqtt_clients import Subscriber
 from tests.polling import wait_until
 
 

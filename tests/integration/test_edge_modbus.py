@@ -21,12 +21,8 @@ from envgrid_common.topics import Topics
 from envgrid_edge.drivers import DriverError
 from envgrid_edge.drivers.modbus import ModbusConfig, ModbusDriver
 from envgrid_edge.drivers.registers import DataType, WordOrder, encode
-from tests.integration.test_edge_support import (
-    RunningAgent,
-    Subscriber,
-    clear_retained,
-    node_config,
-)
+from tests.integration.test_edge_support import RunningAgent, clear_retained, node_config
+from tests.mqtt_clients import Subscriber
 from tests.polling import wait_until
 
 DEVICE = 3

@@ -9,9 +9,11 @@ from pathlib import Path
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.topics import Topics
 from envgrid_gateway.buffer import Buffer
+from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.outbound import Outgoing
 from envgrid_gateway.uplink import Uplink
-from tests.integration.test_gateway_support import Collector, gateway_settings, reading
+from tests.integration.test_gateway_support import gateway_settings, missing_and_duplicates, reading
+from tests.mqtt_clients import Collector, Publisher
 from tests.polling import wait_until
 
 
@@ -87,3 +89,38 @@ def test_backlog_stored_while_the_cloud_broker_is_down_survives_a_restart(
         buffer.close(1.0)
         uplink.stop(1.0)
         collector.stop()
+
+
+def test_readings_nobody_subscribed_to_upstream_wait_until_someone_does(
+    own_broker: MosquittoBroker, mqtt_url: str, topic_root: str
+) -> None:
+    # After a cloud broker restart Mosquitto 2.0 forgets shared subscriptions until the ingest
+    # subscribes again; it acknowledges what comes meanwhile and gives it to nobody.
+    settings = gateway_settings(mqtt_url, topic_root, own_broker.url)
+    up = settings.uplink_topics
+    node = Publisher(mqtt_url).start()
+    gateway = Gateway(settings).start()
+    collector: Collector | None = None
+    try:
+        assert gateway.wait_ready(10)
+        sent = [reading(seq) for seq in range(1, 31)]
+        for payload in sent:
+            node.publish(settings.topics.readings("n1"), payload)
+        node.flush()
+        wait_until(
+            lambda: gateway.stats.get("uplink_undelivered", 0) > 0, 10, "no subscriber noticed"
+        )
+        assert gateway.stats["buffered"] > 0, "what nobody took is still on disk"
+        collector = listening = Collector(own_broker.url, up).start()
+        topic = up.readings("n1")
+        wait_until(
+            lambda: missing_and_duplicates(listening, topic, sent)[0] == 0,
+            15,
+            "every reading upstream once someone listens",
+        )
+        wait_until(lambda: gateway.stats["buffered"] == 0, 10, "the buffer drained")
+    finally:
+        gateway.stop(drain_timeout_s=2)
+        node.close()
+        if collector is not None:
+            collector.stop()

@@ -16,7 +16,9 @@ import pytest
 from envgrid_common.messages import GatewayStatus, NodeState
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
-from tests.integration.test_gateway_support import Collector, Node, gateway_settings, reading
+from tests.integration.test_gateway_support import gateway_settings, reading
+from tests.mqtt_clients import Collector
+from tests.mqtt_clients import Publisher as Node
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +38,9 @@ def collector(settings: GatewaySettings) -> Iterator[Collector]:
 
 @pytest.fixture
 def node(settings: GatewaySettings) -> Iterator[Node]:
-    node = Node(settings.mqtt_url)
+    node = Node(settings.mqtt_url, background=False).start()
     yield node
-    node.stop()
+    node.close()
 
 
 @pytest.fixture
@@ -309,7 +311,7 @@ def test_forwards_over_mqtt_3_1_1(tmp_path: Path, topic_root: str) -> None:
         )
         up = settings.uplink_topics
         collector = Collector(cloud.url, up).start()
-        node = Node(township.url)
+        node = Node(township.url, background=False).start()
         with Gateway(settings) as gateway:
             assert gateway.wait_ready(10)
             sent = [reading(seq) for seq in range(100)]
@@ -327,7 +329,7 @@ def test_forwards_over_mqtt_3_1_1(tmp_path: Path, topic_root: str) -> None:
             assert all(got[p] == 1 for p in sent)
             assert len(collector.dead_letters(settings.gateway_id)) == 1
             assert collector.on(up.status("n1"))[0].payload == b'{"state":"online"}'
-        node.stop()
+        node.close()
         collector.stop()
     finally:
         township.stop()

@@ -17,7 +17,9 @@ from envgrid_common.topics import Topics
 from envgrid_gateway.adapters import Inbound
 from envgrid_gateway.adapters.mqtt import MqttAdapter
 from envgrid_gateway.netloop import NetLoop, new_loop_client
-from tests.integration.test_gateway_support import Collector, Node, gateway_settings, reading
+from tests.integration.test_gateway_support import gateway_settings, reading
+from tests.mqtt_clients import Collector
+from tests.mqtt_clients import Publisher as Node
 from tests.polling import wait_until
 
 
@@ -116,7 +118,7 @@ def test_over_mqtt_3_1_1_the_window_holds_the_broker_back(
             received.append(inbound)
 
     adapter = MqttAdapter(settings)
-    node = Node(url)
+    node = Node(url, background=False).start()
     adapter.start(sink)
     try:
         wait_until(lambda: adapter.ready, 10, "adapter subscribed")
@@ -143,7 +145,7 @@ def test_over_mqtt_3_1_1_the_window_holds_the_broker_back(
         wait_until(lambda: adapter.counters()["local_unacked"] == 0, 5, "all acknowledged")
     finally:
         adapter.stop()
-        node.stop()
+        node.close()
     # Everything was acknowledged: the next session gets nothing again.
     again: list[Inbound] = []
     second = MqttAdapter(settings)

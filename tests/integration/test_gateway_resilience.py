@@ -11,13 +11,9 @@ import pytest
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_gateway.gateway import Gateway
 from tests.integration.test_gateway_forwarding import forwarding, spawn_gateway
-from tests.integration.test_gateway_support import (
-    Collector,
-    Node,
-    Stream,
-    gateway_settings,
-    missing_and_duplicates,
-)
+from tests.integration.test_gateway_support import Stream, gateway_settings, missing_and_duplicates
+from tests.mqtt_clients import Collector
+from tests.mqtt_clients import Publisher as Node
 from tests.polling import wait_until
 
 COUNT = 600
@@ -26,9 +22,9 @@ RATE = 300.0
 
 @pytest.fixture
 def node_on_machine(mqtt_url: str) -> Iterator[Node]:
-    node = Node(mqtt_url)
+    node = Node(mqtt_url, background=False).start()
     yield node
-    node.stop()
+    node.close()
 
 
 def all_arrived(collector: Collector, topic: str, stream: Stream, timeout_s: float = 20) -> int:
@@ -82,7 +78,7 @@ def test_township_broker_restart_loses_nothing(
     settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
     up = settings.uplink_topics
     collector = Collector(mqtt_url, up).start()
-    node = Node(own_broker.url)
+    node = Node(own_broker.url, background=False).start()
     gateway = Gateway(settings).start()
     try:
         assert gateway.wait_ready(10)
@@ -99,7 +95,7 @@ def test_township_broker_restart_loses_nothing(
         assert duplicates <= settings.gateway_receive_maximum
     finally:
         gateway.stop(drain_timeout_s=2)
-        node.stop()
+        node.close()
         collector.stop()
 
 
@@ -109,7 +105,7 @@ def test_gateway_killed_mid_stream_and_restarted_loses_nothing(
     settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
     up = settings.uplink_topics
     collector = Collector(mqtt_url, up).start()
-    node = Node(own_broker.url)
+    node = Node(own_broker.url, background=False).start()
     process = spawn_gateway(settings)
     try:
         status = up.gateway_status(settings.gateway_id)
@@ -128,7 +124,7 @@ def test_gateway_killed_mid_stream_and_restarted_loses_nothing(
     finally:
         process.kill()
         process.wait(5)
-        node.stop()
+        node.close()
         collector.stop()
 
 
@@ -138,7 +134,7 @@ def test_gateway_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
     settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
     up = settings.uplink_topics
     collector = Collector(mqtt_url, up).start()
-    node = Node(own_broker.url)
+    node = Node(own_broker.url, background=False).start()
     first = Gateway(settings).start()
     try:
         assert first.wait_ready(10)
@@ -158,5 +154,5 @@ def test_gateway_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
                 "each reading forwarded by exactly one of the two",
             )
     finally:
-        node.stop()
+        node.close()
         collector.stop()

@@ -20,7 +20,6 @@ from envgrid_common.topics import Topics
 from tests.conftest import PG_ADMIN_URL
 from tests.integration.test_ingest_support import (
     NODES,
-    Publisher,
     count,
     ingest_settings,
     publisher,
@@ -29,6 +28,7 @@ from tests.integration.test_ingest_support import (
     scalar,
     seed_nodes,
 )
+from tests.mqtt_clients import Publisher
 from tests.polling import wait_until
 
 EXACTLY_ONCE = "SELECT count(*), count(DISTINCT (node_id, seq)) FROM readings"

@@ -9,15 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import paho.mqtt.client as mqtt
 import psycopg
 
 from envgrid_cloud.ingest.worker import IngestWorker
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_cloud.settings import CloudSettings
-from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
 from envgrid_common.topics import Topics
+from tests.mqtt_clients import Publisher
 
 NODES = ("ing-a", "ing-b", "ing-c")
 BASE_TS = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -62,44 +61,9 @@ def reading(seq: int, **values: float) -> bytes:
     return orjson.dumps({"seq": seq, "ts": ts, "values": values or {"cod": 10.0 + seq}})
 
 
-class Publisher:
-    """A plain paho client publishing at QoS 1 and waiting for the broker's PUBACKs."""
-
-    def __init__(self, mqtt_url: str) -> None:
-        address = BrokerAddress.parse(mqtt_url)
-        self.client = new_client(f"t-pub-{uuid.uuid4().hex[:8]}", address, max_inflight=100)
-        connect(self.client, address, background=False)
-        self.client.loop_start()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
-
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        """Queue one QoS 1 message."""
-        self._pending.append(
-            check_publish(self.client.publish(topic, payload, qos=1, retain=retain))
-        )
-
-    def flush(self, timeout_s: float = 15.0) -> None:
-        """Wait until the broker has acknowledged everything published."""
-        for info in self._pending:
-            info.wait_for_publish(timeout_s)
-            assert info.is_published()
-        self._pending.clear()
-
-    def close(self) -> None:
-        """Flush and disconnect."""
-        self.flush()
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@contextmanager
-def publisher(mqtt_url: str) -> Iterator[Publisher]:
-    """A connected :class:`Publisher`, closed afterwards."""
-    pub = Publisher(mqtt_url)
-    try:
-        yield pub
-    finally:
-        pub.close()
+def publisher(mqtt_url: str) -> Publisher:
+    """A QoS 1 publisher for ``with``: connected at once on entry, flushed and closed at exit."""
+    return Publisher(mqtt_url, max_inflight=100, background=False)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import pytest
 from envgrid_common.outbox import Bounds, Outbox
 from envgrid_common.topics import Topics
 from envgrid_gateway.buffer import Buffer
-from envgrid_gateway.outbound import Done, Outgoing
+from envgrid_gateway.outbound import NO_SUBSCRIBERS, Done, Outgoing
 from envgrid_gateway.stats import Stats
 from tests.polling import wait_until
 
@@ -313,6 +313,31 @@ def test_a_refused_message_becomes_a_dead_letter(make: Callable[..., Buffer]) ->
     assert stats.get("dead_lettered") == 1
     assert stats.get("uplink_refused") == 1
     assert acks.outcomes == [("r1", None)]
+
+
+def test_what_nobody_subscribed_to_is_held_and_sent_again_in_order(
+    make: Callable[..., Buffer],
+) -> None:
+    uplink, acks, stats = FakeUplink(), Acks(), Stats()
+    buffer = make(uplink, stats=stats)
+    for seq in range(1, 6):
+        buffer.send(reading("n1", seq), acks.done(str(seq)))
+    buffer.send(status("n1", "online"), acks.done("status"))
+    wait_until(lambda: len(uplink.sent) == 6)
+    uplink.settle(2)  # delivered
+    uplink.settle(refused=NO_SUBSCRIBERS)  # the broker had nobody for the rest
+    for seq in range(6, 8):
+        buffer.send(reading("n1", seq), acks.done(str(seq)))
+    time.sleep(0.5)
+    assert len(uplink.sent) == 6, "nothing new goes while nobody listens"
+    assert len(buffer.outbox) == 5, "the undelivered readings are kept; the retained status is not"
+    wait_until(lambda: len(uplink.sent) == 11, 5, "the undelivered rows and the new ones again")
+    assert seqs(uplink.messages()[6:]) == [3, 4, 5, 6, 7]
+    uplink.settle()
+    wait_until(lambda: len(buffer.outbox) == 0)
+    assert stats.get("uplink_undelivered") == 3
+    assert stats.get("dead_lettered") == 0
+    assert all(refused is None for _, refused in acks.outcomes)
 
 
 def test_a_refused_dead_letter_is_counted_as_lost(make: Callable[..., Buffer]) -> None:
