@@ -22,6 +22,7 @@ REGISTRARS: tuple[Register, ...] = (
     edge_cli.register,
     sim_cli.register,
     cloud_cli.register_db,
+    cloud_cli.register_sites,
     scenario.register,
     schema.register,
 )

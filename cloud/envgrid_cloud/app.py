@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -24,10 +25,17 @@ from envgrid_cloud.api import (
 )
 from envgrid_cloud.api.database import describe, open_pool
 from envgrid_cloud.api.errors import install_handlers
+from envgrid_cloud.cases.feed import STARTUP_WAIT_S, CaseFeed
+from envgrid_cloud.cases.pool import open_sync_pool
+from envgrid_cloud.cases.sweeps import SWEEPS, Sweep, run_periodically
+from envgrid_cloud.rules.nodata_sweep import NoDataSweep
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common import __version__
 
 log = logging.getLogger("envgrid.api")
+
+# Silence is judged in minutes (interval × tolerance); a sweep every 30 s is plenty.
+NO_DATA_INTERVAL_S = 30.0
 
 DESCRIPTION = """\
 envgrid: pollution sources watched by sensor and camera nodes, read by township grid officers.
@@ -40,16 +48,41 @@ offset is read as Asia/Shanghai. 时间以北京时间（+08:00）返回。
 def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Fails here, before the server accepts a request, if the database is unreachable.
-        pool = await open_pool(settings.database_url)
-        log.info("API using the database %s", describe(settings.database_url))
-        app.state.pool = pool
-        try:
+        async with AsyncExitStack() as stack:
+            # Fails here, before the server accepts a request, if the database is unreachable.
+            pool = await open_pool(settings.database_url)
+            stack.push_async_callback(pool.close)
+            log.info("API using the database %s", describe(settings.database_url))
+            app.state.pool = pool
+            case_pool = await asyncio.to_thread(open_sync_pool, settings.database_url)
+            stack.push_async_callback(asyncio.to_thread, case_pool.close)
+            app.state.case_pool = case_pool
+            feed = app.state.case_feed = CaseFeed(settings.database_url)
+            # Periodic jobs: escalation, no data, and whatever else was added (see cases.sweeps).
+            sweeps: list[Sweep] = list(getattr(app.state, "sweeps", _sweeps(settings)))
+            app.state.sweeps = sweeps
+            tasks = [asyncio.create_task(feed.run(), name="case feed")] + [
+                asyncio.create_task(run_periodically(s, case_pool), name=s.name) for s in sweeps
+            ]
+            stack.push_async_callback(_cancel, tasks)
+            # A client of the live feed must not miss what happens just after startup.
+            if not await feed.wait_ready(STARTUP_WAIT_S):
+                log.warning("the live case feed is not listening yet; it keeps trying")
             yield
-        finally:
-            await pool.close()
 
     return lifespan
+
+
+def _sweeps(settings: CloudSettings) -> list[Sweep]:
+    if not settings.rules_enabled:
+        return list(SWEEPS)
+    return [*SWEEPS, Sweep("no-data rule", NO_DATA_INTERVAL_S, NoDataSweep())]
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # One router per resource, all under /api/v1; health sits at the root for probes.

@@ -1,4 +1,4 @@
-"""``envgrid cloud`` and ``envgrid db migrate``."""
+"""``envgrid cloud``, ``envgrid db migrate`` and ``envgrid sites import``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import logging
 import multiprocessing
 import signal
+import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from envgrid_cloud.settings import CloudSettings
@@ -131,6 +133,9 @@ def run_cloud(args: argparse.Namespace) -> int:
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level=settings.log_level.lower(),
+                # Live-feed clients keep their streams open: without a bound, a stop would
+                # wait for every one of them to leave.
+                timeout_graceful_shutdown=5,
             )
     finally:
         for worker in workers:
@@ -138,3 +143,94 @@ def run_cloud(args: argparse.Namespace) -> int:
         for worker in workers:
             worker.join(timeout=15)
     return 0
+
+
+def register_sites(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``sites import``."""
+    parser = commands.add_parser(
+        "sites",
+        help="the key pollution-source list (重点污染源监管清单)",
+        description="The registry's sites: import the census list of key pollution sources.",
+    )
+    actions = parser.add_subparsers(dest="sites_command", required=True, metavar="ACTION")
+    importer = actions.add_parser(
+        "import",
+        help="import a census list (CSV or XLSX) into ENVGRID_DATABASE_URL",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=SITES_IMPORT_HELP,
+    )
+    importer.add_argument("file", metavar="FILE", type=Path, help="the list, .csv or .xlsx")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="check and report, but write nothing"
+    )
+    importer.add_argument(
+        "--format", choices=("csv", "xlsx"), help="file format (default: from the file)"
+    )
+    importer.set_defaults(handler=run_sites_import)
+
+
+SITES_IMPORT_HELP = """\
+Import the key pollution-source list (重点污染源监管清单) from the census: a CSV file
+(UTF-8 with or without BOM, or GB18030) or an XLSX workbook, with Chinese headers.
+
+Columns (title rows above the header are skipped; other columns are ignored):
+  名称/单位名称/企业名称/污染源名称 (required)   类别/污染源类别/类型/行业类别 (required)
+  乡镇/所属乡镇 (required, an existing township)  村/行政村/所属村   村民小组/组
+  经度 纬度 (decimal degrees or 116°7′12″)   生产工艺   治理要求/污染治理要求/治理措施
+  编号/统一社会信用代码/污染源编码 (census id)  水质目标/目标水质 (Ⅰ–Ⅴ类)   水体类型 (河流/湖库)
+  下游 (census ids or names of the sites downstream, separated by 、)
+Categories: 畜禽养殖场, 重要水域 (河流, 湖库), 垃圾收运点, 工业企业, 重要路段, 农田.
+
+Each row stands alone: bad rows are reported with their line number (as shown in Excel) and
+left out, good rows are imported. Sites are matched by census id, else by township and name,
+so importing the same list again changes nothing. A missing village is created.
+
+Exit status: 0 all rows imported, 1 some rows rejected (the others imported),
+2 the file cannot be read or the database cannot be reached.
+"""
+# Long lists report progress on stderr every this many rows.
+PROGRESS_EVERY = 500
+
+
+def run_sites_import(args: argparse.Namespace) -> int:
+    """Read the list, upsert its good rows, print what was done and what was not."""
+    import psycopg
+
+    from envgrid_cloud.api.database import describe
+    from envgrid_cloud.registry.census import CensusUnreadable, read_census
+    from envgrid_cloud.registry.census_import import import_census
+    from envgrid_cloud.registry.census_report import report_lines
+
+    path: Path = args.file
+    try:
+        census = read_census(path, args.format)
+    except CensusUnreadable as exc:
+        print(f"envgrid sites import: {path}: {exc}", file=sys.stderr)
+        return 2
+
+    print(f"{path.name}: header on line {census.header_line}", flush=True)
+
+    def progress(done: int, total: int) -> None:
+        if total >= PROGRESS_EVERY and (done % PROGRESS_EVERY == 0 or done == total):
+            print(f"  {done}/{total} rows", file=sys.stderr, flush=True)
+
+    url = CloudSettings().database_url
+    try:
+        with psycopg.connect(url) as conn:
+            report = import_census(conn, census, dry_run=args.dry_run, progress=progress)
+    except psycopg.OperationalError as exc:
+        print(
+            f"envgrid sites import: cannot reach the database {describe(url)}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    except psycopg.errors.UndefinedTable:
+        print(
+            f"envgrid sites import: the database {describe(url)} has no envgrid schema;"
+            " run `envgrid db migrate` first",
+            file=sys.stderr,
+        )
+        return 2
+    for line in report_lines(report):
+        print(line)
+    return 1 if report.rejected else 0

@@ -31,6 +31,9 @@ class CloudSettings(EnvgridSettings):
     ingest_receive_maximum: int = Field(
         default=20000, ge=1, le=65535, description="Unacknowledged messages a worker accepts"
     )
+    rules_enabled: bool = Field(
+        default=True, description="Judge what the ingest stores by the sites' rules (cases)"
+    )
     session_expiry_s: int = Field(
         default=7 * 24 * 3600, ge=0, description="How long the broker keeps a worker's session"
     )

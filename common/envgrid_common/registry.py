@@ -1,7 +1,8 @@
-"""Places and things: the grid, sites and nodes, as a scenario or a census hands them over."""
+"""The grid, sites, nodes and officers, as a scenario, a census or the API hands them over."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated
 
@@ -38,6 +39,23 @@ class SiteCategory(StrEnum):
     FARMLAND = "farmland"
 
 
+class WaterClass(StrEnum):
+    """Surface water quality classes of GB 3838-2002 (Ⅰ–Ⅴ类), the target a section must meet."""
+
+    I = "I"  # noqa: E741 - the standard's own name for the class
+    II = "II"
+    III = "III"
+    IV = "IV"
+    V = "V"
+
+
+class WaterType(StrEnum):
+    """River or lake/reservoir: GB 3838-2002 sets lower phosphorus limits for still water."""
+
+    RIVER = "river"
+    LAKE = "lake"
+
+
 class NodeKind(StrEnum):
     """What a node is."""
 
@@ -45,8 +63,55 @@ class NodeKind(StrEnum):
     CAMERA = "camera"
 
 
+class OfficerRole(StrEnum):
+    """What a person on duty does: works cases (网格员), closes them (审核员), runs the registry."""
+
+    GRID_OFFICER = "grid_officer"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(min_length=1, max_length=4000)]
+CensusRef = Annotated[str, Field(min_length=1, max_length=100)]
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 ()-]{2,30}$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+def water_details_problem(
+    category: SiteCategory, target_class: WaterClass | None, water_type: WaterType | None
+) -> str | None:
+    """Why a site may not carry these water details, or None: only water bodies have them."""
+    if category is not SiteCategory.WATER_BODY and (target_class or water_type):
+        return "only a water body has a target water class or a water type"
+    return None
+
+
+def downstream_cycle(links: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A chain that flows back to where it started (``[a, b, a]``), or None if none does."""
+    done: set[str] = set()
+    for start in links:
+        if start in done:
+            continue
+        # Iterative depth-first walk: ``path`` is the chain being followed from ``start``.
+        path, on_path = [start], {start}
+        stack = [iter(links.get(start, ()))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+            elif nxt in on_path:
+                return [*path[path.index(nxt) :], nxt]
+            elif nxt not in done:
+                path.append(nxt)
+                on_path.add(nxt)
+                stack.append(iter(links.get(nxt, ())))
+    return None
 
 
 class _Entry(BaseModel):
@@ -58,7 +123,7 @@ class GridCell(_Entry):
 
     id: Identifier
     level: GridLevel
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     parent_id: Identifier | None = None
 
 
@@ -66,11 +131,30 @@ class Site(_Entry):
     """A watched place; it belongs to one grid cell."""
 
     id: Identifier
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     category: SiteCategory
     cell_id: Identifier
     lon: Longitude | None = None
     lat: Latitude | None = None
+    production_process: LongText | None = None
+    treatment_requirements: LongText | None = None
+    target_class: WaterClass | None = None
+    water_type: WaterType | None = None
+    downstream: tuple[Identifier, ...] = ()
+    census_ref: CensusRef | None = None
+
+    @model_validator(mode="after")
+    def _details_fit(self) -> Site:
+        problem = water_details_problem(self.category, self.target_class, self.water_type)
+        if problem:
+            raise ValueError(f"site {self.id}: {problem}")
+        if self.id in self.downstream:
+            raise ValueError(f"site {self.id}: a site cannot be downstream of itself")
+        if len(set(self.downstream)) != len(self.downstream):
+            raise ValueError(f"site {self.id}: a downstream site is listed twice")
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError(f"site {self.id}: give both lon and lat, or neither")
+        return self
 
 
 class Node(_Entry):
@@ -82,12 +166,25 @@ class Node(_Entry):
     report_interval_s: float = Field(default=60.0, gt=0)
 
 
+class Officer(_Entry):
+    """A person on duty in one grid cell."""
+
+    id: Identifier
+    name: Name
+    role: OfficerRole
+    cell_id: Identifier
+    phone: Phone | None = None
+    email: Email | None = None
+    active: bool = True
+
+
 class Registry(_Entry):
-    """A consistent set of cells, sites and nodes (parents before children)."""
+    """A consistent set of cells, sites, nodes and officers (parents before children)."""
 
     cells: tuple[GridCell, ...] = ()
     sites: tuple[Site, ...] = ()
     nodes: tuple[Node, ...] = ()
+    officers: tuple[Officer, ...] = ()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Registry:
@@ -103,7 +200,16 @@ class Registry(_Entry):
         for site in self.sites:
             if site.cell_id not in cells:
                 raise ValueError(f"site {site.id}: unknown cell {site.cell_id}")
+            for down in site.downstream:
+                if down not in site_ids:
+                    raise ValueError(f"site {site.id}: unknown downstream site {down}")
+        cycle = downstream_cycle({s.id: s.downstream for s in self.sites})
+        if cycle:
+            raise ValueError(f"downstream links flow in a circle: {' → '.join(cycle)}")
         for node in self.nodes:
             if node.site_id not in site_ids:
                 raise ValueError(f"node {node.id}: unknown site {node.site_id}")
+        for officer in self.officers:
+            if officer.cell_id not in cells:
+                raise ValueError(f"officer {officer.id}: unknown cell {officer.cell_id}")
         return self

@@ -97,6 +97,7 @@ class Scenario:
             cells=self.registry.cells,
             sites=self.registry.sites,
             nodes=tuple(s.node for s in specs),
+            officers=self.registry.officers,
         )
         return Scenario(self.name, self.title, registry, specs)
 

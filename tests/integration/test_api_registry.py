@@ -95,6 +95,14 @@ async def test_a_site_comes_with_its_nodes_and_shanghai_times(migrated_url: str)
         "cell_id": "luxi-v1-g1",
         "lon": 118.9,
         "lat": 35.6,
+        "production_process": None,
+        "treatment_requirements": None,
+        "target_class": None,
+        "water_type": None,
+        "downstream": [],
+        "upstream": [],
+        "census_ref": None,
+        "rule_overrides": {},
         "created_at": "2026-05-01T00:30:00+08:00",
     }
     assert [n["id"] for n in site["nodes"]] == ["farm1-cam", "farm1-s1", "farm1-s2"]

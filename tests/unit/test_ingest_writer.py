@@ -14,6 +14,7 @@ import pytest
 from envgrid_cloud.ingest.batch import (
     Batcher,
     DeadLetterRow,
+    DetectionRow,
     ReadingRow,
     StatusRow,
     Unresolved,
@@ -46,6 +47,7 @@ class FakeStore:
         readings: Sequence[ReadingRow],
         statuses: Sequence[StatusRow],
         dead_letters: Sequence[DeadLetterRow],
+        detections: Sequence[DetectionRow] = (),
     ) -> Written:
         if self.failures:
             raise self.failures.popleft()
@@ -54,7 +56,7 @@ class FakeStore:
         self.readings.extend(readings)
         self.dead_letters.extend(dead_letters)
         self.timeline.append(("write", [r[2] for r in readings]))
-        return Written(len(readings), 0, len(dead_letters), len(statuses))
+        return Written(len(readings), 0, len(dead_letters), len(statuses), len(detections))
 
     def close(self) -> None:
         self.timeline.append(("close", None))

@@ -1,15 +1,32 @@
-"""Response models of the HTTP API (separate from the wire messages in envgrid_common)."""
+"""Request and response models of the HTTP API (separate from the wire messages)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from envgrid_cloud.api.shanghai import to_shanghai
+from envgrid_common.messages import Identifier
 from envgrid_common.metrics import Medium
-from envgrid_common.registry import GridLevel, NodeKind, SiteCategory
+from envgrid_common.registry import (
+    PARENT_LEVEL,
+    CensusRef,
+    Email,
+    GridLevel,
+    Latitude,
+    Longitude,
+    LongText,
+    Name,
+    NodeKind,
+    OfficerRole,
+    Phone,
+    SiteCategory,
+    WaterClass,
+    WaterType,
+    water_details_problem,
+)
 
 # Stored in UTC, shown on Shanghai's clock: every time in a response carries +08:00.
 ShanghaiTime = Annotated[
@@ -44,6 +61,9 @@ class GridCell(_Out):
     parent_id: str | None = Field(description="The enclosing cell; null for a county")
 
 
+RuleOverrides = dict[str, dict[str, JsonValue]]
+
+
 class Site(_Out):
     """A watched pollution source (重点污染源) in one grid cell."""
 
@@ -53,6 +73,17 @@ class Site(_Out):
     cell_id: str = Field(description="The grid cell the site belongs to (所属网格)")
     lon: float | None = Field(description="Longitude, degrees east")
     lat: float | None = Field(description="Latitude, degrees north")
+    production_process: str | None = Field(description="Production process (生产工艺)")
+    treatment_requirements: str | None = Field(description="Treatment requirements (治理要求)")
+    target_class: WaterClass | None = Field(
+        description="Water bodies: GB 3838-2002 class to meet (水质目标)"
+    )
+    water_type: WaterType | None = Field(description="Water bodies: river or lake/reservoir")
+    downstream: list[str] = Field(description="Sites the water flows on to (下游)")
+    census_ref: str | None = Field(description="The census list's id of the site (污染源编码)")
+    rule_overrides: RuleOverrides = Field(
+        description="Changes to its category's rules: {rule id: {field: value}}"
+    )
     created_at: ShanghaiTime
 
 
@@ -72,9 +103,136 @@ class Node(_Out):
 
 
 class SiteDetail(Site):
-    """A site with its nodes."""
+    """A site with its nodes and the sites whose water flows into it."""
 
+    upstream: list[str] = Field(description="Sites that list this one as downstream (上游)")
     nodes: list[Node]
+
+
+class SiteRules(_Out):
+    """A site's changes to its category's rules."""
+
+    site_id: str
+    rule_overrides: RuleOverrides
+
+
+class Officer(_Out):
+    """A person on duty (网格员, 审核员 or administrator) in one grid cell."""
+
+    id: str
+    name: str
+    role: OfficerRole = Field(description="grid_officer 网格员 · reviewer 审核员 · admin")
+    cell_id: str = Field(description="The grid cell they look after")
+    phone: str | None
+    email: str | None
+    active: bool = Field(description="False once removed while cases still name them")
+    created_at: ShanghaiTime
+
+
+class OfficerRemoved(_Out):
+    """What removing an officer did."""
+
+    id: str
+    outcome: Literal["deleted", "deactivated"]
+    detail: str
+
+
+class _In(BaseModel):
+    # A misspelt field is an error, not silently ignored; surrounding blanks are not data.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class GridCellUpdate(_In):
+    """A grid cell's new level, name and parent."""
+
+    level: GridLevel
+    name: Name
+    parent_id: Identifier | None = Field(
+        default=None, description="The enclosing cell (one level up); omit for a county"
+    )
+
+    @model_validator(mode="after")
+    def _parent_fits_level(self) -> GridCellUpdate:
+        want = PARENT_LEVEL[self.level]
+        if want is None and self.parent_id is not None:
+            raise ValueError("a county has no parent cell")
+        if want is not None and self.parent_id is None:
+            raise ValueError(f"a {self.level.value} needs a parent_id (a {want.value})")
+        return self
+
+
+class GridCellCreate(GridCellUpdate):
+    """A new grid cell."""
+
+    id: Identifier
+
+
+class SiteUpdate(_In):
+    """Everything about a site but its id and rule overrides (those have their own endpoint)."""
+
+    name: Name
+    category: SiteCategory
+    cell_id: Identifier = Field(description="The grid cell it belongs to")
+    lon: Longitude | None = None
+    lat: Latitude | None = None
+    production_process: LongText | None = None
+    treatment_requirements: LongText | None = None
+    target_class: WaterClass | None = Field(default=None, description="Water bodies only")
+    water_type: WaterType | None = Field(default=None, description="Water bodies only")
+    downstream: list[Identifier] = Field(
+        default_factory=list, description="Sites the water flows on to; replaces the old list"
+    )
+    census_ref: CensusRef | None = None
+
+    @model_validator(mode="after")
+    def _details_fit(self) -> SiteUpdate:
+        problem = water_details_problem(self.category, self.target_class, self.water_type)
+        if problem:
+            raise ValueError(problem)
+        if len(set(self.downstream)) != len(self.downstream):
+            raise ValueError("a downstream site is listed twice")
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        return self
+
+
+class SiteCreate(SiteUpdate):
+    """A new site."""
+
+    id: Identifier
+
+
+class NodeUpdate(_In):
+    """Which site a node watches and how it reports."""
+
+    site_id: Identifier
+    kind: NodeKind = NodeKind.SENSOR
+    report_interval_s: float = Field(
+        default=60.0, gt=0, description="Expected seconds between readings"
+    )
+
+
+class NodeCreate(NodeUpdate):
+    """A new node."""
+
+    id: Identifier
+
+
+class OfficerUpdate(_In):
+    """An officer's details."""
+
+    name: Name
+    role: OfficerRole
+    cell_id: Identifier = Field(description="The grid cell they look after")
+    phone: Phone | None = None
+    email: Email | None = None
+    active: bool = True
+
+
+class OfficerCreate(OfficerUpdate):
+    """A new officer."""
+
+    id: Identifier
 
 
 class LatestValue(_Out):

@@ -4,17 +4,41 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+from psycopg.types.json import Jsonb
 
+from envgrid_cloud.api.conflicts import (
+    conflict,
+    plural,
+    require_cell,
+    set_downstream,
+    write_one,
+    writing,
+)
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import not_found
-from envgrid_cloud.api.models import Node, Site, SiteDetail
+from envgrid_cloud.api.models import (
+    Node,
+    RuleOverrides,
+    Site,
+    SiteCreate,
+    SiteDetail,
+    SiteRules,
+    SiteUpdate,
+)
 from envgrid_cloud.queries import fetch_all, fetch_one
+from envgrid_cloud.rules.model import RuleError
+from envgrid_cloud.rules.packs import validate_overrides
 from envgrid_common.registry import SiteCategory
 
 router = APIRouter(tags=["sites"])
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown site (or filter cell)"}}
+WRITE: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The id or census id is taken, or downstream links would form a circle"},
+    422: {"description": "Invalid fields, or an unknown cell or downstream site"},
+}
+RULES_EXAMPLE = {"water-nh3n": {"limit": 1.5}, "water-offline": {"enabled": False}}
 
 
 @router.get("/sites", summary="Sites", responses=NOT_FOUND)
@@ -35,11 +59,102 @@ async def list_sites(
     return [Site.model_validate(row) for row in rows]
 
 
-@router.get("/sites/{site_id}", summary="One site with its nodes", responses=NOT_FOUND)
-async def get_site(conn: Conn, site_id: str) -> SiteDetail:
-    """One site and the nodes that watch it."""
+async def _detail(conn: Conn, site_id: str) -> SiteDetail:
     row = await fetch_one(conn, "site", site_id=site_id)
     if row is None:
         raise not_found("site", site_id)
     nodes = await fetch_all(conn, "nodes", site_id=site_id)
     return SiteDetail.model_validate({**row, "nodes": [Node.model_validate(n) for n in nodes]})
+
+
+@router.get("/sites/{site_id}", summary="One site with its nodes", responses=NOT_FOUND)
+async def get_site(conn: Conn, site_id: str) -> SiteDetail:
+    """One site, the nodes that watch it and the sites upstream of it."""
+    return await _detail(conn, site_id)
+
+
+async def _write(conn: Conn, site_id: str, body: SiteUpdate, statement: str) -> bool:
+    """Check the references, then insert or update; False if no row was written."""
+    await require_cell(conn, body.cell_id)
+    if body.census_ref is not None:
+        owner = await fetch_one(conn, "site_census_owner", census_ref=body.census_ref)
+        if owner is not None and owner["id"] != site_id:
+            raise conflict(f"census id {body.census_ref!r} already belongs to site {owner['id']!r}")
+    fields = body.model_dump(mode="json", exclude={"id", "downstream"})
+    if await write_one(conn, statement, {**fields, "id": site_id}) is None:
+        return False
+    await set_downstream(conn, site_id, body.downstream)
+    return True
+
+
+@router.post(
+    "/sites", summary="Create a site", status_code=status.HTTP_201_CREATED, responses=WRITE
+)
+async def create_site(conn: Conn, body: SiteCreate) -> SiteDetail:
+    """A new site in a grid cell, with its census details and downstream links."""
+    async with writing(conn):
+        if not await _write(conn, body.id, body, "site_insert"):
+            raise conflict(f"a site with id {body.id!r} already exists")
+    return await _detail(conn, body.id)
+
+
+@router.put("/sites/{site_id}", summary="Change a site", responses={**NOT_FOUND, **WRITE})
+async def update_site(conn: Conn, site_id: str, body: SiteUpdate) -> SiteDetail:
+    """Replace everything about a site but its rule overrides; `downstream` replaces the links."""
+    async with writing(conn):
+        if await fetch_one(conn, "site", site_id=site_id) is None:
+            raise not_found("site", site_id)
+        await _write(conn, site_id, body, "site_update")
+    return await _detail(conn, site_id)
+
+
+@router.put("/sites/{site_id}/rules", summary="Set a site's rule overrides", responses=NOT_FOUND)
+async def set_rules(
+    conn: Conn,
+    site_id: str,
+    overrides: Annotated[
+        RuleOverrides,
+        Body(
+            description="Per rule id, the fields to change; `{}` restores the category defaults",
+            examples=[RULES_EXAMPLE],
+        ),
+    ],
+) -> SiteRules:
+    """Replace a site's changes to its category's rules; each is checked against its pack."""
+    site = await fetch_one(conn, "site", site_id=site_id)
+    if site is None:
+        raise not_found("site", site_id)
+    try:
+        validate_overrides(SiteCategory(site["category"]), overrides)
+    except RuleError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    row = await fetch_one(conn, "site_rules", site_id=site_id, rule_overrides=Jsonb(overrides))
+    if row is None:
+        raise not_found("site", site_id)
+    return SiteRules.model_validate(row)
+
+
+@router.delete(
+    "/sites/{site_id}",
+    summary="Delete a site",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={**NOT_FOUND, 409: {"description": "Nodes or cases refer to it"}},
+)
+async def delete_site(conn: Conn, site_id: str) -> None:
+    """Delete a site no node watches and no case names; its downstream links go with it."""
+    async with writing(conn):
+        usage = await fetch_one(conn, "site_usage", site_id=site_id)
+        if usage is not None and usage["nodes"]:
+            nodes = usage["nodes"]
+            raise conflict(
+                f"site {site_id!r} is watched by {plural(len(nodes), 'node')}"
+                f" ({', '.join(nodes)}); delete them or move them to another site first"
+            )
+        if usage is not None and usage["cases"]:
+            raise conflict(
+                f"site {site_id!r} is named by {plural(usage['cases'], 'case')},"
+                " whose files are kept; it cannot be deleted"
+            )
+        if await fetch_one(conn, "site_delete", site_id=site_id) is None:
+            raise not_found("site", site_id)

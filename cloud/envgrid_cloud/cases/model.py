@@ -56,3 +56,37 @@ class Cleared:
     rule_id: str
     at: datetime
     node_id: str | None = None
+
+
+class Role(StrEnum):
+    """What an officer may do (officers.role)."""
+
+    GRID_OFFICER = "grid_officer"  # 网格员: works the cases of their cell
+    REVIEWER = "reviewer"  # 审核员: dispatches, verifies and closes or dismisses
+    ADMIN = "admin"  # may do anything a reviewer may, anywhere
+
+
+class Action(StrEnum):
+    """A move a person makes on a case (see ``envgrid_cloud.cases.states``)."""
+
+    DISPATCH = "dispatch"  # 交办
+    REASSIGN = "reassign"  # 改派
+    ACKNOWLEDGE = "acknowledge"  # 签收
+    INSPECT = "inspect"  # 现场核查
+    RECTIFY = "rectify"  # 整改
+    REPORT = "report"  # 上报
+    REJECT = "reject"  # 退回整改
+    CLOSE = "close"  # 销号
+    DISMISS = "dismiss"  # 误报, with a reason
+
+
+@dataclass(frozen=True, slots=True)
+class CaseChange:
+    """What ``raise_or_update`` did: opened a case, or updated the open one."""
+
+    case_id: int
+    new: bool  # True: this breach opened the case
+    state: CaseState
+    occurrences: int
+    assignee_id: str | None = None
+    notified_townships: tuple[str, ...] = ()  # downstream townships told (new water cases)

@@ -13,19 +13,22 @@ from datetime import datetime
 ReadingRow = tuple[str, datetime, int, bytes, bytes | None, bool]
 # node_id, state, ts (the source's, or the receipt time when the status has none)
 StatusRow = tuple[str, str, datetime]
+# node_id, ts, seq, event_id, kind, phase, confidence, body (the message as JSON), historical
+DetectionRow = tuple[str, datetime, int, str, str, str, float, bytes, bool]
 # fingerprint, source, topic, reason, payload, encoding, received_at
 DeadLetterRow = tuple[bytes, str, str, str, str, str, datetime]
 
 
 @dataclass(frozen=True, slots=True)
 class Unresolved:
-    """A valid reading or status from a node id the registry cache does not know (yet)."""
+    """A valid message from a node id the registry cache does not know (yet)."""
 
     topic: str
     payload: bytes
     node_id: str
     reading: ReadingRow | None = None
     status: StatusRow | None = None
+    detection: DetectionRow | None = None
 
 
 @dataclass(slots=True)
@@ -38,6 +41,7 @@ class Batch:
     mids: list[int] = field(default_factory=list)
     readings: list[ReadingRow] = field(default_factory=list)
     statuses: list[StatusRow] = field(default_factory=list)
+    detections: list[DetectionRow] = field(default_factory=list)
     dead_letters: list[DeadLetterRow] = field(default_factory=list)
     unresolved: list[Unresolved] = field(default_factory=list)
 
@@ -80,6 +84,14 @@ class Batcher:
             batch = self._open()
             if batch is not None:
                 batch.statuses.append(row)
+                self._count(batch, mid)
+
+    def add_detection(self, mid: int | None, row: DetectionRow) -> None:
+        """Add a valid detection of a known node."""
+        with self._lock:
+            batch = self._open()
+            if batch is not None:
+                batch.detections.append(row)
                 self._count(batch, mid)
 
     def add_dead_letter(self, mid: int | None, row: DeadLetterRow) -> None:

@@ -12,11 +12,11 @@ import orjson
 from envgrid_cloud.ingest.batch import Batcher, Unresolved
 from envgrid_cloud.ingest.dead import forwarded, refused
 from envgrid_cloud.ingest.nodes import NodeCache
-from envgrid_common.messages import NodeStatus, Reading
+from envgrid_common.messages import Detection, NodeStatus, Reading
 from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import Rejected, parse_node_message
 
-_READING, _STATUS, _FORWARDED = 0, 1, 2
+_READING, _STATUS, _DETECTION, _FORWARDED = 0, 1, 2, 3
 # Topics seen are node topics, so the cache stays near 2 × nodes; the cap only guards
 # against a flood of made-up node ids.
 _MAX_ROUTES = 200_000
@@ -66,7 +66,7 @@ class Decoder:
         """Decode one message; ``mid`` is its packet id if it must be acked (QoS 1)."""
         route = self._routes.get(topic) or self._route(topic)
         if route is None:
-            reason = f"not a {self._topics.base} readings, status or dead-letter topic"
+            reason = f"not a {self._topics.base} readings, detections, status or dead-letter topic"
             self._batcher.add_dead_letter(mid, refused(topic, payload, reason))
             return
         node_id, kind = route
@@ -74,6 +74,8 @@ class Decoder:
             self._reading(node_id, topic, payload, mid)
         elif kind == _STATUS:
             self._status(node_id, topic, payload, mid)
+        elif kind == _DETECTION:
+            self._detection(node_id, topic, payload, mid)
         else:
             self._batcher.add_dead_letter(mid, forwarded(topic, payload))
 
@@ -99,6 +101,30 @@ class Decoder:
         else:
             self._batcher.add_unresolved(mid, Unresolved(topic, payload, node_id, reading=row))
 
+    def _detection(self, node_id: str, topic: str, payload: bytes, mid: int | None) -> None:
+        try:
+            detection = cast(
+                Detection, parse_node_message(NodeChannel.DETECTIONS, payload, self._clock.now())
+            )
+        except Rejected as error:
+            self._batcher.add_dead_letter(mid, refused(topic, payload, error.reason))
+            return
+        row = (
+            node_id,
+            detection.ts,
+            detection.seq,
+            detection.event_id,
+            detection.kind.value,
+            detection.phase.value,
+            detection.confidence,
+            detection.model_dump_json().encode(),
+            detection.historical,
+        )
+        if node_id in self._nodes.known:
+            self._batcher.add_detection(mid, row)
+        else:
+            self._batcher.add_unresolved(mid, Unresolved(topic, payload, node_id, detection=row))
+
     def _status(self, node_id: str, topic: str, payload: bytes, mid: int | None) -> None:
         if not payload:
             # An empty retained message is how a status is cleared (node retired): nothing to store.
@@ -123,6 +149,8 @@ class Decoder:
             route = (parsed.node_id, _READING)
         elif parsed is not None and parsed.channel is NodeChannel.STATUS:
             route = (parsed.node_id, _STATUS)
+        elif parsed is not None and parsed.channel is NodeChannel.DETECTIONS:
+            route = (parsed.node_id, _DETECTION)
         elif topic.startswith(self._dead_letter_prefix):
             source = topic[len(self._dead_letter_prefix) :]
             if source and "/" not in source:

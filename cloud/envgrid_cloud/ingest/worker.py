@@ -18,6 +18,7 @@ from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.stats import IngestStats
 from envgrid_cloud.ingest.store import BatchStore
 from envgrid_cloud.ingest.writer import Writer
+from envgrid_cloud.rules.engine import RuleEngine
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
 from envgrid_common.topics import NodeChannel, shared
@@ -40,7 +41,10 @@ class IngestWorker:
         self._topics = settings.topics
         self._address = BrokerAddress.parse(settings.mqtt_url)
         self._batcher = Batcher(settings.ingest_batch_max, settings.ingest_batch_interval_ms / 1000)
-        self._store = BatchStore(settings.database_url, application_name=self.client_id)
+        judge = RuleEngine() if settings.rules_enabled else None
+        self._store = BatchStore(
+            settings.database_url, application_name=self.client_id, judge=judge
+        )
         self._nodes = NodeCache(self._store.known_nodes)
         self._decoder = Decoder(self._topics, self._batcher, self._nodes)
         self._client = new_client(self.client_id, self._address, manual_ack=True, persistent=True)
@@ -149,7 +153,11 @@ class IngestWorker:
     # paho callbacks (network thread) ----------------------------------------------------------
     def _filters(self) -> list[str]:
         topics, group = self._topics, self._settings.ingest_share_group
-        dealt = [topics.any_node(NodeChannel.READINGS), topics.any_dead_letter()]
+        dealt = [
+            topics.any_node(NodeChannel.READINGS),
+            topics.any_node(NodeChannel.DETECTIONS),
+            topics.any_dead_letter(),
+        ]
         if group:
             dealt = [shared(group, f) for f in dealt]
         # Statuses are subscribed plainly by every worker: brokers hold retained messages back

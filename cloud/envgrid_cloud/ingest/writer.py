@@ -11,7 +11,14 @@ from typing import Protocol
 import orjson
 import psycopg
 
-from envgrid_cloud.ingest.batch import Batch, Batcher, DeadLetterRow, ReadingRow, StatusRow
+from envgrid_cloud.ingest.batch import (
+    Batch,
+    Batcher,
+    DeadLetterRow,
+    DetectionRow,
+    ReadingRow,
+    StatusRow,
+)
 from envgrid_cloud.ingest.dead import refused
 from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.store import Written
@@ -31,6 +38,7 @@ class Store(Protocol):
         readings: Sequence[ReadingRow],
         statuses: Sequence[StatusRow],
         dead_letters: Sequence[DeadLetterRow],
+        detections: Sequence[DetectionRow] = (),
     ) -> Written:
         """Commit all of it in one transaction, or raise."""
         ...
@@ -131,7 +139,9 @@ class Writer:
         if batch.unresolved:
             self._resolve(batch)
         try:
-            return self._store.write(batch.readings, batch.statuses, batch.dead_letters)
+            return self._store.write(
+                batch.readings, batch.statuses, batch.dead_letters, batch.detections
+            )
         except _ROW_ERRORS as error:
             log.warning("database refused a batch (%s); writing it row by row", error)
             return self._write_apart(batch)
@@ -147,6 +157,8 @@ class Writer:
                 batch.readings.append(item.reading)
             elif item.status is not None:
                 batch.statuses.append(item.status)
+            elif item.detection is not None:
+                batch.detections.append(item.detection)
         batch.unresolved.clear()
 
     def _write_apart(self, batch: Batch) -> Written:
@@ -160,6 +172,10 @@ class Writer:
             topic = self._topics.status(status[0])
             written = self._write_or_refuse([], [status], topic, _status_payload(status))
             total = _add(total, written)
+        for detection in batch.detections:
+            topic = self._topics.detections(detection[0])
+            written = self._write_or_refuse([], [], topic, detection[7], [detection])
+            total = _add(total, written)
         for letter in batch.dead_letters:
             try:
                 total = _add(total, self._store.write([], [], [letter]))
@@ -168,10 +184,15 @@ class Writer:
         return total
 
     def _write_or_refuse(
-        self, readings: list[ReadingRow], statuses: list[StatusRow], topic: str, payload: bytes
+        self,
+        readings: list[ReadingRow],
+        statuses: list[StatusRow],
+        topic: str,
+        payload: bytes,
+        detections: Sequence[DetectionRow] = (),
     ) -> Written:
         try:
-            return self._store.write(readings, statuses, [])
+            return self._store.write(readings, statuses, [], detections)
         except _ROW_ERRORS as error:
             letter = refused(topic, payload, f"the database refused it: {error}")
             return self._store.write([], [], [letter])
@@ -203,4 +224,5 @@ def _add(a: Written, b: Written) -> Written:
         a.duplicates + b.duplicates,
         a.dead_lettered + b.dead_lettered,
         a.statuses + b.statuses,
+        a.detections + b.detections,
     )

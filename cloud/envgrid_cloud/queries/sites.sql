@@ -4,8 +4,12 @@ WITH RECURSIVE subtree AS (
     UNION ALL
     SELECT c.id FROM grid_cells c JOIN subtree s ON c.parent_id = s.id
 )
-SELECT id, name, category, cell_id, lon, lat, created_at
-FROM sites
-WHERE (%(category)s::text IS NULL OR category = %(category)s)
-  AND (%(cell_id)s::text IS NULL OR cell_id IN (SELECT id FROM subtree))
-ORDER BY id
+SELECT s.id, s.name, s.category, s.cell_id, s.lon, s.lat, s.production_process,
+       s.treatment_requirements, s.target_class, s.water_type, s.census_ref, s.rule_overrides,
+       s.created_at,
+       ARRAY(SELECT d.downstream_id FROM site_downstream d WHERE d.site_id = s.id
+             ORDER BY d.downstream_id) AS downstream
+FROM sites s
+WHERE (%(category)s::text IS NULL OR s.category = %(category)s)
+  AND (%(cell_id)s::text IS NULL OR s.cell_id IN (SELECT id FROM subtree))
+ORDER BY s.id

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from envgrid_common.registry import GridCell, GridLevel, Node, NodeKind, Registry, Site
+from envgrid_common.registry import (
+    GridCell,
+    GridLevel,
+    Node,
+    NodeKind,
+    Officer,
+    OfficerRole,
+    Registry,
+    Site,
+    WaterClass,
+    WaterType,
+)
 from envgrid_common.registry import SiteCategory as Cat
 from envgrid_sim.profiles import CATEGORY_PROFILES
 from envgrid_sim.scenario import NodeSpec, Scenario
@@ -25,6 +36,25 @@ _VILLAGES: dict[str, tuple[str, int]] = {
     "shiqiao": ("石桥村", 2),
 }
 _GROUP_NAMES = ("一组", "二组", "三组", "四组")
+
+# Who is on duty (invented people): a grid officer per village and for the town, one reviewer.
+_OFFICERS: tuple[tuple[str, str, OfficerRole, str], ...] = (
+    ("luxi-officer", "刘建国", OfficerRole.GRID_OFFICER, "luxi"),
+    ("luxi-reviewer", "王秀英", OfficerRole.REVIEWER, "luxi"),
+    ("luxi-dongyang-officer", "陈志强", OfficerRole.GRID_OFFICER, "luxi-dongyang"),
+    ("luxi-hetang-officer", "李春梅", OfficerRole.GRID_OFFICER, "luxi-hetang"),
+    ("luxi-fenglin-officer", "张伟", OfficerRole.GRID_OFFICER, "luxi-fenglin"),
+    ("luxi-shiqiao-officer", "黄丽华", OfficerRole.GRID_OFFICER, "luxi-shiqiao"),
+)
+
+# The river sections flow 袁河 入境 → 镇区 (where 荷塘河 joins) → 出境; all must meet class III,
+# the class the water profiles are tuned to stay within.
+_DOWNSTREAM: dict[str, tuple[str, ...]] = {
+    "river-01": ("river-02",),
+    "river-03": ("river-02",),
+    "river-02": ("river-04",),
+    "river-04": (),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +161,23 @@ def _cells() -> tuple[GridCell, ...]:
     return tuple(cells)
 
 
+def _officers() -> tuple[Officer, ...]:
+    return tuple(
+        Officer(id=ident, name=name, role=role, cell_id=cell, phone=f"1380799{index:04d}")
+        for index, (ident, name, role, cell) in enumerate(_OFFICERS, start=1)
+    )
+
+
+def _water_details(plan: _SitePlan) -> dict[str, object]:
+    if plan.category is not Cat.WATER_BODY:
+        return {}
+    return {
+        "target_class": WaterClass.III,
+        "water_type": WaterType.RIVER,
+        "downstream": tuple(f"luxi-{slug}" for slug in _DOWNSTREAM[plan.slug]),
+    }
+
+
 def luxi_scenario(report_interval_s: float = 5.0) -> Scenario:
     """芦溪镇: 17 sites and 22 sensor nodes, each reporting every ``report_interval_s``."""
     sites: list[Site] = []
@@ -143,6 +190,7 @@ def luxi_scenario(report_interval_s: float = 5.0) -> Scenario:
             cell_id=f"luxi-{plan.cell}",
             lon=plan.lon,
             lat=plan.lat,
+            **_water_details(plan),
         )
         sites.append(site)
         for profile in CATEGORY_PROFILES[plan.category]:
@@ -161,5 +209,10 @@ def luxi_scenario(report_interval_s: float = 5.0) -> Scenario:
                     phase_h=plan.phase_h,
                 )
             )
-    registry = Registry(cells=_cells(), sites=tuple(sites), nodes=tuple(s.node for s in specs))
+    registry = Registry(
+        cells=_cells(),
+        sites=tuple(sites),
+        nodes=tuple(s.node for s in specs),
+        officers=_officers(),
+    )
     return Scenario("luxi", "芦溪镇 (芦溪县)", registry, tuple(specs))

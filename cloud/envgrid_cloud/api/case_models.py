@@ -1,0 +1,159 @@
+"""Request and response models of ``/api/v1/cases``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envgrid_cloud.api.models import ShanghaiTime
+from envgrid_cloud.cases.attachments import MAX_ATTACHMENTS, MAX_BYTES
+from envgrid_cloud.cases.model import Action, CaseState, Severity
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Case(_Out):
+    """A problem at a site, and where it stands in the closed loop (闭环)."""
+
+    id: int
+    site_id: str
+    rule_id: str = Field(description="The rule that raised it; 'officer:<id>' if found by one")
+    township_id: str = Field(description="The township the site lies in (所属乡镇)")
+    node_id: str | None
+    metric: str | None
+    severity: Severity
+    state: CaseState = Field(
+        description="raised · dispatched 交办 · acknowledged 签收 · inspecting 现场核查 · "
+        "rectifying 整改 · reported 上报 · closed 销号 · dismissed 误报"
+    )
+    title: str
+    detail: dict[str, Any] = Field(description="What the rule saw (limit, standard, …)")
+    source: str = Field(description="'rule', or 'officer' when found on the spot (主动发现)")
+    first_seen_at: ShanghaiTime = Field(description="Source time of the first breach")
+    last_seen_at: ShanghaiTime = Field(description="Source time of the latest breach")
+    raised_at: ShanghaiTime
+    occurrences: int = Field(description="Breaches counted on this case")
+    first_value: float | None
+    last_value: float | None
+    peak_value: float | None = Field(description="The worst value (lowest for a 'below' rule)")
+    cleared_at: ShanghaiTime | None = Field(
+        description="When the condition cleared (the case stays open until a person closes it)"
+    )
+    assignee_id: str | None = Field(description="The officer who has the case")
+    assigned_cell_id: str | None
+    escalation_level: int = Field(description="Levels it climbed for missed deadlines")
+    ack_due_at: ShanghaiTime | None = Field(description="Acknowledge by (签收时限)")
+    close_due_at: ShanghaiTime | None = Field(description="Close by (办结时限)")
+    closed_at: ShanghaiTime | None = Field(description="When it was closed or dismissed")
+    updated_at: ShanghaiTime
+
+
+class Cases(_Out):
+    """Cases, newest first."""
+
+    count: int = Field(description="Cases matching the filters (all, not only these)")
+    items: list[Case]
+
+
+class AttachmentOut(_Out):
+    """A file kept with a step; fetch it at ``url``."""
+
+    name: str
+    content_type: str
+    size: int | None = Field(description="Bytes, for a file uploaded with the step")
+    url: str = Field(description="Where to fetch it: the API's own path, or the link given")
+
+
+class CaseEvent(_Out):
+    """One step of a case: who, when, what."""
+
+    id: int
+    at: ShanghaiTime
+    actor: str = Field(description="An officer id, or 'system'")
+    action: str = Field(
+        description="raised, dispatched, an action, condition_cleared, recurred, "
+        "severity_raised, escalated, overdue, notified_downstream"
+    )
+    from_state: CaseState | None
+    to_state: CaseState | None
+    notes: str | None
+    attachments: list[AttachmentOut]
+    detail: dict[str, Any]
+
+
+class CaseNotification(_Out):
+    """A township told of a case that is not its own (downstream, 上下游联防联控)."""
+
+    township_id: str
+    reason: str
+    at: ShanghaiTime
+
+
+class CaseReading(_Out):
+    """A reading of the case's node (or site) around the case."""
+
+    node_id: str
+    ts: ShanghaiTime
+    seq: int
+    values: dict[str, Any]
+    flags: dict[str, Any] | None
+    historical: bool
+
+
+class CaseFile(_Out):
+    """The case file (一案一档): the case, every step, who was told, the readings around it."""
+
+    case: Case
+    events: list[CaseEvent]
+    notifications: list[CaseNotification]
+    readings_start: ShanghaiTime
+    readings_end: ShanghaiTime
+    readings: list[CaseReading] = Field(description="Oldest first, at most `readings_limit`")
+    readings_limit: int
+    readings_truncated: bool
+
+
+class AttachmentIn(_In):
+    """A photo or document: uploaded as base64, or linked by URL."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["现场照片.jpg"])
+    content_type: str = Field(examples=["image/jpeg"])
+    url: str | None = Field(default=None, description="http(s) link to the file")
+    data_base64: str | None = Field(
+        default=None, description=f"The file itself, base64, at most {MAX_BYTES} bytes decoded"
+    )
+
+
+class CaseActionRequest(_In):
+    """A move on a case by an officer."""
+
+    action: Action
+    actor_id: str = Field(description="The officer making the move")
+    notes: str | None = Field(default=None, max_length=4000)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    reason: str | None = Field(default=None, description="Why (required to dismiss)")
+    assignee_id: str | None = Field(
+        default=None,
+        description="To whom (reassign: required; dispatch: default the site's grid officer)",
+    )
+
+
+class NewCaseRequest(_In):
+    """A problem an officer found on the spot (主动发现)."""
+
+    site_id: str
+    actor_id: str = Field(description="The officer reporting it")
+    title: str = Field(min_length=1, max_length=200)
+    severity: Severity = Severity.MEDIUM
+    notes: str | None = Field(default=None, max_length=4000)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    node_id: str | None = None
+    metric: str | None = None
+    value: float | None = None

@@ -1,0 +1,2 @@
+-- One case as stored.
+SELECT * FROM cases WHERE id = %(id)s

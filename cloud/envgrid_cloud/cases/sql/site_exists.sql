@@ -1,0 +1,2 @@
+-- Whether a site exists.
+SELECT EXISTS (SELECT 1 FROM sites WHERE id = %(id)s) AS found

@@ -1,0 +1,61 @@
+"""Periodic jobs the API process runs: escalation, and any other module's sweep.
+
+A sweep is a function ``run(conn, now)`` on a synchronous connection, called in a thread every
+``interval_s`` with the current UTC time. To add one, append it to ``SWEEPS`` (the lifespan runs
+``app.state.sweeps``, which starts as a copy of it), or set ``app.state.sweeps`` on an app
+before it starts. A sweep must be safe to run from several processes at once (take an advisory
+lock); one that fails is logged and tried again at its next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from envgrid_cloud.cases.escalation import escalate_overdue
+from envgrid_cloud.cases.pool import SyncPool
+
+log = logging.getLogger("envgrid.sweeps")
+
+ESCALATION_INTERVAL_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """A job run every ``interval_s`` seconds."""
+
+    name: str
+    interval_s: float
+    run: Callable[[psycopg.Connection[Any], datetime], object]
+
+
+ESCALATION = Sweep("escalate overdue cases", ESCALATION_INTERVAL_S, escalate_overdue)
+
+SWEEPS: tuple[Sweep, ...] = (ESCALATION,)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _once(sweep: Sweep, pool: SyncPool, now: datetime) -> object:
+    with pool.connection() as conn:
+        return sweep.run(conn, now)
+
+
+async def run_periodically(
+    sweep: Sweep, pool: SyncPool, clock: Callable[[], datetime] = _utc_now
+) -> None:
+    """Run ``sweep`` every interval (the first after one interval) until cancelled."""
+    while True:
+        await asyncio.sleep(sweep.interval_s)
+        try:
+            await asyncio.to_thread(_once, sweep, pool, clock())
+        except Exception:  # a failed sweep (database away, a bug) must not end the loop
+            log.exception("sweep %r failed; trying again in %.0fs", sweep.name, sweep.interval_s)

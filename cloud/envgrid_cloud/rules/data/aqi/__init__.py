@@ -1,0 +1,1 @@
+"""Versioned AQI breakpoint tables (envgrid_cloud.rules.aqi loads them)."""
