@@ -6,8 +6,9 @@ A township of ``--nodes`` water-body nodes publishes ``--rate`` readings/s in al
 ``GET /api/v1/cases/live``. Then, one at a time, each of ``--probes`` probe sites gets one
 reading with COD over its limit; we time publish → the new case's event on the live feed.
 
-Printed: p50 / p95 / p99 / max latency, the background rate the database really took, and
-whether the background raised any case (it must not). Run:
+Printed: p50 / p95 / p99 / max latency, and the same for the baseline measured alongside: a
+bare subscriber on the probe topics (publish → the broker delivers); the background rate the
+database really took, and whether the background raised any case (it must not). Run:
 ``.venv/bin/python -m bench.alert_latency`` (about two minutes) or ``--probes 50`` (quicker).
 """
 
@@ -31,6 +32,7 @@ from typing import IO, Any, LiteralString
 
 import httpx
 import orjson
+import paho.mqtt.client as mqtt
 import psycopg
 
 from bench.support import bench_database
@@ -147,6 +149,7 @@ class LiveFeed:
         self.first_seen: dict[str, float] = {}
         self.events = 0
         self.connected = threading.Event()
+        self.closing = False  # the cloud is being stopped: the stream ending is expected
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> LiveFeed:
@@ -157,18 +160,22 @@ class LiveFeed:
         return self
 
     def _run(self) -> None:
-        with (
-            httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
-            client.stream("GET", self._url) as response,
-        ):
-            response.raise_for_status()
-            self.connected.set()
-            for line in response.iter_lines():
-                if line.startswith("data:"):
-                    at = time.perf_counter()
-                    event = orjson.loads(line[5:])
-                    self.events += 1
-                    self.first_seen.setdefault(str(event.get("site_id")), at)
+        try:
+            with (
+                httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
+                client.stream("GET", self._url) as response,
+            ):
+                response.raise_for_status()
+                self.connected.set()
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        at = time.perf_counter()
+                        event = orjson.loads(line[5:])
+                        self.events += 1
+                        self.first_seen.setdefault(str(event.get("site_id")), at)
+        except httpx.HTTPError as error:
+            if not self.closing:
+                print(f"the live feed broke: {error}", file=sys.stderr, flush=True)
 
 
 def wait_healthy(base: str, timeout_s: float = 60) -> None:
@@ -231,6 +238,7 @@ def main() -> None:
             start_new_session=True,
         )
         load: Background | None = None
+        feed: LiveFeed | None = None
         try:
             wait_healthy(base)
             feed = LiveFeed(base).start()
@@ -245,7 +253,9 @@ def main() -> None:
             with psycopg.connect(db) as conn:
                 before = _scalar(conn, "SELECT count(*) FROM readings")
             t_load = time.monotonic()
-            latencies = probe_all(broker.url, topics, probes, feed)
+            echo = BrokerEcho(broker.url, [topics.readings(n) for n in probes]).start()
+            latencies, baseline = probe_all(broker.url, topics, probes, feed, echo)
+            echo.stop()
             with psycopg.connect(db) as conn:
                 after = _scalar(conn, "SELECT count(*) FROM readings")
             stored_rate = (after - before) / (time.monotonic() - t_load)
@@ -258,59 +268,102 @@ def main() -> None:
         finally:
             if load is not None:
                 load.stop()
+            if feed is not None:
+                feed.closing = True
             cloud.terminate()
             cloud.wait(30)
             broker.stop()
-        report(latencies, stored_rate, background_cases, args)
+        report(latencies, baseline, stored_rate, background_cases, args)
 
 
-def probe_all(url: str, topics: Topics, probes: list[str], feed: LiveFeed) -> list[float]:
-    """Publish one breach per probe site, one at a time; the latency of each, in seconds."""
+class BrokerEcho:
+    """The baseline: a bare subscriber on the probe topics; when each probe reached it."""
+
+    def __init__(self, url: str, topics: list[str]) -> None:
+        self._address = BrokerAddress.parse(url)
+        self._topics = topics
+        self.first_seen: dict[str, float] = {}
+        self._subscribed = threading.Event()
+        self._client = new_client(f"lat-echo-{uuid.uuid4().hex[:6]}", self._address)
+        self._client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in self._topics])
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        self._client.on_message = self._on_message
+
+    def start(self) -> BrokerEcho:
+        """Connect and subscribe."""
+        connect(self._client, self._address)
+        self._client.loop_start()
+        if not self._subscribed.wait(10):
+            raise SystemExit("the baseline subscriber did not subscribe")
+        return self
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        self.first_seen.setdefault(message.topic, time.perf_counter())
+
+
+def probe_all(
+    url: str, topics: Topics, probes: list[str], feed: LiveFeed, echo: BrokerEcho
+) -> tuple[list[float], list[float]]:
+    """One breach per probe site, one at a time: latency to the live feed, and to the broker's
+    bare subscriber (the baseline), in seconds."""
     address = BrokerAddress.parse(url)
     client = new_client(f"lat-probe-{uuid.uuid4().hex[:6]}", address)
     connect(client, address, background=False)
     client.loop_start()
     rng = random.Random(11)
     latencies: list[float] = []
+    baseline: list[float] = []
     try:
         for i, node in enumerate(probes):
             body = {"seq": 1, "ts": datetime.now(UTC).isoformat(), "values": {"cod": 45.0}}
-            site = f"site-{node}"
+            site, topic = f"site-{node}", topics.readings(node)
             sent = time.perf_counter()
-            check_publish(client.publish(topics.readings(node), orjson.dumps(body), qos=1))
+            check_publish(client.publish(topic, orjson.dumps(body), qos=1))
             deadline = sent + 15
-            while site not in feed.first_seen:
+            while site not in feed.first_seen or topic not in echo.first_seen:
                 if time.perf_counter() > deadline:
                     raise SystemExit(f"probe {i}: no case on the live feed within 15 s")
                 time.sleep(0.001)
             latencies.append(feed.first_seen[site] - sent)
+            baseline.append(echo.first_seen[topic] - sent)
             if (i + 1) % 50 == 0:
                 print(f"  {i + 1} probes, p50 so far {statistics.median(latencies):.3f} s")
             time.sleep(rng.uniform(0.05, 0.25))  # probes land anywhere in a batch's window
     finally:
         client.disconnect()
         client.loop_stop()
-    return latencies
+    return latencies, baseline
 
 
 def report(
-    latencies: list[float], stored_rate: float, background_cases: int, args: argparse.Namespace
+    latencies: list[float],
+    baseline: list[float],
+    stored_rate: float,
+    background_cases: int,
+    args: argparse.Namespace,
 ) -> None:
     """Print the figures."""
+
+    def line(values: list[float]) -> str:
+        p50, p95, p99 = (percentile(values, q) * 1000 for q in (0.5, 0.95, 0.99))
+        worst = max(values) * 1000
+        return f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms"
+
     print()
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(
         f"background stored: {stored_rate:,.0f} readings/s (asked {args.rate:,.0f}); "
         f"cases from the background: {background_cases}"
     )
-    print(
-        "publish → live feed: "
-        f"p50 {percentile(latencies, 0.50) * 1000:.0f} ms, "
-        f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, "
-        f"max {max(latencies) * 1000:.0f} ms over {len(latencies)} probes "
-        f"(goal: p99 < 1000 ms)"
-    )
+    print(f"baseline, publish → bare subscriber: {line(baseline)}")
+    print(f"publish → case on the live feed:     {line(latencies)} over {len(latencies)} probes")
+    ratio = percentile(latencies, 0.99) / percentile(baseline, 0.99)
+    print(f"p99 ratio to the baseline: {ratio:.0f} ×; goal: p99 < 1000 ms")
 
 
 def _scalar(conn: psycopg.Connection[Any], sql: LiteralString) -> int:
