@@ -28,6 +28,7 @@ from envgrid_cloud.api.errors import install_handlers
 from envgrid_cloud.cases.feed import STARTUP_WAIT_S, CaseFeed
 from envgrid_cloud.cases.pool import open_sync_pool
 from envgrid_cloud.cases.sweeps import SWEEPS, Sweep, run_periodically
+from envgrid_cloud.rules.day_close_sweep import DayCloseSweep
 from envgrid_cloud.rules.nodata_sweep import NoDataSweep
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common import __version__
@@ -36,6 +37,8 @@ log = logging.getLogger("envgrid.api")
 
 # Silence is judged in minutes (interval × tolerance); a sweep every 30 s is plenty.
 NO_DATA_INTERVAL_S = 30.0
+# A day that ended without a reading of the next is judged within five minutes of midnight.
+DAY_CLOSE_INTERVAL_S = 300.0
 
 DESCRIPTION = """\
 envgrid: pollution sources watched by sensor and camera nodes, read by township grid officers.
@@ -76,7 +79,11 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
 def _sweeps(settings: CloudSettings) -> list[Sweep]:
     if not settings.rules_enabled:
         return list(SWEEPS)
-    return [*SWEEPS, Sweep("no-data rule", NO_DATA_INTERVAL_S, NoDataSweep())]
+    return [
+        *SWEEPS,
+        Sweep("no-data rule", NO_DATA_INTERVAL_S, NoDataSweep()),
+        Sweep("daily means after midnight", DAY_CLOSE_INTERVAL_S, DayCloseSweep()),
+    ]
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

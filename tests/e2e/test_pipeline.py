@@ -167,6 +167,23 @@ def test_simulated_township_reaches_the_api_and_docs_walkthrough_holds(
     watcher.disconnect()
     watcher.loop_stop()
 
+    # A river section over its class III COD limit becomes a case for the village's officer.
+    river = "luxi-river-01"
+    spill = {"seq": 900000003, "ts": now.isoformat(), "values": {"cod": 45.0}}
+    mosquitto_pub(address, local.readings(f"{river}-wq"), orjson.dumps(spill).decode())
+    found = wait_for(
+        "the case for the hand-published breach",
+        lambda: [
+            c for c in get(base, "/api/v1/cases", site_id=river)["items"] if c["rule_id"] == "cod"
+        ],
+        20,
+        logs,
+    )
+    case = get(base, f"/api/v1/cases/{found[0]['id']}")
+    assert case["case"]["peak_value"] >= 45.0
+    assert case["case"]["state"] == "dispatched"
+    assert case["case"]["assignee_id"] == "luxi-dongyang-officer"
+
     nodes = get(base, "/api/v1/nodes", site_id=SITE)
     assert {n["status"] for n in nodes} == {"online"}
     assert get(base, "/healthz")["status"] == "ok"

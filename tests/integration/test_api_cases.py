@@ -258,7 +258,8 @@ async def test_the_app_runs_its_sweeps_and_a_failing_one_keeps_running(db: str) 
     assert calls.count("broken") >= 2
     default = create_app(CloudSettings(database_url=db))
     async with running(default):
-        assert [s.name for s in default.state.sweeps] == [ESCALATION.name, "no-data rule"]
+        names = [s.name for s in default.state.sweeps]
+        assert names == [ESCALATION.name, "no-data rule", "daily means after midnight"]
         assert ESCALATION.interval_s == 30.0
     without_rules = create_app(CloudSettings(database_url=db, rules_enabled=False))
     async with running(without_rules):

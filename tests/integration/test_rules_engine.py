@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from envgrid_cloud.ingest.batch import DetectionRow, ReadingRow, StatusRow
 from envgrid_cloud.ingest.store import BatchStore
+from envgrid_cloud.rules.day_close_sweep import DayCloseSweep
 from envgrid_cloud.rules.engine import RuleEngine
 from envgrid_cloud.rules.nodata_sweep import NoDataSweep
 from envgrid_cloud.settings import CloudSettings
@@ -124,6 +125,25 @@ def test_a_threshold_opens_one_case_repeats_update_it_and_the_clearing_is_record
     assert case["state"] == "dispatched", "but only a person closes a case"
 
 
+def test_a_storm_of_breaches_in_one_batch_counts_each_of_them(db: str, store: BatchStore) -> None:
+    # One case write for the whole batch, with every breach counted and the worst kept.
+    values = [21.0 + (i * 7) % 50 for i in range(50)]
+    rows = [reading(RIVER, i + 1, T0 + minutes(i), cod=v) for i, v in enumerate(values)]
+    rows.insert(25, reading(RIVER, 100, T0 + minutes(24.5), flags={"cod": "D"}, cod=99.0))
+    write(store, rows)
+    case = one_case(db, "river1", "cod")
+    assert case["occurrences"] == 50
+    assert (case["first_value"], case["last_value"]) == (values[0], values[-1])
+    assert case["peak_value"] == max(values)
+    assert (case["first_seen_at"], case["last_seen_at"]) == (T0, T0 + minutes(49))
+    with psycopg.connect(db) as conn:
+        raised = conn.execute(
+            "SELECT count(*) FROM case_events WHERE case_id = %s AND action = 'raised'",
+            [case["id"]],
+        ).fetchone()
+    assert raised == (1,)
+
+
 def test_values_flagged_invalid_never_count(db: str, store: BatchStore) -> None:
     rows = [
         reading(RIVER, seq, T0 + minutes(seq), flags={"cod": flag}, cod=60.0)
@@ -193,6 +213,25 @@ def test_a_farm_is_judged_on_its_daily_mean_once_the_day_is_complete(
     write(store, [reading(FARM, 25, day + timedelta(hours=24, minutes=5), cod=300.0)])
     case = one_case(db, "farm1", "cod_daily")
     assert case["last_value"] == pytest.approx(450.0)
+
+
+def test_a_silent_farms_day_is_judged_after_midnight_by_the_sweep(
+    db: str, store: BatchStore
+) -> None:
+    day = datetime(2026, 4, 30, 16, 0, tzinfo=UTC)  # 2026-05-01 00:00 in Shanghai
+    hourly = [
+        reading(FARM, h + 1, day + timedelta(hours=h), cod=440.0 + 10 * (h % 3)) for h in range(20)
+    ]
+    write(store, hourly)  # then the node falls silent
+    sweep = DayCloseSweep()
+    with psycopg.connect(db) as conn:
+        assert sweep(conn, day + timedelta(hours=23, minutes=59)) == 0, "the day has not ended"
+        assert cases(db, site_id="farm1") == []
+        assert sweep(conn, day + timedelta(days=1, minutes=5)) == 1
+        assert sweep(conn, day + timedelta(days=1, minutes=10)) == 0, "each day is judged once"
+    case = one_case(db, "farm1", "cod_daily")
+    assert case["detail"]["samples"] == 20
+    assert case["last_value"] == pytest.approx(sum(440.0 + 10 * (h % 3) for h in range(20)) / 20)
 
 
 def test_a_road_sections_aqi_held_over_100_is_a_case(db: str, store: BatchStore) -> None:

@@ -46,6 +46,12 @@ class Breach:
     metric: str | None = None
     value: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # Several breaches of one batch counted at once: how many, and the first and worst of them
+    # (``at`` and ``value`` are the latest). None: this breach alone.
+    occurrences: int = 1
+    first_at: datetime | None = None
+    first_value: float | None = None
+    peak: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from envgrid_cloud.cases.model import Breach, Cleared
+from envgrid_cloud.cases.model import Breach, Cleared, Severity
 from envgrid_cloud.cases.store import raise_or_update, record_cleared
 from envgrid_cloud.ingest.batch import ReadingRow
 from envgrid_cloud.ingest.store import Fresh
@@ -40,6 +40,7 @@ log = logging.getLogger("envgrid.rules")
 READING_TYPES = ("threshold", "rate_of_change", "stuck", "daily_mean", "aqi", "no_data")
 
 Key = tuple[str, str, str]  # site id, rule id, node id
+_SEVERITY_ORDER = list(Severity)
 
 
 def _utc_now() -> datetime:
@@ -184,12 +185,53 @@ class _Work:
 def apply_outcomes(
     cur: psycopg.Cursor[Any], events: Iterable[Breach | Cleared], now: datetime
 ) -> None:
-    """Open, update or mark cleared the cases, in (site, rule) order (the lock order)."""
-    for event in sorted(events, key=lambda e: (e.site_id, e.rule_id)):
+    """Open, update or mark cleared the cases, in (site, rule) order (the lock order).
+
+    Breaches of one case that follow each other are counted in one write: a sensor stuck far
+    over its limit reporting every second costs one case update a batch, not one a reading.
+    """
+    ordered = sorted(events, key=lambda e: (e.site_id, e.rule_id))  # stable: source order kept
+    for event in _runs(ordered):
         if isinstance(event, Breach):
             raise_or_update(cur, event, now)
         else:
             record_cleared(cur, event, now)
+
+
+def _runs(events: list[Breach | Cleared]) -> Iterator[Breach | Cleared]:
+    run: list[Breach] = []
+    for event in events:
+        if run and not (isinstance(event, Breach) and _same_case(run[0], event)):
+            yield _counted(run)
+            run = []
+        if isinstance(event, Breach):
+            run.append(event)
+        else:
+            yield event
+    if run:
+        yield _counted(run)
+
+
+def _same_case(a: Breach, b: Breach) -> bool:
+    return (a.site_id, a.rule_id) == (b.site_id, b.rule_id)
+
+
+def _counted(run: list[Breach]) -> Breach:
+    """One breach standing for ``run`` (one case's, in source order)."""
+    if len(run) == 1:
+        return run[0]
+    first, last = run[0], run[-1]
+    peaks = (b.peak if b.peak is not None else b.value for b in run)
+    values = [v for v in peaks if v is not None]
+    worst = min if last.detail.get("direction") == "below" else max
+    return replace(
+        last,
+        occurrences=sum(b.occurrences for b in run),
+        first_at=first.first_at or first.at,
+        first_value=first.first_value if first.first_at else first.value,
+        peak=worst(values) if values else None,
+        severity=max((b.severity for b in run), key=_SEVERITY_ORDER.index),
+    )
 
 
 def lock_states(cur: psycopg.Cursor[Any], keys: Sequence[Key]) -> dict[Key, Any]:

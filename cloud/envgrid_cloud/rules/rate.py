@@ -20,12 +20,19 @@ MAX_WINDOW = 512
 
 
 def _expire(queue: list[list[Any]], oldest: datetime) -> list[list[Any]]:
-    return [entry for entry in queue if parse_ts(entry[0]) >= oldest]
+    # Entries are in time order: the expired ones are a prefix (only those are parsed).
+    start = 0
+    while start < len(queue) and parse_ts(queue[start][0]) < oldest:
+        start += 1
+    return queue[start:]
 
 
 def _push(queue: list[list[Any]], ts: datetime, value: float, *, keep_low: bool) -> list[list[Any]]:
-    # Drop entries the new value makes irrelevant: for the minimum, any not lower than it.
-    kept = [e for e in queue if (e[1] < value if keep_low else e[1] > value)]
+    # A monotonic queue: entries the new value makes irrelevant (for the minimum, any not
+    # lower than it) are a suffix, so they come off the end.
+    kept = list(queue)
+    while kept and (kept[-1][1] >= value if keep_low else kept[-1][1] <= value):
+        kept.pop()
     kept.append([iso(ts), value])
     return kept[-MAX_WINDOW:]
 

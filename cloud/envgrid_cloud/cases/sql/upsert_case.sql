@@ -1,4 +1,5 @@
--- A breach opens the (site, rule) case, or counts as a repeat on the open one (the partial unique
+-- A breach (or several of one batch, counted together) opens the (site, rule) case, or counts
+-- as repeats on the open one (the partial unique
 -- index cases_one_open_idx allows one open case per site and rule, even between concurrent
 -- transactions). A repeat keeps the latest value by source time (a backfilled older breach never
 -- replaces a newer value), the worst value as the peak (the lowest for a rule whose detail says
@@ -16,17 +17,17 @@ WITH RECURSIVE up AS (
 )
 INSERT INTO cases AS c (
     site_id, rule_id, township_id, node_id, metric, severity, title, detail, source,
-    first_seen_at, last_seen_at, raised_at, first_value, last_value, peak_value,
+    first_seen_at, last_seen_at, raised_at, occurrences, first_value, last_value, peak_value,
     ack_due_at, close_due_at, updated_at)
 SELECT s.id, %(rule_id)s, coalesce(
            (SELECT id FROM up WHERE level = 'township' ORDER BY depth LIMIT 1), s.cell_id),
        %(node_id)s, %(metric)s, %(severity)s, %(title)s, %(detail)s, %(source)s,
-       %(at)s, %(at)s, %(now)s, %(value)s, %(value)s, %(value)s,
+       %(first_at)s, %(at)s, %(now)s, %(occurrences)s, %(first_value)s, %(value)s, %(peak)s,
        %(ack_due_at)s, %(close_due_at)s, %(now)s
 FROM sites s
 WHERE s.id = %(site_id)s
 ON CONFLICT (site_id, rule_id) WHERE state NOT IN ('closed', 'dismissed') DO UPDATE SET
-    occurrences = c.occurrences + 1,
+    occurrences = c.occurrences + EXCLUDED.occurrences,
     node_id = coalesce(c.node_id, EXCLUDED.node_id),
     metric = coalesce(c.metric, EXCLUDED.metric),
     first_seen_at = least(c.first_seen_at, EXCLUDED.first_seen_at),
