@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -173,8 +174,9 @@ def case_ingest(
     *,
     workers: int,
     via_gateway: bool,
+    rules: bool = True,
 ) -> float:
-    """Publishers → (gateway →) broker → ingest worker(s) → committed rows."""
+    """Publishers → (gateway →) broker → ingest worker(s) (judging by the rules) → rows."""
     # A topic root per case, and sessions that end with the process: an offline session of
     # an earlier case would otherwise keep taking its share of a shared subscription.
     run_id = uuid.uuid4().hex[:6]
@@ -188,6 +190,7 @@ def case_ingest(
         "ENVGRID_INGEST_WORKERS": str(workers),
         "ENVGRID_INGEST_CLIENT_ID": f"bench-ingest-{run_id}",
         "ENVGRID_LOG_LEVEL": "WARNING",
+        "ENVGRID_RULES_ENABLED": "true" if rules else "false",
     }
     children = [_run_child(["cloud", "--ingest-only"], env, workdir / f"ingest-{run_id}.log")]
     if via_gateway:
@@ -230,7 +233,13 @@ def main() -> None:
     parser.add_argument("--per-node", type=int, default=50_000, help="readings per publisher")
     parser.add_argument("--values", type=int, default=4, help="values per reading")
     parser.add_argument("--cases", default="a,b,c,c2,d", help="which cases to run")
+    parser.add_argument(
+        "--no-rules",
+        action="store_true",
+        help="ingest without judging by the rules (ENVGRID_RULES_ENABLED=false)",
+    )
     args = parser.parse_args()
+    rules = not args.no_rules
     cases = set(args.cases.split(","))
     results: dict[str, float] = {}
     with (
@@ -247,6 +256,7 @@ def main() -> None:
             flush=True,
         )
         with MosquittoBroker(workdir / "broker") as broker:
+            ingest = partial(case_ingest, broker, db, load, workdir, rules=rules)
             if "a" in cases:
                 results["a"] = case_bare(broker, load)
                 print(f"(a) bare paho subscriber      {results['a']:>9,.0f} readings/s", flush=True)
@@ -257,18 +267,19 @@ def main() -> None:
                     f"    staged COPY + ON CONFLICT {results['b_staged']:>9,.0f} rows/s", flush=True
                 )
             if "c" in cases:
-                results["c"] = case_ingest(broker, db, load, workdir, workers=1, via_gateway=False)
+                results["c"] = ingest(workers=1, via_gateway=False)
                 print(f"(c) cloud ingest, 1 worker    {results['c']:>9,.0f} readings/s", flush=True)
             if "c2" in cases:
-                results["c2"] = case_ingest(broker, db, load, workdir, workers=2, via_gateway=False)
+                results["c2"] = ingest(workers=2, via_gateway=False)
                 print(
                     f"    cloud ingest, 2 workers   {results['c2']:>9,.0f} readings/s", flush=True
                 )
             if "d" in cases:
-                results["d"] = case_ingest(broker, db, load, workdir, workers=1, via_gateway=True)
+                results["d"] = ingest(workers=1, via_gateway=True)
                 print(f"(d) through the gateway       {results['d']:>9,.0f} readings/s", flush=True)
     print()
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"rules: {'on' if rules else 'off'}")
     print("| case | readings/s | values/s | ratio |")
     print("|---|---:|---:|---|")
     label = {
