@@ -57,6 +57,10 @@ class BrokerAddress:
         return f"mqtt://{self.host}:{self.port}{suffix}"
 
 
+# Longest wait between reconnect attempts, in seconds (paho doubles from 1 s up to this).
+RECONNECT_MAX_S = 3
+
+
 def new_client(
     client_id: str,
     address: BrokerAddress,
@@ -86,7 +90,9 @@ def new_client(
     client.max_inflight_messages_set(max_inflight)
     # paho's own queue is unbounded by default; callers bound what they hand it instead.
     client.max_queued_messages_set(0)
-    client.reconnect_delay_set(min_delay=1, max_delay=10)
+    # Back within a few seconds of a broker's return: after a restart Mosquitto delivers to no
+    # shared subscriber until it has subscribed again, so every second here delays recovery.
+    client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
     return client
 
 
