@@ -27,7 +27,7 @@ from envgrid_cloud.ingest.batch import ReadingRow
 from envgrid_cloud.ingest.store import Fresh
 from envgrid_cloud.rules.base import DetectionEvent, Observation, Sample, StatusChange
 from envgrid_cloud.rules.evaluate import evaluate, to_case_event
-from envgrid_cloud.rules.model import Rule, RuleError
+from envgrid_cloud.rules.model import AqiRule, Rule, RuleError
 from envgrid_cloud.rules.packs import SiteRules, rules_for_site
 from envgrid_cloud.rules.sql import load
 from envgrid_common.messages import NodeState
@@ -156,6 +156,11 @@ class _Work:
         if node is None:
             return  # unknown to the registry (removed since): nothing to judge by
         rules = node.of_type(*types)
+        # A rule on a metric none of these readings carry would only be handed them to ignore
+        # them: leave it out, and its state unlocked.
+        carried = {m for o in observations if isinstance(o, Sample) for m in o.values}
+        if carried:
+            rules = [r for r in rules if _judges(r, carried)]
         if rules:
             self._items.append((node.site_id, node_id, rules, observations))
             self.keys.update((node.site_id, rule.id, node_id) for rule in rules)
@@ -180,6 +185,14 @@ class _Work:
                         events.append(event)
                 changed[key] = state
         return changed, events
+
+
+def _judges(rule: Rule, carried: set[str]) -> bool:
+    """Whether ``rule`` looks at any of the metrics ``carried`` (always, for one on none)."""
+    if isinstance(rule, AqiRule):
+        return not carried.isdisjoint(rule.metrics)
+    metric: str | None = getattr(rule, "metric", None)
+    return metric is None or metric in carried
 
 
 def apply_outcomes(
