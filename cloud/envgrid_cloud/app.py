@@ -28,6 +28,7 @@ from envgrid_cloud.api.errors import install_handlers
 from envgrid_cloud.cases.feed import STARTUP_WAIT_S, CaseFeed
 from envgrid_cloud.cases.pool import open_sync_pool
 from envgrid_cloud.cases.sweeps import SWEEPS, Sweep, run_periodically
+from envgrid_cloud.cases.topic import CaseTopic
 from envgrid_cloud.rules.day_close_sweep import DayCloseSweep
 from envgrid_cloud.rules.nodata_sweep import NoDataSweep
 from envgrid_cloud.settings import CloudSettings
@@ -67,6 +68,11 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
             tasks = [asyncio.create_task(feed.run(), name="case feed")] + [
                 asyncio.create_task(run_periodically(s, case_pool), name=s.name) for s in sweeps
             ]
+            if settings.case_topics_enabled:
+                # Other systems hear of cases on MQTT (envgrid/v1/cases/{township}/{case}).
+                out = CaseTopic(settings.mqtt_url, settings.topics)
+                stack.callback(out.start().stop)
+                tasks.append(asyncio.create_task(out.run(feed), name="case topics"))
             stack.push_async_callback(_cancel, tasks)
             # A client of the live feed must not miss what happens just after startup.
             if not await feed.wait_ready(STARTUP_WAIT_S):

@@ -34,6 +34,9 @@ class CloudSettings(EnvgridSettings):
     rules_enabled: bool = Field(
         default=True, description="Judge what the ingest stores by the sites' rules (cases)"
     )
+    case_topics_enabled: bool = Field(
+        default=True, description="Publish case changes on envgrid/v1/cases/{township}/{case}"
+    )
     session_expiry_s: int = Field(
         default=7 * 24 * 3600, ge=0, description="How long the broker keeps a worker's session"
     )

@@ -20,9 +20,12 @@ from envgrid_cloud.cases.feed import CaseFeed
 from envgrid_cloud.cases.model import Severity
 from envgrid_cloud.cases.sweeps import ESCALATION, Sweep
 from envgrid_cloud.settings import CloudSettings
+from envgrid_common.topics import Topics
 from tests.integration.test_api_app import uvicorn_thread
 from tests.integration.test_api_support import api, running
 from tests.integration.test_cases_support import breach, raise_case, seed_grid
+from tests.mqtt_clients import Collector
+from tests.polling import wait_until
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CASES = "/api/v1/cases"
@@ -287,3 +290,31 @@ async def test_the_feed_listens_again_after_losing_its_connection(db: str) -> No
         await asyncio.gather(task, return_exceptions=True)
     assert event == "case"
     assert json.loads(data)["id"] == case_id
+
+
+@pytest.mark.asyncio
+async def test_case_changes_go_out_on_mqtt_to_the_township_and_those_downstream(
+    db: str, mqtt_url: str, topics: Topics
+) -> None:
+    collector = Collector(mqtt_url, topics, filters=[f"{topics.base}/cases/#"]).start()
+    app = create_app(CloudSettings(database_url=db, mqtt_url=mqtt_url, topic_root=topics.root))
+    try:
+        async with running(app):
+            case_id = raise_now(db, site="river4", rule="cod")
+            # river4 (芦溪) flows on into 小店 and 安庄: three townships hear of it.
+            wanted = {topics.case(t, str(case_id)) for t in ("luxi", "xiaodian", "anzhuang")}
+            await asyncio.to_thread(
+                wait_until,
+                lambda: wanted <= {m.topic for m in collector.messages},
+                10,
+                "the case on the township's and the downstream townships' topics",
+            )
+    finally:
+        collector.stop()
+    summary = json.loads(collector.on(topics.case("luxi", str(case_id)))[0].payload)
+    assert (summary["id"], summary["site_id"], summary["state"]) == (
+        case_id,
+        "river4",
+        "dispatched",
+    )
+    assert sorted(summary["notified_townships"]) == ["anzhuang", "xiaodian"]
