@@ -6,7 +6,7 @@ ALTER TABLE sites
     -- phosphorus has lower limits for lakes and reservoirs; total nitrogen applies only there).
     ADD COLUMN target_class            text CHECK (target_class IN ('I', 'II', 'III', 'IV', 'V')),
     ADD COLUMN water_type              text CHECK (water_type IN ('river', 'lake')),
-    -- Per-site changes to its category's rule pack: {"rule id": {"limit": 30, ...}}.
+    -- Per-site changes to its category's rule pack: {"rule id": {"above": 30, ...}}.
     ADD COLUMN rule_overrides          jsonb NOT NULL DEFAULT '{}'::jsonb,
     -- The census list's own id for the site, if it had one (re-imports match on it).
     ADD COLUMN census_ref              text UNIQUE;
