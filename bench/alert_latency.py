@@ -15,6 +15,7 @@ database really took, and whether the background raised any case (it must not). 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
@@ -35,7 +36,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import psycopg
 
-from bench.support import bench_database
+from bench.support import bench_database, exit_on_sigterm
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
 from envgrid_cloud.registry.store import upsert_registry
@@ -118,7 +119,8 @@ class Background:
         self._thread.join()
         for proc in self._procs:
             assert proc.stdin is not None
-            proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):  # a publisher already gone (signalled)
+                proc.stdin.close()
         for proc in self._procs:
             if proc.wait(timeout=60) != 0:
                 raise SystemExit(f"a background publisher failed ({proc.returncode})")
@@ -131,13 +133,16 @@ class Background:
         start = time.monotonic()
         while not self._stop.is_set():
             due = int((time.monotonic() - start) * self.rate)
-            while self.sent < due:
-                i = self.sent % len(pipes)
-                seqs[i] += 1
-                pipes[i].write(normal_reading(seqs[i], rng) + b"\n")
-                self.sent += 1
-            for pipe in pipes:
-                pipe.flush()
+            try:
+                while self.sent < due:
+                    i = self.sent % len(pipes)
+                    seqs[i] += 1
+                    pipes[i].write(normal_reading(seqs[i], rng) + b"\n")
+                    self.sent += 1
+                for pipe in pipes:
+                    pipe.flush()
+            except BrokenPipeError:
+                return  # the publishers were stopped under us (a signal): stop() reports it
             self._stop.wait(tick)
 
 
@@ -199,6 +204,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     """Run the probes under load and print the figures."""
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -266,13 +272,15 @@ def main() -> None:
                     conn, "SELECT count(*) FROM cases WHERE site_id LIKE 'site-lat-bg-%%'"
                 )
         finally:
-            if load is not None:
-                load.stop()
             if feed is not None:
                 feed.closing = True
-            cloud.terminate()
-            cloud.wait(30)
-            broker.stop()
+            try:
+                if load is not None:
+                    load.stop()
+            finally:  # whatever went wrong, the cloud and the broker must not outlive us
+                cloud.terminate()
+                cloud.wait(30)
+                broker.stop()
         report(latencies, baseline, stored_rate, background_cases, args)
 
 

@@ -32,6 +32,7 @@ import psycopg
 from bench.support import (
     Counter,
     bench_database,
+    exit_on_sigterm,
     registry_for,
     start_publishers,
     wait_publishers,
@@ -226,6 +227,7 @@ def case_ingest(
 
 def main() -> None:
     """Run every case and print the table."""
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

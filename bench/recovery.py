@@ -35,7 +35,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.reasoncodes import ReasonCode
 
-from bench.support import bench_database, registry_for
+from bench.support import bench_database, exit_on_sigterm, registry_for
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
@@ -149,6 +149,7 @@ def _wait_count(url: str, target: int, max_seq: int | None, timeout_s: float) ->
 
 def main() -> None:
     """Run one outage and print the figures."""
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +26,15 @@ from envgrid_common.topics import Topics
 PG_ADMIN_URL = os.environ.get(
     "ENVGRID_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def exit_on_sigterm() -> None:
+    """Let SIGTERM (``kill``, ``timeout``) unwind like Ctrl-C, so brokers and children stop.
+
+    The benchmarks start brokers and envgrid processes in sessions of their own; without
+    this, a terminated benchmark leaves them running and loading the machine.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 @contextmanager
