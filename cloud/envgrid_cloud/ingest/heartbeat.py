@@ -7,24 +7,21 @@ import os
 import socket
 import threading
 from datetime import UTC, datetime
-from importlib import resources
 
 import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from envgrid_cloud.ingest.stats import IngestStats
+from envgrid_cloud.sqlfiles import loader
 from envgrid_common.messages import GatewayStatus
 
 log = logging.getLogger("envgrid.ingest.heartbeat")
 
 
-def _sql(name: str) -> str:
-    return resources.files("envgrid_cloud.ingest").joinpath(name).read_text(encoding="utf-8")
-
-
-_UPSERT_WORKER = _sql("upsert_worker.sql")
-_UPSERT_GATEWAY = _sql("upsert_gateway.sql")
+_sql = loader("envgrid_cloud.ingest")
+_UPSERT_WORKER = _sql("upsert_worker")
+_UPSERT_GATEWAY = _sql("upsert_gateway")
 
 
 class Heartbeat:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
+from envgrid_cloud.sqlfiles import loader
 
-@cache
-def load(name: str) -> bytes:
-    """The statement in ``{name}.sql`` (bytes: psycopg runs it without a literal-string type)."""
-    return resources.files(__name__).joinpath(f"{name}.sql").read_bytes()
+load = loader(__name__)
 
 
 async def fetch_all(conn: AsyncConnection[DictRow], name: str, **params: object) -> list[DictRow]:

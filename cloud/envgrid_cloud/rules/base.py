@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from envgrid_common.messages import Detection, DetectionKind, DetectionPhase, NodeState, Reading
+from envgrid_common.messages import Detection, DetectionKind, DetectionPhase, NodeState
 
 # node_id, ts, seq, event_id, kind, phase, confidence, body (JSON), historical: as ingest stores it
 DetectionRow = tuple[str, datetime, int, str, str, str, float, bytes, bool]
@@ -32,12 +32,6 @@ class Sample:
     values: Mapping[str, float]
     flags: Mapping[str, str] = field(default_factory=dict)
     historical: bool = False
-
-    @classmethod
-    def from_reading(cls, node_id: str, reading: Reading) -> Sample:
-        """The sample a wire reading makes."""
-        flags = {k: str(v) for k, v in (reading.flags or {}).items()}
-        return cls(node_id, reading.ts, reading.seq, reading.values, flags, reading.historical)
 
 
 @dataclass(frozen=True, slots=True)

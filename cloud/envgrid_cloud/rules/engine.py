@@ -84,19 +84,17 @@ class RuleCache:
             load("site_rules")
         ).fetchall():
             if site_id not in by_site:
-                site = SiteRules(site_id, SiteCategory(category), target_class, water_type, {})
-                by_site[site_id] = self._rules(site, overrides or {})
+                site = SiteRules(
+                    site_id, SiteCategory(category), target_class, water_type, overrides or {}
+                )
+                by_site[site_id] = self._rules(site)
             nodes[node_id] = NodeRules(site_id, by_site[site_id])
         self._nodes = nodes
         self._loaded_at = self._clock()
 
-    def _rules(self, site: SiteRules, overrides: dict[str, Any]) -> tuple[Rule, ...]:
+    def _rules(self, site: SiteRules) -> tuple[Rule, ...]:
         try:
-            rules = rules_for_site(
-                SiteRules(
-                    site.site_id, site.category, site.target_class, site.water_type, overrides
-                )
-            )
+            rules = rules_for_site(site)
             self._broken.discard(site.site_id)
         except RuleError as error:
             # A bad override must not stop the stream: judge by the pack until it is fixed.
@@ -105,7 +103,7 @@ class RuleCache:
                 log.error(
                     "site %s: rule overrides refused (%s); using its pack", site.site_id, error
                 )
-            rules = rules_for_site(site)
+            rules = rules_for_site(replace(site, overrides={}))
         return tuple(rules)
 
 
