@@ -37,6 +37,12 @@ class EnvgridSettings(BaseSettings):
         default=DEFAULT_ROOT, description="First topic level(s) before /v1 (tests use their own)"
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    stop_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="How long a stop may take: drain, then terminate, then kill what is left",
+    )
 
     @property
     def topics(self) -> Topics:
