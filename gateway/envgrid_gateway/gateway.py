@@ -8,11 +8,11 @@ import time
 from collections.abc import Sequence
 
 from envgrid_common.messages import NodeState
+from envgrid_common.netloop import NetLoop
 from envgrid_gateway.adapters import Adapter
 from envgrid_gateway.adapters.mqtt import MqttAdapter
 from envgrid_gateway.bridge import Bridge
 from envgrid_gateway.buffer import Buffer
-from envgrid_gateway.netloop import NetLoop
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_gateway.stats import QuietLog, Stats
 from envgrid_gateway.uplink import Uplink

@@ -16,7 +16,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_common.messages import GatewayStatus, NodeState
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect
-from envgrid_gateway.netloop import NetLoop, new_loop_client
+from envgrid_common.netloop import NetLoop, new_loop_client
 from envgrid_gateway.outbound import NO_SUBSCRIBERS, Done, Outgoing
 from envgrid_gateway.settings import GatewaySettings
 
@@ -47,7 +47,7 @@ class Uplink:
     stalled (the local broker redelivers what was not acknowledged yet), and the excess
     waits here, in order, for PUBACKs. paho's own in-flight limit would do the same, but it
     scans every message in flight on each PUBACK (see
-    :func:`~envgrid_gateway.netloop.new_loop_client`).
+    :func:`~envgrid_common.netloop.new_loop_client`).
 
     Its client runs on ``loop`` (the gateway's network thread); without one it gets its own.
     """

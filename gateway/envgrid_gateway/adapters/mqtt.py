@@ -12,9 +12,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from envgrid_common.mqtt import BrokerAddress, connect
+from envgrid_common.netloop import NetLoop, new_loop_client
 from envgrid_gateway.acks import InOrderAcks
 from envgrid_gateway.adapters import Inbound, Sink
-from envgrid_gateway.netloop import NetLoop, new_loop_client
 from envgrid_gateway.settings import GatewaySettings
 
 log = logging.getLogger("envgrid.gateway.mqtt")

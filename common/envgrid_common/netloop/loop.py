@@ -1,12 +1,12 @@
-"""One network thread for all of the gateway's MQTT connections.
+"""One network thread for several MQTT connections (the gateway's, an ingest worker's).
 
 paho's ``loop_start()`` gives every client a thread of its own; a forwarded message then
 crosses threads several times (publish wakes the uplink's thread through a socket pair, its
 PUBACK wakes the local one to send the ack) and the GIL changes hands each time. Here one
-thread drives every client through paho's external-loop API (``loop_read``, ``loop_write``,
-``loop_misc``), so a message is received, validated, published upstream and, on the PUBACK,
-acknowledged locally without leaving the thread, and each connection's socket is read in
-large chunks and written once per round instead of one system call per packet.
+thread drives every client through paho's external-loop API (``loop_read``, ``loop_write``),
+so a message is received, handled and acknowledged without leaving the thread, and each
+connection's socket is read in large chunks and written once per round instead of one system
+call per packet. Keepalive follows :mod:`envgrid_common.netloop.keepalive`, not paho's rule.
 
 Rules for users of a :class:`NetLoop`:
 
@@ -15,6 +15,8 @@ Rules for users of a :class:`NetLoop`:
   :meth:`NetLoop.submit`, which keeps the order in which work is submitted.
 * the loop connects and reconnects (with backoff) by itself; :meth:`NetLoop.disconnect` sends
   what is queued, then DISCONNECT, and ends reconnecting.
+* a connection whose ``may_read`` says no is not read (TCP holds the broker back) but is still
+  written to, and stays up as long as the broker has bytes waiting for it.
 """
 
 from __future__ import annotations
@@ -33,250 +35,19 @@ from functools import partial
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
-from envgrid_common.mqtt import BrokerAddress, new_client
+from envgrid_common.netloop.bufsock import BufferedSocket
+from envgrid_common.netloop.client import LoopClient
+from envgrid_common.netloop.keepalive import PINGREQ, Keepalive
 
-log = logging.getLogger("envgrid.gateway.net")
+log = logging.getLogger("envgrid.net")
 
 T = TypeVar("T")
 
-# Bytes asked of the kernel per read: a few hundred node messages at once (16 KiB to
-# 256 KiB measured the same; one byte at a time, as paho reads headers, costs a fifth).
-READ_CHUNK = 64 * 1024
 # Packets handled per connection per round, so that one busy connection cannot starve another.
 ROUND_PACKETS = 1000
-# How long a clean disconnect may take to send what is still buffered.
-CLOSE_FLUSH_S = 2.0
 # Keepalive and reconnect timers need no finer resolution than this.
 TICK_S = 0.5
-
-
-class BufferedSocket:
-    """A socket for paho that reads in large chunks and writes once per loop round.
-
-    paho reads a packet with a ``recv`` per header byte and one for the rest, and sends each
-    packet with its own ``send``; here ``recv`` is served from a buffer filled by one large
-    read, and ``send`` only queues: the loop calls :meth:`flush` once a round. A closed or
-    failed socket raises on the next ``recv``/``send``, which is how paho learns of it.
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._fd = sock.fileno()
-        self._in = b""
-        self._in_pos = 0
-        self._out: list[bytes | bytearray] = []
-        self.out_bytes = 0
-        self.broken: OSError | None = None
-        self.flush_on_close = False
-
-    # paho's SocketLike ------------------------------------------------------------------------
-    def recv(self, size: int) -> bytes:
-        """Up to ``size`` bytes: from the buffer, else one large read (may raise, or b"")."""
-        pos = self._in_pos
-        if pos < len(self._in):
-            chunk = self._in[pos : pos + size]
-            self._in_pos = pos + len(chunk)
-            return chunk
-        if self.broken is not None:
-            raise self.broken
-        data = self._sock.recv(max(size, READ_CHUNK))
-        if len(data) <= size:
-            return data
-        self._in, self._in_pos = data, size
-        return data[:size]
-
-    def send(self, data: bytes | bytearray) -> int:
-        """Queue ``data`` for the next :meth:`flush`; paho counts it as sent."""
-        if self.broken is not None:
-            raise self.broken
-        self._out.append(data)  # paho hands a fresh slice each time: no copy needed
-        self.out_bytes += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        """Close; after a requested disconnect, gracefully (see :meth:`_linger`)."""
-        if self.flush_on_close and self.broken is None:
-            try:
-                self._linger(time.monotonic() + CLOSE_FLUSH_S)
-            except OSError as error:
-                log.debug("no graceful close: %s", error)
-        self._out.clear()
-        self.out_bytes = 0
-        self._sock.close()
-
-    def _linger(self, deadline: float) -> None:
-        """Send what is queued (the DISCONNECT last), then wait for the broker to close.
-
-        Closing at once, as paho does, can lose what was just sent: the broker may still be
-        answering earlier packets (a PUBACK for each PUBLISH, the next message for each
-        PUBACK), and a write to a closed socket makes it drop the connection with the
-        rest of our packets unread; our PUBACKs among them would be redelivered.
-        """
-        sock = self._sock
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        sock.sendall(b"".join(self._out))
-        sock.shutdown(socket.SHUT_WR)
-        while time.monotonic() < deadline:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            if not sock.recv(READ_CHUNK):  # what still comes is unacknowledged: redelivered
-                return
-
-    def fileno(self) -> int:
-        """The socket's descriptor (kept after close, for select bookkeeping)."""
-        return self._fd
-
-    def setblocking(self, flag: bool) -> None:
-        """Pass through (paho makes the socket non-blocking)."""
-        self._sock.setblocking(flag)
-
-    def pending(self) -> int:
-        """Bytes read from the kernel and not yet handed to paho."""
-        return len(self._in) - self._in_pos
-
-    # the loop's side --------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Send what is queued without blocking; a failure marks the socket broken."""
-        if not self.out_bytes or self.broken is not None:
-            return
-        data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
-        try:
-            sent = self._sock.send(data)
-        except BlockingIOError:
-            sent = 0
-        except OSError as error:
-            self.broken = error
-            return
-        if sent == len(data):
-            self._out.clear()
-            self.out_bytes = 0
-        else:
-            rest = data[sent:]
-            self._out = [rest]
-            self.out_bytes = len(rest)
-
-
-_PUBLISH = 0x30
-_PUBACK = 0x40
-# Shared by every fast-path callback: read them, never change them.
-PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK, "Success")
-NO_PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
-NO_PUBLISH_PROPERTIES = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-
-
-class LoopClient(mqtt.Client):
-    """A paho client that a :class:`NetLoop` drives.
-
-    It overrides paho 2.x internals, checked by the gateway's unit tests:
-    ``_create_socket`` (use the socket the loop connected, wrapped in a
-    :class:`BufferedSocket`), ``_easy_log`` (paho's own errors to our log, cheaply),
-    ``_loop_rc_handle`` (called by :meth:`abort`, paho's own path for a lost connection) and
-    ``_packet_handle``: the two packets of every forwarded message, a QoS 1 PUBLISH without
-    properties and a PUBACK saying success, skip paho's general decoder, which builds two
-    ``Properties`` objects per packet (a fifth of the gateway's time); their callbacks get the
-    shared, empty :data:`NO_PUBLISH_PROPERTIES`, :data:`NO_PUBACK_PROPERTIES` and
-    :data:`PUBACK_SUCCESS`. Anything else takes paho's own path.
-    Exceptions raised by callbacks are logged by paho and do not break the loop.
-    """
-
-    fast_paths = True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.suppress_exceptions = True
-        self._prepared: socket.socket | None = None
-
-    def _packet_handle(self) -> MQTTErrorCode:
-        if self.fast_paths:
-            command: int = self._in_packet["command"]
-            body: bytearray = self._in_packet["packet"]
-            kind = command & 0xF0
-            if kind == _PUBACK and len(body) == 2:  # MQTT 5: no reason code means success
-                mid = (body[0] << 8) | body[1]
-                with self._out_message_mutex:
-                    if mid in self._out_messages:
-                        return self._do_on_publish(mid, PUBACK_SUCCESS, NO_PUBACK_PROPERTIES)
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-            if kind == _PUBLISH and command & 0x06 == 0x02:
-                message = self._qos1_publish(command, body)
-                if message is not None:
-                    self._handle_on_message(message)
-                    if self._manual_ack:
-                        return MQTTErrorCode.MQTT_ERR_SUCCESS
-                    return self._send_puback(message.mid)
-        return super()._packet_handle()
-
-    def _qos1_publish(self, command: int, body: bytearray) -> mqtt.MQTTMessage | None:
-        """Decode a well-formed QoS 1 PUBLISH without properties; None for anything else."""
-        size = len(body)
-        if size < 2:
-            return None
-        end = 2 + ((body[0] << 8) | body[1])
-        if end == 2 or end + 2 > size:
-            return None  # empty topic (an alias, or an error) or too short: paho decides
-        pos = end + 2
-        properties = None
-        if self._protocol == mqtt.MQTTv5:
-            if pos >= size or body[pos] != 0:
-                return None  # properties present
-            pos += 1
-            properties = NO_PUBLISH_PROPERTIES
-        message = mqtt.MQTTMessage((body[end] << 8) | body[end + 1], bytes(body[2:end]))
-        message.dup = bool(command & 0x08)
-        message.qos = 1
-        message.retain = bool(command & 0x01)
-        message.properties = properties
-        message.payload = bytes(body[pos:])
-        message.timestamp = time.monotonic()
-        return message
-
-    def _create_socket(self) -> Any:
-        sock, self._prepared = self._prepared, None
-        if sock is None:  # paho reconnecting by itself (an MQTT 3.1 downgrade): block
-            sock = socket.create_connection((self.host, self.port), self.connect_timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return BufferedSocket(sock)
-
-    def _easy_log(self, level: int, fmt: str, *args: Any) -> None:
-        if self.on_log is not None or self._logger is not None:
-            super()._easy_log(level, fmt, *args)  # type: ignore[arg-type]
-        elif level == mqtt.MQTT_LOG_ERR:
-            log.error("%s: " + fmt, self._client_id.decode(), *args)
-        elif level == mqtt.MQTT_LOG_WARNING:
-            log.warning("%s: " + fmt, self._client_id.decode(), *args)
-
-    def abort(self) -> None:
-        """Drop the connection as paho does when it is lost (on_disconnect included)."""
-        if self._sock is not None:
-            self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
-
-
-def new_loop_client(
-    client_id: str,
-    address: BrokerAddress,
-    *,
-    manual_ack: bool = False,
-    persistent: bool = False,
-) -> LoopClient:
-    """A :class:`LoopClient` made by :func:`envgrid_common.mqtt.new_client`.
-
-    No in-flight limit: paho's limit costs a scan of every unacknowledged message on each
-    PUBACK, and the gateway bounds what it has in flight itself (the local Receive Maximum).
-    """
-    client = new_client(
-        client_id,
-        address,
-        manual_ack=manual_ack,
-        max_inflight=0,
-        persistent=persistent,
-        client_class=LoopClient,
-    )
-    assert isinstance(client, LoopClient)
-    return client
 
 
 class _State(Enum):
@@ -297,6 +68,7 @@ class _Conn:
     reached: bool = False  # this connection got its CONNACK: the backoff starts over
     closing: bool = False  # disconnect requested: no more attempts
     failures: int = 0
+    ping_sent_at: float | None = None
     closed: threading.Event = field(default_factory=threading.Event)
 
 
@@ -583,12 +355,35 @@ class NetLoop:
     def _timers(self, now: float) -> None:
         for conn in self._conns:
             if conn.state is _State.ATTACHED:
-                self._guarded(conn, lambda c: c.client.loop_misc())  # keepalive
+                self._guarded(conn, partial(self._keepalive, now=now))
             if conn.state is _State.WAITING:
                 if now >= conn.retry_at:
                     self._connect(conn)
                 else:
                     self._next_tick = min(self._next_tick, conn.retry_at)
+
+    def _keepalive(self, conn: _Conn, now: float) -> None:
+        """Ping when due; drop a connection that has been silent too long."""
+        sock, client = conn.sock, conn.client
+        assert sock is not None
+        rule = Keepalive(client.keepalive)
+        if rule.dead(now, sock.last_received) and sock.has_data_waiting():
+            sock.last_received = now  # not read on purpose (flow control), but alive
+        if rule.dead(now, sock.last_received):
+            log.warning(
+                "%s: nothing from the broker for %.0f s (keepalive %d s); reconnecting",
+                client.name,
+                now - sock.last_received,
+                client.keepalive,
+            )
+            client.abort()
+            return
+        if client.is_connected() and rule.ping_due(
+            now, sock.last_sent, sock.last_received, conn.ping_sent_at
+        ):
+            sock.send(PINGREQ)  # paho never sees it; its PINGRESP handler ignores the answer
+            sock.flush()
+            conn.ping_sent_at = now
 
     def _connect(self, conn: _Conn) -> None:
         """Open the TCP connection in a helper thread (DNS and connect may block)."""
@@ -642,9 +437,10 @@ class NetLoop:
             return
         conn.failures = 0
         conn.reached = False
+        conn.ping_sent_at = None
         conn.sock = client.socket()  # type: ignore[assignment]
         conn.state = _State.ATTACHED
 
 
 def _name(conn: _Conn) -> str:
-    return conn.client._client_id.decode(errors="replace")
+    return conn.client.name

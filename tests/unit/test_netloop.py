@@ -1,4 +1,4 @@
-"""The gateway's network loop: buffered socket, paho fast paths, ordering of submitted work."""
+"""The network loop: buffered socket, paho fast paths, ordering of submitted work."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_common.mqtt import BrokerAddress
-from envgrid_gateway import netloop
-from envgrid_gateway.netloop import BufferedSocket, LoopClient, NetLoop, new_loop_client
+from envgrid_common.netloop import BufferedSocket, LoopClient, NetLoop, bufsock, new_loop_client
 
 
 @pytest.fixture
@@ -159,7 +158,7 @@ def test_a_graceful_close_gives_up_at_its_deadline(
     wrapped.flush_on_close = True
     started = time.monotonic()
     wrapped.close()  # the peer never closes
-    assert netloop.CLOSE_FLUSH_S - 0.1 < time.monotonic() - started < netloop.CLOSE_FLUSH_S + 1
+    assert bufsock.CLOSE_FLUSH_S - 0.1 < time.monotonic() - started < bufsock.CLOSE_FLUSH_S + 1
     assert b.recv(100) == b"DISCONNECT"
 
 
@@ -454,4 +453,4 @@ def test_stopping_closes_the_wakeup_sockets() -> None:
 
 
 def test_read_chunk_is_large() -> None:
-    assert netloop.READ_CHUNK >= 16 * 1024
+    assert bufsock.READ_CHUNK >= 16 * 1024

@@ -1,4 +1,4 @@
-"""The gateway's network loop against real brokers: connecting, disconnecting, flow control."""
+"""The network loop against real brokers: connecting, disconnecting, flow control."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.mqtt import BrokerAddress, connect
+from envgrid_common.netloop import NetLoop, new_loop_client
 from envgrid_common.topics import Topics
 from envgrid_gateway.adapters import Inbound
 from envgrid_gateway.adapters.mqtt import MqttAdapter
-from envgrid_gateway.netloop import NetLoop, new_loop_client
 from tests.integration.test_gateway_support import gateway_settings, reading
 from tests.mqtt_clients import Collector
 from tests.mqtt_clients import Publisher as Node
