@@ -40,6 +40,7 @@ from bench.support import bench_database, exit_on_sigterm
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
 from envgrid_cloud.registry.store import upsert_registry
+from envgrid_common.lifecycle import start_child
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
 from envgrid_common.topics import Topics
@@ -105,7 +106,7 @@ class Background:
         for node in nodes:
             argv = [binary, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-l", "-V", "mqttv5"]
             argv += ["-i", f"lat-pub-{node}-{uuid.uuid4().hex[:4]}", "-t", topics.readings(node)]
-            self._procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE))
+            self._procs.append(start_child(argv, stdin=subprocess.PIPE))
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> Background:
@@ -236,13 +237,14 @@ def main() -> None:
             "ENVGRID_INGEST_CLIENT_ID": f"lat-{uuid.uuid4().hex[:6]}",
             "ENVGRID_LOG_LEVEL": "WARNING",
         }
-        cloud = subprocess.Popen(
-            [sys.executable, "-m", "envgrid_cli", "cloud"],
-            env=env,
-            stdout=(work / "cloud.log").open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (work / "cloud.log").open("ab") as cloud_log:
+            cloud = start_child(
+                [sys.executable, "-m", "envgrid_cli", "cloud"],
+                env=env,
+                stdout=cloud_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         load: Background | None = None
         feed: LiveFeed | None = None
         try:

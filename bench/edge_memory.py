@@ -29,6 +29,7 @@ import yaml
 
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
+from envgrid_common.lifecycle import start_child
 from envgrid_common.messages import Reading
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
 from envgrid_common.outbox import Durability, Kind, Outbox, OutMessage
@@ -103,7 +104,7 @@ def write_config(folder: Path, url: str, interval_s: float) -> Path:
 
 
 def spawn(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    return start_child(
         [sys.executable, "-m", "envgrid_edge", "sensor", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

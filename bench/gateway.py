@@ -37,6 +37,7 @@ import orjson
 
 from bench.support import Counter, start_publishers, wait_publishers
 from envgrid_cli.services.mosquitto import MosquittoBroker
+from envgrid_common.lifecycle import start_child
 from envgrid_common.messages import GatewayStatus
 from envgrid_common.topics import NodeChannel, Topics
 
@@ -132,13 +133,13 @@ def start_gateway(
     }
     if gateway_path:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [gateway_path, env.get("PYTHONPATH")]))
-    log = (workdir / f"gateway-{gateway_id}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "envgrid_gateway", "--log-level", "WARNING"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (workdir / f"gateway-{gateway_id}.log").open("wb") as log:
+        proc = start_child(
+            [sys.executable, "-m", "envgrid_gateway", "--log-level", "WARNING"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     return proc, gateway_id
 
 

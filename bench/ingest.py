@@ -39,6 +39,7 @@ from bench.support import (
 )
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.registry.store import upsert_registry
+from envgrid_common.lifecycle import start_child
 from envgrid_common.topics import NodeChannel, Topics
 
 VALUES = ("cod", "nh3n", "tp", "ph", "do", "codmn", "turbidity", "flow")
@@ -132,12 +133,13 @@ def case_copy(database_url: str, load: Load) -> tuple[float, float]:
 
 # (c), (d) ------------------------------------------------------------------------------------
 def _run_child(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "envgrid_cli", *argv],
-        env={**os.environ, **env},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as out:
+        return start_child(
+            [sys.executable, "-m", "envgrid_cli", *argv],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait_rows(database_url: str, total: int, timeout_s: float = 600) -> float:

@@ -38,6 +38,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from bench.support import bench_database, exit_on_sigterm, registry_for
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.registry.store import upsert_registry
+from envgrid_common.lifecycle import start_child
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
 from envgrid_common.topics import Topics
 
@@ -117,13 +118,14 @@ class Township:
 
 def _child(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ENVGRID_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "envgrid_cli", *argv],
-        env={**clean, **env},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log.open("ab") as out:
+        return start_child(
+            [sys.executable, "-m", "envgrid_cli", *argv],
+            env={**clean, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _count(url: str, max_seq: int | None = None) -> int:

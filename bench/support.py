@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 
 from envgrid_cloud.db.migrate import migrate
+from envgrid_common.lifecycle import die_with_parent, start_child
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
 from envgrid_common.topics import Topics
 
@@ -84,7 +85,7 @@ def start_publishers(
         argv += ["-M", "1000", "-V", "mqttv5", "-i", f"bench-pub-{node}-{uuid.uuid4().hex[:6]}"]
         argv += ["-t", topics.readings(node)]
         with path.open("rb") as stdin:
-            procs.append(subprocess.Popen(argv, stdin=stdin))
+            procs.append(start_child(argv, stdin=stdin))
     return procs
 
 
@@ -97,6 +98,7 @@ def wait_publishers(procs: list[subprocess.Popen[bytes]], timeout_s: float = 900
 
 # The counting subscriber, in a process of its own --------------------------------------------
 def _count(
+    parent_pid: int,
     url: str,
     topic_filter: str,
     total: int,
@@ -105,6 +107,7 @@ def _count(
     count_out: Synchronized[int],
     cpu_out: Synchronized[float],
 ) -> None:
+    die_with_parent(parent_pid)
     import paho.mqtt.client as mqtt
 
     from envgrid_common.mqtt import BrokerAddress, connect, new_client
@@ -149,7 +152,16 @@ class Counter:
         self._cpu = ctx.Value("d", 0.0)
         self._proc = ctx.Process(
             target=_count,
-            args=(url, topic_filter, total, self._ready, self._last, self._count, self._cpu),
+            args=(
+                os.getpid(),
+                url,
+                topic_filter,
+                total,
+                self._ready,
+                self._last,
+                self._count,
+                self._cpu,
+            ),
         )
         self._proc.start()
         if not self._ready.wait(15):

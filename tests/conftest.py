@@ -1,4 +1,4 @@
-"""Fixtures every test layer shares: a database and a topic root per test, brokers of our own."""
+"""Shared fixtures (a database and topic root per test, brokers of our own); the leftover check."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.topics import Topics
+from tests.leftovers import mark_session, still_running
 
 # The machine's own servers (CI starts them before the run); override to point elsewhere.
 PG_ADMIN_URL = os.environ.get(
@@ -19,6 +20,31 @@ PG_ADMIN_URL = os.environ.get(
 )
 MQTT_URL = os.environ.get("ENVGRID_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+# After the last test, how long processes get to finish ending before they count as left over.
+LEFTOVER_GRACE_S = 5.0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Mark this run: every process started from now on inherits the mark."""
+    mark_session()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process the tests started is still alive (pytest itself aside)."""
+    left = still_running(LEFTOVER_GRACE_S)
+    if not left:
+        return
+    lines = [f"{len(left)} process(es) started by the tests outlived them:"]
+    lines += [f"  pid {pid}: {command}" for pid, command in sorted(left.items())]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+    for line in lines:
+        if reporter is not None:
+            reporter.write_line(line, red=True)
+        else:
+            print(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _database_url(name: str) -> str:

@@ -6,22 +6,23 @@ import argparse
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
 
 import psycopg
 from pydantic import Field
 
+from envgrid_cli.demo_lock import OWNER_VARIABLE, DataDirBusy, DataDirLock, refuse_leftovers
+from envgrid_cli.demo_parts import Broker, BrokerPart, Component, Part
+from envgrid_cli.demo_supervisor import GaveUp, Supervisor
 from envgrid_cli.services.amqtt_broker import AmqttBroker
 from envgrid_cli.services.mosquitto import MosquittoBroker, mosquitto_binary
 from envgrid_cli.services.ports import free_port, wait_for_port
-from envgrid_cli.services.postgres import EmbeddedPostgres
+from envgrid_cli.services.postgres import EmbeddedPostgres, stop_server
 from envgrid_common.settings import EnvgridSettings, default_data_dir
 
 log = logging.getLogger("envgrid.demo")
@@ -43,15 +44,6 @@ class DemoSettings(EnvgridSettings):
     demo_broker: str = Field(default="auto", description="auto, mosquitto or amqtt")
 
 
-class Broker(Protocol):
-    """A broker the demo started."""
-
-    @property
-    def url(self) -> str: ...
-
-    def stop(self) -> None: ...
-
-
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``demo``."""
     parser = commands.add_parser(
@@ -61,7 +53,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "Run the whole system on this machine. Without ENVGRID_DATABASE_URL it starts an "
             "embedded PostgreSQL; without ENVGRID_MQTT_URL it starts two brokers (township and "
             "cloud: Mosquitto if installed, else amqtt from PyPI). Data is kept in the data "
-            "directory across restarts. Stop with Ctrl-C."
+            "directory across restarts. A component that dies is restarted. Stop with Ctrl-C: "
+            "simulator, gateway, cloud, brokers, then the database, each within "
+            "ENVGRID_STOP_TIMEOUT_S. Exit status 2: another demo (or what is left of one) "
+            "is running."
         ),
     )
     parser.add_argument("--data-dir", type=Path, help="where to keep state (ENVGRID_DATA_DIR)")
@@ -84,7 +79,7 @@ def _port_or_free(preferred: int) -> int:
     return free_port()
 
 
-def _start_broker(kind: str, data_dir: Path, preferred_port: int) -> Broker:
+def _start_broker(kind: str, data_dir: Path, preferred_port: int) -> MosquittoBroker | AmqttBroker:
     port = _port_or_free(preferred_port)
     if kind == "mosquitto" or (kind == "auto" and mosquitto_binary()):
         return MosquittoBroker(data_dir, port=port).start()
@@ -104,58 +99,21 @@ def _ensure_database(admin_url: str) -> str:
 
 
 @dataclass
-class Child:
-    """A component running as its own process, logging to a file."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the component."""
-        log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "envgrid_cli", *self.argv],
-            env={**os.environ, **self.env},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def exited(self) -> int | None:
-        """Exit status if the process has ended."""
-        return None if self.process is None else self.process.poll()
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not stop in time."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def tail(self, lines: int = 15) -> str:
-        """The end of its log."""
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-@dataclass
 class Demo:
-    """Everything the demo started, stopped in reverse order."""
+    """Everything the demo started; stopped in dependency order, each part within the bound."""
 
     settings: DemoSettings
     interval: float
     broker_kind: str
     stopping: threading.Event = field(default_factory=threading.Event)
-    brokers: list[Broker] = field(default_factory=list)
+    brokers: list[BrokerPart] = field(default_factory=list)
     postgres: EmbeddedPostgres | None = None
-    children: list[Child] = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)
+
+    @property
+    def parts(self) -> list[Part]:
+        """What the demo watches and restarts: brokers and components."""
+        return [*self.brokers, *self.components]
 
     def start(self) -> tuple[str, str, str, int]:
         """Start servers and components; return database, township and cloud URLs, API port."""
@@ -163,7 +121,7 @@ class Demo:
         (data / "logs").mkdir(parents=True, exist_ok=True)
         database_url = self.settings.database_url
         if database_url is None:
-            self.postgres = EmbeddedPostgres(data / "postgres")
+            self.postgres = EmbeddedPostgres(data / "postgres", self.settings.stop_timeout_s)
             database_url = _ensure_database(self.postgres.start())
         township_url, cloud_url = self._brokers(data)
         self._prepare_database(database_url)
@@ -178,9 +136,9 @@ class Demo:
         }
         if "protocol=3.1.1" in cloud_url:
             cloud_env["ENVGRID_INGEST_SHARE_GROUP"] = ""
-        self.children = [
-            Child("cloud", ["cloud"], cloud_env, logs / "cloud.log"),
-            Child(
+        self.components = [
+            Component("cloud", ["cloud"], cloud_env, logs / "cloud.log"),
+            Component(
                 "gateway",
                 ["gateway"],
                 {
@@ -192,25 +150,37 @@ class Demo:
                 },
                 logs / "gateway.log",
             ),
-            Child(
+            Component(
                 "sim",
                 ["sim", "--interval", str(self.interval), "--data-dir", str(data / "sim")],
                 {**common, "ENVGRID_MQTT_URL": township_url},
                 logs / "sim.log",
             ),
         ]
-        for child in self.children:
-            child.start()
-        wait_for_port("127.0.0.1", api_port, timeout_s=60)
+        for component in self.components:
+            component.start()
+        self._wait_for_api(api_port, timeout_s=60)
         return database_url, township_url, cloud_url, api_port
+
+    def _wait_for_api(self, port: int, timeout_s: float) -> None:
+        """Until the API answers, or a Ctrl-C asks to stop meanwhile."""
+        deadline = time.monotonic() + timeout_s
+        while not self.stopping.is_set():
+            try:
+                wait_for_port("127.0.0.1", port, timeout_s=0.5)
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
 
     def _brokers(self, data: Path) -> tuple[str, str]:
         env_township = os.environ.get("ENVGRID_MQTT_URL")
         if env_township:
             return env_township, self.settings.uplink_mqtt_url or env_township
         township = _start_broker(self.broker_kind, data / "broker-township", 1883)
+        self.brokers.append(_broker_part("township broker", township))
         cloud = _start_broker(self.broker_kind, data / "broker-cloud", 1884)
-        self.brokers = [township, cloud]
+        self.brokers.append(_broker_part("cloud broker", cloud))
         return township.url, cloud.url
 
     def _prepare_database(self, database_url: str) -> None:
@@ -223,13 +193,18 @@ class Demo:
             upsert_registry(conn, luxi_scenario(report_interval_s=self.interval).registry)
 
     def stop(self) -> None:
-        """Stop components, then brokers, then the database."""
-        for child in reversed(self.children):
-            child.stop()
-        for broker in reversed(self.brokers):
-            broker.stop()
+        """Simulator, gateway, cloud (its ingest drains while the database is up), brokers, PG."""
+        timeout_s = self.settings.stop_timeout_s
+        order: list[Part] = [*reversed(self.components), *reversed(self.brokers)]
+        for part in order:
+            part.stop(timeout_s)
         if self.postgres is not None:
             self.postgres.stop()
+
+
+def _broker_part(name: str, broker: Broker) -> BrokerPart:
+    log_name = "mosquitto.log" if isinstance(broker, MosquittoBroker) else "amqtt.log"
+    return BrokerPart(name, broker, log_name)
 
 
 def _progress(database_url: str) -> str:
@@ -247,13 +222,18 @@ def _progress(database_url: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start everything, report progress, stop everything on Ctrl-C or SIGTERM."""
+    """Start everything, keep it running, stop everything on Ctrl-C or SIGTERM."""
     overrides: dict[str, object] = {}
     if args.data_dir:
         overrides["data_dir"] = args.data_dir
     if args.api_port:
         overrides["api_port"] = args.api_port
     settings = DemoSettings(**overrides)  # type: ignore[arg-type]
+    try:
+        lock = _claim(settings)
+    except DataDirBusy as busy:
+        print(f"envgrid demo: {busy}", file=sys.stderr, flush=True)
+        return 2
     demo = Demo(settings, args.interval, args.broker or settings.demo_broker)
 
     def _stop(_sig: int, _frame: FrameType | None) -> None:
@@ -276,18 +256,36 @@ def run(args: argparse.Namespace) -> int:
     finally:
         print("envgrid demo: stopping…", flush=True)
         demo.stop()
+        lock.release()
         print("envgrid demo: stopped", flush=True)
 
 
+def _claim(settings: DemoSettings) -> DataDirLock:
+    """Lock the data directory, clear what an earlier demo left, and mark what we start."""
+    lock = DataDirLock(settings.data_dir)
+    try:
+        # pg_ctl runs the server as a daemon: an earlier demo's server may outlive it.
+        stale = stop_server(lock.data_dir / "postgres", settings.stop_timeout_s)
+        if stale is not None:
+            print(f"envgrid demo: stopped the PostgreSQL an earlier demo left (pid {stale})")
+        refuse_leftovers(settings.data_dir, grace_s=settings.stop_timeout_s)
+    except DataDirBusy:
+        lock.release()
+        raise
+    # Every process started from here on inherits it: brokers, PostgreSQL, components, workers.
+    os.environ[OWNER_VARIABLE] = lock.owner_marker()
+    return lock
+
+
 def _supervise(demo: Demo, database_url: str) -> int:
+    supervisor = Supervisor(demo.parts, lambda line: print(f"envgrid demo: {line}", flush=True))
     next_report = time.monotonic() + 5
     while not demo.stopping.wait(0.5):
-        for child in demo.children:
-            status = child.exited()
-            if status is not None:
-                print(f"envgrid demo: {child.name} exited ({status}); its log ends:", flush=True)
-                print(child.tail(), flush=True)
-                return 1
+        try:
+            supervisor.check()
+        except GaveUp as gave_up:
+            print(f"envgrid demo: {gave_up}", flush=True)
+            return 1
         if time.monotonic() >= next_report:
             next_report = time.monotonic() + 15
             try:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
+import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING
 
 from envgrid_cloud.settings import CloudSettings
+
+if TYPE_CHECKING:
+    from envgrid_cloud.api_server import ApiServer
+    from envgrid_cloud.ingest_processes import IngestWorkers
 
 log = logging.getLogger("envgrid.cloud")
 
@@ -76,27 +81,14 @@ def _settings(args: argparse.Namespace) -> CloudSettings:
     return CloudSettings(**overrides)
 
 
-def _ingest_process(settings: CloudSettings, index: int) -> None:
-    from envgrid_cloud.ingest.worker import run_worker
-    from envgrid_common.logs import setup_logging
-
-    setup_logging(settings.log_level)
-    stop = threading.Event()
-
-    def _stop(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    run_worker(settings, index, stop)
-
-
 def run_cloud(args: argparse.Namespace) -> int:
-    """Migrate, start the ingest processes, serve the API until interrupted."""
+    """Migrate, start the ingest processes and the API, supervise them until interrupted."""
     import psycopg
 
     from envgrid_cloud.api.database import describe
+    from envgrid_cloud.api_server import ApiServer
     from envgrid_cloud.db.migrate import migrate
+    from envgrid_cloud.ingest_processes import IngestWorkers
 
     settings = _settings(args)
     try:
@@ -104,45 +96,62 @@ def run_cloud(args: argparse.Namespace) -> int:
     except psycopg.OperationalError as error:
         log.error("cannot reach the database %s: %s", describe(settings.database_url), error)
         return 2
-    workers: list[multiprocessing.process.BaseProcess] = []
-    if not args.api_only:
-        ctx = multiprocessing.get_context("spawn")
-        for index in range(settings.ingest_workers):
-            process = ctx.Process(
-                target=_ingest_process, args=(settings, index), name=f"ingest-{index}", daemon=False
-            )
-            process.start()
-            workers.append(process)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    workers = IngestWorkers(settings, 0 if args.api_only else settings.ingest_workers).start()
+    if len(workers):
         log.info("%d ingest worker(s) on %s", len(workers), settings.mqtt_url)
+    api: ApiServer | None = None
+    status = 0
     try:
-        if args.ingest_only:
-            stopped = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-            while not stopped.wait(1.0):
-                if all(not w.is_alive() for w in workers):
-                    log.error("every ingest worker has exited")
-                    return 1
-        else:
-            import uvicorn
-
-            from envgrid_cloud.app import create_app
-
+        if not args.ingest_only:
+            api = ApiServer(settings).start()
             print(f"envgrid API on http://{settings.api_host}:{settings.api_port}", flush=True)
-            uvicorn.run(
-                create_app(settings),
-                host=settings.api_host,
-                port=settings.api_port,
-                log_level=settings.log_level.lower(),
-                # Live-feed clients keep their streams open: without a bound, a stop would
-                # wait for every one of them to leave.
-                timeout_graceful_shutdown=5,
-            )
+        while not stopping.wait(SUPERVISE_EVERY_S):
+            workers.supervise()
+            if api is not None and not api.running:
+                log.error("the API has stopped; stopping the cloud")
+                status = 1
+                break
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.join(timeout=15)
-    return 0
+        _stop(settings.stop_timeout_s, workers, api)
+    return status
+
+
+# How often the main thread looks at the ingest workers (and restarts those due).
+SUPERVISE_EVERY_S = 0.5
+
+
+def _stop(timeout_s: float, workers: IngestWorkers, api: ApiServer | None) -> None:
+    """Stop the API and the workers together; the process ends within ``timeout_s``."""
+    _exit_after(timeout_s)
+    deadline = time.monotonic() + STOP_SHARE * timeout_s
+    if api is not None:
+        api.request_stop()
+    workers.stop(STOP_SHARE * timeout_s)
+    if api is not None and not api.wait(deadline - time.monotonic()):
+        log.error("the API did not stop in time")
+
+
+# Share of the stop bound for the API and the workers; the rest is for the interpreter to exit.
+STOP_SHARE = 0.9
+
+
+def _exit_after(seconds: float) -> None:
+    """End the process in ``seconds``, whatever it is doing then."""
+    # A thread stuck in a call to a database that has gone away must not hold the process past
+    # its stop bound (the interpreter waits for every thread that is not a daemon).
+
+    def _exit() -> None:
+        log.error("still running %g s after the stop began: exiting now", seconds)
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, _exit)
+    timer.daemon = True
+    timer.start()
 
 
 def register_sites(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

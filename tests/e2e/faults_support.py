@@ -24,6 +24,7 @@ import psycopg
 
 from envgrid_cli.services.mosquitto import SHIPPED_CONF, MosquittoBroker
 from envgrid_cli.services.postgres import EmbeddedPostgres
+from envgrid_common.lifecycle import start_child
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
 from envgrid_common.topics import Topics
 from tests.e2e.support import clean_env
@@ -113,14 +114,15 @@ class Component:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Component:
-        """Start it."""
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "envgrid_cli", *self.argv],
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        """Start it (from any thread: it dies with the test run, not with the thread)."""
+        with self.log.open("ab") as out:
+            self.process = start_child(
+                [sys.executable, "-m", "envgrid_cli", *self.argv],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def kill(self) -> None:

@@ -13,25 +13,31 @@ from typing import Any, TypeVar
 
 import httpx
 
+from envgrid_common.lifecycle import start_child
+from tests.leftovers import SESSION_VARIABLE
+
 T = TypeVar("T")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any ENVGRID_ variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENVGRID_")}
+    """This process's environment without ENVGRID_ settings (the run's mark stays), + ``extra``."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("ENVGRID_") or k == SESSION_VARIABLE
+    }
     env.update(extra)
     return env
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``envgrid ARGS`` as its own process, logging to ``log``."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "envgrid_cli", *args],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    """``envgrid ARGS`` as its own process, logging to ``log``; it dies with the test run."""
+    with log.open("ab") as out:
+        return start_child(
+            [sys.executable, "-m", "envgrid_cli", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 60) -> int:

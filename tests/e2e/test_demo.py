@@ -1,20 +1,97 @@
 """``envgrid demo`` with nothing configured: embedded PostgreSQL, its own brokers, all sites
-reporting within a minute, and the data still there after a stop and a start."""
+reporting within a minute, and the data still there after a stop and a start; the stop leaves
+nothing running, a component that dies is restarted, and one demo runs per data directory."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from envgrid_cli.demo_lock import OWNER_VARIABLE
 from envgrid_cli.services.mosquitto import mosquitto_binary
 from envgrid_cli.services.ports import free_port, wait_for_port
+from envgrid_cli.services.processes import carrying, command_line, is_running
 from tests.e2e.support import clean_env, get, sites_without_data, start, stop, wait_for
 
 SHANGHAI = timezone(timedelta(hours=8))
 SITE = "luxi-river-02"
+STOP_TIMEOUT_S = 5.0
+# A normal stop takes each part far less than the bound; the whole demo stays within it plus this.
+STOP_MARGIN_S = 3.0
+# What every demo starts, by a word of its command line.
+KINDS = {
+    "township and cloud brokers": ("mosquitto -c", 2),
+    "PostgreSQL": ("postgres -D", 1),
+    "PostgreSQL's guard": ("postgres_guard", 1),
+    "cloud": ("envgrid_cli cloud", 1),
+    "ingest worker": ("spawn_main", 1),
+    "gateway": ("envgrid_cli gateway", 1),
+    "sim": ("envgrid_cli sim", 1),
+}
+needs_mosquitto = pytest.mark.skipif(
+    mosquitto_binary() is None, reason="the demo's own brokers need mosquitto"
+)
+
+
+def demo_data_dir() -> Path:
+    """A data directory outside pytest's base temp, removed at the end of the run."""
+    # Run as root, the embedded PostgreSQL runs as another user, and any other pytest run on
+    # the machine resets pytest's base temp to mode 0700 under it.
+    path = Path(tempfile.mkdtemp(prefix="envgrid-demo-test-"))
+    path.chmod(0o755)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path / "demo-data"
+
+
+def demo_env() -> dict[str, str]:
+    return clean_env(ENVGRID_STOP_TIMEOUT_S=str(STOP_TIMEOUT_S))
+
+
+def started_by(demo: subprocess.Popen[bytes]) -> dict[int, str]:
+    """Every process the demo started (pid → command line), found by the mark they inherit."""
+    return {
+        pid: command_line(pid)
+        for pid, owner in carrying(OWNER_VARIABLE).items()
+        if owner.startswith(f"{demo.pid}:")
+    }
+
+
+def assert_every_kind(processes: dict[int, str]) -> None:
+    for kind, (word, count) in KINDS.items():
+        found = [c for c in processes.values() if word in c]
+        assert len(found) >= count, f"no {kind} among {sorted(processes.values())}"
+
+
+def stop_and_time(demo: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGINT the demo; everything it started must be gone within the stop bound (+ margin)."""
+    processes = started_by(demo)
+    assert_every_kind(processes)
+    began = time.monotonic()
+    demo.send_signal(signal.SIGINT)
+    deadline = began + 60
+    while demo.poll() is None or any(map(is_running, processes)):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    took = time.monotonic() - began
+    left = {pid: command for pid, command in processes.items() if is_running(pid)}
+    status = stop(demo)
+    print(f"the demo and its {len(processes)} processes stopped in {took:.2f} s")
+    assert status == 0, log.read_text()[-3000:]
+    assert not left, f"still running after the demo stopped: {left}"
+    assert took <= STOP_TIMEOUT_S + STOP_MARGIN_S, f"the stop took {took:.1f} s"
 
 
 def seqs_stored(base: str, since: datetime) -> set[int]:
@@ -36,22 +113,22 @@ def _at_least(count: int, base: str, since: datetime) -> set[int] | None:
 @pytest.mark.slow
 @pytest.mark.skipif(mosquitto_binary() is None, reason="the demo's own brokers need mosquitto")
 def test_demo_comes_up_with_every_site_reporting_and_keeps_data(tmp_path: Path) -> None:
-    data, port = tmp_path / "demo-data", free_port()
+    data, port = demo_data_dir(), free_port()
     base = f"http://127.0.0.1:{port}"
     since = datetime.now(SHANGHAI) - timedelta(minutes=1)
     argv = ["demo", "--data-dir", str(data), "--api-port", str(port), "--interval", "2"]
     log = tmp_path / "demo.log"
 
-    demo = start(argv, clean_env(), log)
+    demo = start(argv, demo_env(), log)
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
         wait_for("every site reporting", lambda: not sites_without_data(base), 60, (log,))
         first: set[int] = wait_for("a few readings", lambda: _at_least(3, base, since), 30)
     finally:
-        assert stop(demo, signal.SIGINT) == 0, log.read_text()[-3000:]
+        stop_and_time(demo, log)
     assert "web API" in log.read_text()
 
-    demo = start(argv, clean_env(), log)
+    demo = start(argv, demo_env(), log)
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
         again = wait_for("the API after a restart", lambda: seqs_stored(base, since), 30, (log,))
@@ -60,5 +137,74 @@ def test_demo_comes_up_with_every_site_reporting_and_keeps_data(tmp_path: Path) 
             "new readings after the restart", lambda: seqs_stored(base, since) - first, 30, (log,)
         )
     finally:
-        assert stop(demo, signal.SIGINT) == 0, log.read_text()[-3000:]
+        stop_and_time(demo, log)
     assert (data / "postgres").is_dir()
+    # Nothing of the first run was left to take the second run's MQTT sessions over.
+    cloud_broker_log = (data / "broker-cloud" / "mosquitto.log").read_text(errors="replace")
+    assert "already connected" not in cloud_broker_log
+
+
+@dataclass
+class RunningDemo:
+    """A demo the tests of this module share, and where to find it."""
+
+    process: subprocess.Popen[bytes]
+    data: Path
+    base: str
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def running_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
+    """A demo with every site reporting, stopped after the module's last test."""
+    if mosquitto_binary() is None:
+        pytest.skip("the demo's own brokers need mosquitto")
+    tmp = tmp_path_factory.mktemp("running-demo")
+    data, port, log = demo_data_dir(), free_port(), tmp / "demo.log"
+    argv = ["demo", "--data-dir", str(data), "--api-port", str(port), "--interval", "2"]
+    demo = start(argv, demo_env(), log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port("127.0.0.1", port, timeout_s=60)
+        wait_for("every site reporting", lambda: not sites_without_data(base), 60, (log,))
+        yield RunningDemo(demo, data, base, log)
+    finally:
+        stop_and_time(demo, log)
+
+
+@pytest.mark.slow
+def test_a_second_demo_on_the_same_data_refuses_to_start(running_demo: RunningDemo) -> None:
+    pid, data, port = running_demo.process.pid, str(running_demo.data), str(free_port())
+    second = subprocess.run(
+        [sys.executable, "-m", "envgrid_cli", "demo", "--data-dir", data, "--api-port", port],
+        env=demo_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"another demo (pid {pid})" in second.stderr
+    assert f"stop it with: kill {pid}" in second.stderr
+    assert running_demo.process.poll() is None, "the first demo must not be disturbed"
+
+
+@pytest.mark.slow
+def test_a_cloud_killed_inside_the_demo_is_restarted_and_readings_are_stored_again(
+    running_demo: RunningDemo,
+) -> None:
+    [cloud] = [p for p, c in started_by(running_demo.process).items() if "envgrid_cli cloud" in c]
+    killed_at = datetime.now(SHANGHAI)
+    os.kill(cloud, signal.SIGKILL)
+
+    def console_says_restarted() -> bool:
+        text = running_demo.log.read_text()
+        return f"cloud (pid {cloud}) died (killed by SIGKILL)" in text and "cloud restarted" in text
+
+    wait_for("the demo to restart the cloud", console_says_restarted, 30, (running_demo.log,))
+    wait_for(
+        "readings stored after the restart",
+        lambda: seqs_stored(running_demo.base, killed_at),
+        30,
+        (running_demo.log,),
+    )
+    assert running_demo.process.poll() is None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envgrid_cli.services.ports import free_port, wait_for_port
+from envgrid_common.lifecycle import start_child
 
 
 @dataclass
@@ -34,18 +35,22 @@ class AmqttBroker:
             f"    bind: 127.0.0.1:{self.port}\n    max_connections: 0\n"
         )
         binary = Path(sys.executable).with_name("amqtt")
-        log = (self.data_dir / "amqtt.log").open("ab")
-        self.process = subprocess.Popen(
-            [str(binary), "-c", str(conf)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.data_dir / "amqtt.log").open("ab") as log:
+            self.process = start_child(
+                [str(binary), "-c", str(conf)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_for_port("127.0.0.1", self.port)
         return self
 
-    def stop(self) -> None:
-        """Stop the broker."""
+    def stop(self, timeout_s: float = 15) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL if it has not ended in ``timeout_s``)."""
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from envgrid_cli.services.ports import free_port, wait_for_port
+from envgrid_common.lifecycle import start_child
 
 SHIPPED_CONF = "mosquitto.conf"
 
@@ -53,10 +54,15 @@ class MosquittoBroker:
             # in our data folder: it would silently keep nothing across a restart.
             text += "user root\n"
         conf.write_text(text)
-        log = (self.data_dir / "mosquitto.log").open("ab")
-        self.process = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with (self.data_dir / "mosquitto.log").open("ab") as log:
+            # SIGTERM when we end: Mosquitto saves its sessions and queues, and exits at once.
+            self.process = start_child(
+                [binary, "-c", str(conf)],
+                sig=signal.SIGTERM,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_for_port("127.0.0.1", self.port)
         return self
 
@@ -64,15 +70,19 @@ class MosquittoBroker:
         """SIGKILL: the broker gets no chance to save anything."""
         self._signal(signal.SIGKILL)
 
-    def stop(self) -> None:
-        """SIGTERM: the broker saves its state and exits."""
-        self._signal(signal.SIGTERM)
+    def stop(self, timeout_s: float = 15) -> None:
+        """SIGTERM: the broker saves its state and exits (SIGKILL after ``timeout_s``)."""
+        self._signal(signal.SIGTERM, timeout_s)
 
-    def _signal(self, sig: signal.Signals) -> None:
+    def _signal(self, sig: signal.Signals, timeout_s: float = 15) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         os.kill(self.process.pid, sig)
-        self.process.wait(timeout=15)
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
     def __enter__(self) -> MosquittoBroker:
         return self.start()
