@@ -29,7 +29,27 @@ class CloudSettings(EnvgridSettings):
         default=50, ge=1, description="Longest wait before a partial batch is committed"
     )
     ingest_receive_maximum: int = Field(
-        default=20000, ge=1, le=65535, description="Unacknowledged messages a worker accepts"
+        default=20000,
+        ge=1,
+        le=65535,
+        description="Unacknowledged messages a worker holds; it stops reading at this many",
+    )
+    ingest_keepalive_s: int = Field(
+        default=30, ge=5, le=3600, description="MQTT keepalive of the ingest's connections"
+    )
+    ingest_stall_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description=(
+            "Messages held and nothing committed for this long: the worker reports itself stalled"
+        ),
+    )
+    ingest_stuck_exit_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="A database write running this long: the worker exits and is started afresh",
     )
     rules_enabled: bool = Field(
         default=True, description="Judge what the ingest stores by the sites' rules (cases)"

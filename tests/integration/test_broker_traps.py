@@ -102,3 +102,51 @@ def test_paho_refuses_past_65535_unacknowledged_and_we_notice() -> None:
         check_publish(client.publish("trap/queue", b"x", qos=1))
     with pytest.raises(PublishRefused, match="queue"):
         check_publish(client.publish("trap/queue", b"one too many", qos=1))
+
+
+def test_mosquitto_does_not_keep_to_a_receive_maximum_once_acks_flow(
+    own_broker: MosquittoBroker,
+) -> None:
+    """The trap behind issue 8: a subscriber that asks for at most WINDOW unacknowledged
+    messages gets that many, but after its first PUBACKs Mosquitto 2.0 hands it everything it
+    has queued. So the ingest and the gateway bound what they hold themselves (they stop
+    reading), and the PINGRESP to a ping sent meanwhile comes behind the whole backlog.
+    If this fails after a broker upgrade, the README's note on it needs a look."""
+    address = BrokerAddress.parse(own_broker.url)
+    held: list[int] = []
+    lock = threading.Lock()
+    subscribed = threading.Event()
+    sub = new_client(f"window-{uuid.uuid4().hex[:6]}", address, manual_ack=True)
+    sub.on_connect = lambda c, *_: c.subscribe(TOPIC, qos=1)
+    sub.on_subscribe = lambda *_: subscribed.set()
+
+    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        with lock:
+            held.append(message.mid)
+
+    sub.on_message = on_message
+    connect(sub, address, receive_maximum=WINDOW)
+    sub.loop_start()
+    try:
+        assert subscribed.wait(10)
+        pub = new_client(f"pub-{uuid.uuid4().hex[:6]}", address)
+        connect(pub, address, background=False)
+        pub.loop_start()
+        infos = [check_publish(pub.publish(TOPIC, b"x", qos=1)) for _ in range(SENT)]
+        for info in infos:
+            info.wait_for_publish(30)
+        pub.disconnect()
+        pub.loop_stop()
+        time.sleep(0.5)
+        with lock:
+            assert len(held) == WINDOW, "the broker keeps to the window while nothing is acked"
+            first = held[: WINDOW // 2]
+        for mid in first:
+            sub.ack(mid, 1)
+        time.sleep(1.0)
+        with lock:
+            unacked = len(held) - len(first)
+        assert unacked > 10 * WINDOW, f"{unacked} unacknowledged: the broker kept to the window"
+    finally:
+        sub.disconnect()
+        sub.loop_stop()

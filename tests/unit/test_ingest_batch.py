@@ -40,7 +40,12 @@ def test_a_full_batch_is_sealed_and_taken_at_once_with_mids_in_receipt_order() -
     assert [r[2] for r in first.readings] == [1]
     assert len(first.dead_letters) == len(first.statuses) == 1
     assert batcher.received == 5
-    assert batcher.oldest_started() == clock.now  # the second batch, just begun
+    assert batcher.held == 5
+    assert batcher.oldest_started() == clock.now  # the first batch, taken but not acked
+    clock.now += 1
+    batcher.acknowledge(first, lambda mid: None)
+    assert batcher.held == 1
+    assert batcher.oldest_started() == clock.now - 1  # the second batch, begun with the first
 
 
 def test_a_partial_batch_is_taken_when_its_interval_has_passed() -> None:
@@ -67,11 +72,34 @@ def test_acks_of_a_batch_from_an_earlier_connection_are_skipped() -> None:
     assert old is not None
     assert new is not None
     assert old.generation != new.generation
+    assert batcher.held == 1  # the old connection's message comes again: counted once
     acked: list[int] = []
     assert batcher.acknowledge(old, acked.append) is False
     assert acked == []
+    assert batcher.held == 1
     assert batcher.acknowledge(new, acked.append) is True
     assert acked == [1]
+    assert batcher.held == 0
+    assert batcher.oldest_started() is None
+
+
+def test_held_counts_what_is_received_and_not_yet_acked_across_batches() -> None:
+    clock = Clock()
+    batcher = Batcher(max_size=2, interval_s=60, clock=clock)
+    for mid in range(1, 6):
+        batcher.add_reading(mid, row(mid))
+        clock.now += 1
+    assert batcher.held == 5
+    assert batcher.oldest_started() == 100.0
+    batches = [batcher.take(), batcher.take()]
+    for batch in batches:
+        assert batch is not None
+        batcher.acknowledge(batch, lambda mid: None)
+    assert batcher.held == 1
+    assert batcher.oldest_started() == 104.0  # the fifth message's batch
+    batcher.new_connection()
+    assert batcher.held == 0
+    assert batcher.oldest_started() is None
 
 
 def test_close_hands_out_what_is_left_then_none_and_ignores_later_messages() -> None:
@@ -118,3 +146,4 @@ def test_concurrent_producer_and_writer_ack_every_message_once_in_order() -> Non
     batcher.close()
     thread.join(10)
     assert acked == list(range(1, total + 1))
+    assert batcher.held == 0

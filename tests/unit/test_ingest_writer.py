@@ -88,7 +88,7 @@ def make(
         store,
         nodes,
         TOPICS,
-        lambda mid: timeline.append(("ack", mid)),
+        lambda batch: batcher.acknowledge(batch, lambda mid: timeline.append(("ack", mid))),
         drain_timeout_s=drain_timeout_s,
         clock=clock,
         sleep=clock.sleep,
@@ -132,6 +132,8 @@ def test_an_outage_holds_the_batch_unacked_and_logs_once(
     assert [e for e in timeline if e[0] != "close"] == [("write", [1, 2]), ("ack", 1), ("ack", 2)]
     assert timeline.count(("close", None)) == 7  # reconnect after each failure, and at the end
     assert clock.now == pytest.approx(0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2)  # backing off
+    assert writer.failing_since is None  # working again
+    assert writer.last_error is None
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 2
     assert "holding 2 message(s) unacknowledged" in warnings[0]
@@ -175,7 +177,7 @@ def test_unknown_nodes_are_looked_up_once_and_dead_lettered_if_still_unknown() -
     batcher = Batcher(max_size=10, interval_s=0.0)
     store = FakeStore(timeline)
     nodes = NodeCache(load, clock=clock)
-    writer = Writer(batcher, store, nodes, TOPICS, lambda mid: None, clock=clock)
+    writer = Writer(batcher, store, nodes, TOPICS, lambda batch: None, clock=clock)
     nodes.refresh_if_stale()
     registry.add("n2")  # registered after the cache was loaded
     clock.now = 5.0  # not stale yet, but a miss may reload
@@ -221,3 +223,31 @@ def test_the_writer_thread_stops_when_asked_while_idle() -> None:
     thread.join(5)
     assert not thread.is_alive()
     assert timeline == [("close", None)]
+
+
+def test_the_writer_says_what_the_watchdog_needs_while_writes_fail_and_while_one_runs() -> None:
+    writer, batcher, store, _, _ = make(drain_timeout_s=0.5)
+    seen: list[tuple[float | None, float | None, str | None]] = []
+
+    def failing_write(*_: object) -> Written:
+        seen.append((writer.write_started, writer.failing_since, writer.last_error))
+        raise psycopg.OperationalError("server closed the connection")
+
+    store.write = failing_write  # type: ignore[method-assign,assignment]
+    batcher.add_reading(1, row(1))
+    writer.stop()
+    writer.run()
+    assert seen[0] == (0.0, None, None)  # the first write: under way, nothing failed yet
+    assert seen[1][0] == pytest.approx(0.1)  # the retry after backing off 0.1 s
+    assert seen[1][1:] == (0.0, "OperationalError: server closed the connection")
+    assert writer.write_started is None
+    assert writer.last_commit is None
+
+
+def test_a_commit_is_stamped_on_the_writer_clock() -> None:
+    writer, batcher, _, _, clock = make()
+    clock.now = 42.0
+    batcher.add_reading(1, row(1))
+    run_all(writer, batcher)
+    assert writer.last_commit == 42.0
+    assert writer.last_commit_at is not None

@@ -335,6 +335,10 @@ class Health(_Out):
 
     status: Literal["ok", "unavailable"]
     database: str = Field(description='"ok", or why the database cannot be used')
+    ingest: str = Field(
+        default="ok",
+        description='"ok", or which ingest workers are stalled or silent, and why',
+    )
     timescaledb: bool | None = Field(description="TimescaleDB installed; null if unknown")
     schema_version: int | None = Field(description="Newest migration applied; null if none")
     server_version: str | None = Field(description="PostgreSQL server version")
@@ -360,7 +364,18 @@ class IngestWorker(_Out):
     duplicates: int = Field(description="Readings received again and not stored twice")
     dead_lettered: int
     batches: int
-    lag_s: float = Field(description="Age of its oldest message not yet committed (入库延迟)")
+    lag_s: float = Field(
+        description="Age of the oldest message the broker gave it that it has not yet "
+        "committed and acknowledged (入库延迟)"
+    )
+    held: int = Field(description="Messages received and not yet acknowledged")
+    state: Literal["running", "stalled", "stopped"] = Field(
+        description="stalled: it holds messages and has committed nothing for "
+        "ENVGRID_INGEST_STALL_S; stopped: it stopped cleanly"
+    )
+    reason: str | None = Field(description="Why it is stalled")
+    reconnects: int = Field(description="Times it had to connect to the broker again")
+    last_received_at: ShanghaiTime | None = Field(description="When a message last came")
     last_commit_at: ShanghaiTime | None
     started_at: ShanghaiTime
     updated_at: ShanghaiTime = Field(description="When it last reported")

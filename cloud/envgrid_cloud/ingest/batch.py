@@ -31,7 +31,7 @@ class Unresolved:
     detection: DetectionRow | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared by identity: a batch is one thing
 class Batch:
     """Messages committed together; ``mids`` are the QoS 1 packet ids to ack, in receipt order."""
 
@@ -47,7 +47,12 @@ class Batch:
 
 
 class Batcher:
-    """Batches of at most ``max_size`` messages, each due ``interval_s`` after its first one."""
+    """Batches of at most ``max_size`` messages, each due ``interval_s`` after its first one.
+
+    It also counts what the worker holds: :attr:`held` messages received on the current
+    connection and not yet acknowledged (the network loop stops reading at a bound, whatever
+    the broker sends), and :meth:`oldest_started` is the receipt time of the oldest of them.
+    """
 
     def __init__(
         self, max_size: int, interval_s: float, clock: Callable[[], float] = time.monotonic
@@ -66,14 +71,17 @@ class Batcher:
         self._generation = 0
         self._current: Batch | None = None
         self._sealed: deque[Batch] = deque()
+        # Batches of this connection not yet acknowledged, oldest first.
+        self._unsettled: deque[Batch] = deque()
         self._closed = False
         self.received = 0
+        self.held = 0
 
     # Network thread ------------------------------------------------------------------------
     def add_reading(self, mid: int | None, row: ReadingRow) -> None:
         """Add a valid reading of a known node."""
         with self._lock:
-            batch = self._open()
+            batch = self._batch()
             if batch is not None:
                 batch.readings.append(row)
                 self._count(batch, mid)
@@ -81,7 +89,7 @@ class Batcher:
     def add_status(self, mid: int | None, row: StatusRow) -> None:
         """Add a valid status of a known node."""
         with self._lock:
-            batch = self._open()
+            batch = self._batch()
             if batch is not None:
                 batch.statuses.append(row)
                 self._count(batch, mid)
@@ -89,7 +97,7 @@ class Batcher:
     def add_detection(self, mid: int | None, row: DetectionRow) -> None:
         """Add a valid detection of a known node."""
         with self._lock:
-            batch = self._open()
+            batch = self._batch()
             if batch is not None:
                 batch.detections.append(row)
                 self._count(batch, mid)
@@ -97,7 +105,7 @@ class Batcher:
     def add_dead_letter(self, mid: int | None, row: DeadLetterRow) -> None:
         """Add a dead letter (refused here, or forwarded by a gateway)."""
         with self._lock:
-            batch = self._open()
+            batch = self._batch()
             if batch is not None:
                 batch.dead_letters.append(row)
                 self._count(batch, mid)
@@ -105,7 +113,7 @@ class Batcher:
     def add_unresolved(self, mid: int | None, item: Unresolved) -> None:
         """Add a message whose node the writer must look up before committing."""
         with self._lock:
-            batch = self._open()
+            batch = self._batch()
             if batch is not None:
                 batch.unresolved.append(item)
                 self._count(batch, mid)
@@ -113,27 +121,40 @@ class Batcher:
     def add_ack_only(self, mid: int | None) -> None:
         """Add a message with nothing to store, acked with the batch to keep ack order."""
         with self._lock:
-            batch = self._open()
+            batch = self._batch()
             if batch is not None:
                 self._count(batch, mid)
 
     def new_connection(self) -> None:
-        """The MQTT connection was lost or made: packet ids of earlier batches are void."""
+        """The MQTT connection was lost or made: packet ids of earlier batches are void.
+
+        Their messages come again on the new connection (they are still committed, but not
+        acknowledged), so nothing of the old connection counts as held any more.
+        """
         with self._ack_lock, self._lock:
             self._generation += 1
             self._seal()
+            self._unsettled.clear()
+            self.held = 0
 
-    def _open(self) -> Batch | None:
+    @property
+    def generation(self) -> int:
+        """The current connection's number."""
+        return self._generation
+
+    def _batch(self) -> Batch | None:
         if self._closed:
             return None  # stopping: left unacked, so the broker redelivers it later
         batch = self._current
         if batch is None:
             batch = self._current = Batch(self._generation, self._clock())
+            self._unsettled.append(batch)
             self._ready.notify()  # the writer starts timing this batch
         return batch
 
     def _count(self, batch: Batch, mid: int | None) -> None:
         self.received += 1
+        self.held += 1
         batch.size += 1
         if mid is not None:
             batch.mids.append(mid)
@@ -165,12 +186,20 @@ class Batcher:
                 self._ready.wait(timeout)
 
     def acknowledge(self, batch: Batch, ack: Callable[[int], object]) -> bool:
-        """Ack the batch's messages in receipt order, unless its connection is gone."""
+        """Ack the batch's messages in receipt order, unless its connection is gone.
+
+        Call it where the connection's events happen (the network loop's thread), so that no
+        connection can change between the check and the last ack.
+        """
         with self._ack_lock:
             if batch.generation != self._generation:
                 return False
             for mid in batch.mids:
                 ack(mid)
+            with self._lock:
+                self.held -= batch.size
+                if batch in self._unsettled:
+                    self._unsettled.remove(batch)  # the oldest, unless batches were reordered
         return True
 
     def close(self) -> None:
@@ -180,8 +209,6 @@ class Batcher:
             self._ready.notify_all()
 
     def oldest_started(self) -> float | None:
-        """When the oldest batch still waiting for the writer got its first message."""
+        """When the oldest message received on this connection and not yet acked came."""
         with self._lock:
-            if self._sealed:
-                return self._sealed[0].started
-            return self._current.started if self._current is not None else None
+            return self._unsettled[0].started if self._unsettled else None

@@ -18,6 +18,9 @@ from envgrid_common.messages import GatewayStatus
 
 log = logging.getLogger("envgrid.ingest.heartbeat")
 
+# What acknowledges a gateway status once it is stored: (connection generation, packet id).
+AckToken = tuple[int, int]
+
 
 _sql = loader("envgrid_cloud.ingest")
 _UPSERT_WORKER = _sql("upsert_worker")
@@ -34,11 +37,11 @@ class Heartbeat:
         self._lock = threading.Lock()
         # Newest status per gateway, and the MQTT ids to acknowledge once it is stored.
         self._gateways: dict[str, GatewayStatus] = {}
-        self._unacked: list[int] = []
+        self._unacked: list[AckToken] = []
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._failing = False
 
-    def gateway_status(self, gateway_id: str, payload: bytes, mid: int | None) -> str | None:
+    def gateway_status(self, gateway_id: str, payload: bytes, token: AckToken | None) -> str | None:
         """Remember a gateway's status; the reason it is refused, if it is."""
         try:
             status = GatewayStatus.model_validate_json(payload)
@@ -46,12 +49,12 @@ class Heartbeat:
             return f"gateway status: {error.error_count()} error(s): {error.errors()[0]['msg']}"
         with self._lock:
             self._keep_newer(gateway_id, status)
-            if mid is not None:
-                self._unacked.append(mid)
+            if token is not None:
+                self._unacked.append(token)
         return None
 
-    def beat(self, stats: IngestStats) -> list[int]:
-        """Write the stats and pending gateway statuses; return the ids now safe to acknowledge."""
+    def beat(self, stats: IngestStats) -> list[AckToken]:
+        """Write the stats and pending gateway statuses; return what is now safe to acknowledge."""
         with self._lock:
             gateways, self._gateways = self._gateways, {}
             unacked, self._unacked = self._unacked, []
@@ -105,6 +108,11 @@ class Heartbeat:
             "lag_s": stats.lag_s,
             "last_commit_at": stats.last_commit_at,
             "started_at": self._started_at,
+            "state": stats.state,
+            "reason": stats.reason,
+            "held": stats.held,
+            "reconnects": stats.reconnects,
+            "last_received_at": stats.last_received_at,
         }
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:

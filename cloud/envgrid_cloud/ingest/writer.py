@@ -1,4 +1,4 @@
-"""The writer thread: commit each batch (retrying through outages), then ack its messages."""
+"""The writer thread: commit each batch (retrying through outages), then have it acknowledged."""
 
 from __future__ import annotations
 
@@ -53,7 +53,13 @@ def _utc_now() -> datetime:
 
 
 class Writer:
-    """Takes batches from the batcher, commits them, acks them; nothing is acked uncommitted."""
+    """Takes batches from the batcher, commits them, settles them; nothing is acked uncommitted.
+
+    ``settle`` is handed each committed batch, in order, to have its messages acknowledged
+    (on the network loop's thread, through :meth:`Batcher.acknowledge`). What the watchdog
+    reads: :attr:`write_started` (a write under way since), :attr:`failing_since` and
+    :attr:`last_error` (writes failing), :attr:`last_commit` (all monotonic seconds).
+    """
 
     def __init__(
         self,
@@ -61,7 +67,7 @@ class Writer:
         store: Store,
         nodes: NodeCache,
         topics: Topics,
-        ack: Callable[[int], object],
+        settle: Callable[[Batch], object],
         *,
         drain_timeout_s: float = 10.0,
         backoff_s: tuple[float, float] = (0.1, 5.0),
@@ -72,27 +78,27 @@ class Writer:
         self._store = store
         self._nodes = nodes
         self._topics = topics
-        self._ack = ack
+        self._settle = settle
         self._drain_timeout_s = drain_timeout_s
         self._backoff_s = backoff_s
         self._clock = clock
         self._sleep = sleep
         self._stop_deadline: float | None = None
-        self.inflight_started: float | None = None
         self.written = Written()
         self.batches = 0
         self.last_commit_at: datetime | None = None
+        self.last_commit: float | None = None
+        self.write_started: float | None = None
+        self.failing_since: float | None = None
+        self.last_error: str | None = None
 
     def run(self) -> None:
         """Work until :meth:`stop` and every batch taken is done (or the drain times out)."""
         try:
             while (batch := self._batcher.take()) is not None:
-                self.inflight_started = batch.started
                 if not self._commit(batch):
                     break
-                if not self._batcher.acknowledge(batch, self._ack):
-                    log.debug("connection changed: %d committed message(s) come again", batch.size)
-                self.inflight_started = None
+                self._settle(batch)
         finally:
             self._store.close()
 
@@ -102,15 +108,18 @@ class Writer:
         self._batcher.close()
 
     def _commit(self, batch: Batch) -> bool:
-        delay, failing_since = self._backoff_s[0], None
+        delay = self._backoff_s[0]
         while True:
+            self.write_started = self._clock()
             try:
                 written = self._write(batch)
             except Exception as error:
+                self.write_started = None
                 self._store.close()
                 now = self._clock()
-                if failing_since is None:
-                    failing_since = now
+                self.last_error = f"{type(error).__name__}: {str(error).strip()}"
+                if self.failing_since is None:
+                    self.failing_since = now
                     log.warning(
                         "database write failed (%s: %s); holding %d message(s) unacknowledged, "
                         "retrying",
@@ -129,8 +138,12 @@ class Writer:
                 self._sleep(delay)
                 delay = min(delay * 2, self._backoff_s[1])
                 continue
-            if failing_since is not None:
-                log.warning("database writes work again after %.1fs", self._clock() - failing_since)
+            self.write_started = None
+            if self.failing_since is not None:
+                log.warning(
+                    "database writes work again after %.1fs", self._clock() - self.failing_since
+                )
+                self.failing_since = self.last_error = None
             self._count(written)
             return True
 
@@ -201,6 +214,7 @@ class Writer:
         self.written = _add(self.written, written)
         self.batches += 1
         self.last_commit_at = _utc_now()
+        self.last_commit = self._clock()
 
 
 def _reading_payload(row: ReadingRow) -> bytes:

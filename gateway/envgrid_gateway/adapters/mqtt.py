@@ -78,9 +78,10 @@ class MqttAdapter:
             receive_maximum=self._settings.gateway_receive_maximum,
             keepalive=self._settings.gateway_keepalive_s,
         )
-        # An MQTT 5 broker keeps to our Receive Maximum; MQTT 3.1.1 has none, so the loop
-        # stops reading while that many wait for the uplink (TCP then holds the broker back).
-        self._loop.add(self._client, None if self._address.v5 else self._window_open)
+        # The loop stops reading while a Receive Maximum of messages wait for the uplink (TCP
+        # then holds the broker back): MQTT 3.1.1 has no Receive Maximum, and Mosquitto 2.0
+        # does not keep to ours once acknowledgements flow (tests/integration/test_broker_traps.py).
+        self._loop.add(self._client, self._window_open)
         if self._own_loop:
             self._loop.start()
 
@@ -165,7 +166,7 @@ class MqttAdapter:
         self._loop.submit(partial(self._client.ack, mid, 1))
 
     def _window_open(self) -> bool:
-        """Whether fewer than ``receive_maximum`` messages wait for the uplink (MQTT 3.1.1).
+        """Whether fewer than ``receive_maximum`` messages wait for the uplink.
 
         Without this bound the uplink's outstanding publishes could grow past what paho can
         number; while it is reached the local connection is not read.
