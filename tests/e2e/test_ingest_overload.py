@@ -78,11 +78,11 @@ def worker_status(base: str) -> dict[str, Any]:
     return worker
 
 
-def publish_all(url: str, topics: Topics) -> None:
-    """TOTAL readings over three nodes, each acknowledged by the broker."""
+def publish_all(url: str, topics: Topics, total: int = TOTAL) -> None:
+    """``total`` readings over three nodes, each acknowledged by the broker."""
     publisher = Publisher(url, max_inflight=1000, background=False).start()
     try:
-        for i in range(TOTAL):
+        for i in range(total):
             if i % 1000 == 0:  # paho refuses more than 65,535 unacknowledged
                 wait_for("the broker to keep up", lambda: publisher.unacked() < 20_000, 60)
             publisher.publish(topics.readings(NODES[i % len(NODES)]), reading(i // len(NODES)))
@@ -101,6 +101,23 @@ def caught_up(base: str) -> dict[str, Any] | None:
     return worker if worker["held"] == 0 and worker["stored"] == TOTAL else None
 
 
+def cloud_env(
+    db: str, broker: MosquittoBroker, topics: Topics, port: int, **extra: str
+) -> dict[str, str]:
+    return clean_env(
+        ENVGRID_DATABASE_URL=db,
+        ENVGRID_MQTT_URL=broker.url,
+        ENVGRID_TOPIC_ROOT=topics.root,
+        ENVGRID_API_PORT=str(port),
+        ENVGRID_INGEST_CLIENT_ID="overload-ingest",
+        ENVGRID_INGEST_BATCH_MAX="1000",
+        ENVGRID_INGEST_RECEIVE_MAXIMUM=str(WINDOW),
+        ENVGRID_INGEST_KEEPALIVE_S=str(KEEPALIVE_S),
+        ENVGRID_INGEST_STALL_S=str(STALL_S),
+        **extra,
+    )
+
+
 @pytest.fixture
 def slow_database(migrated_url: str) -> str:
     seed_nodes(migrated_url)
@@ -116,18 +133,7 @@ def test_a_starved_worker_holds_its_window_keeps_its_connection_and_loses_nothin
 ) -> None:
     db, topics, port = slow_database, Topics("overload/envgrid"), free_port()
     base, log = f"http://127.0.0.1:{port}", tmp_path / "cloud.log"
-    env = clean_env(
-        ENVGRID_DATABASE_URL=db,
-        ENVGRID_MQTT_URL=own_broker.url,
-        ENVGRID_TOPIC_ROOT=topics.root,
-        ENVGRID_API_PORT=str(port),
-        ENVGRID_INGEST_CLIENT_ID="overload-ingest",
-        ENVGRID_INGEST_BATCH_MAX="1000",
-        ENVGRID_INGEST_RECEIVE_MAXIMUM=str(WINDOW),
-        ENVGRID_INGEST_KEEPALIVE_S=str(KEEPALIVE_S),
-        ENVGRID_INGEST_STALL_S=str(STALL_S),
-    )
-    cloud = start(["cloud"], env, log)
+    cloud = start(["cloud"], cloud_env(db, own_broker, topics, port), log)
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
         wait_for("the worker's first report", lambda: get(base, "/api/v1/status")["workers"], 30)
@@ -169,3 +175,37 @@ def test_a_starved_worker_holds_its_window_keeps_its_connection_and_loses_nothin
     assert "Keep alive timeout" not in text
     assert "stalled: a database write has been running" in text
     assert "committing again" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(mosquitto_binary() is None, reason="the test's own broker needs mosquitto")
+def test_a_worker_stuck_in_a_write_exits_is_started_afresh_and_loses_nothing(
+    slow_database: str, own_broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    """Stuck longer than ENVGRID_INGEST_STUCK_EXIT_S: the worker gives up and its supervisor
+    starts another, which gets the held messages again from the broker."""
+    db, topics, port = slow_database, Topics("stuck/envgrid"), free_port()
+    base, log = f"http://127.0.0.1:{port}", tmp_path / "cloud.log"
+    env = cloud_env(db, own_broker, topics, port, ENVGRID_INGEST_STUCK_EXIT_S="5")
+    cloud = start(["cloud"], env, log)
+    try:
+        wait_for_port("127.0.0.1", port, timeout_s=60)
+        wait_for("the worker's first report", lambda: get(base, "/api/v1/status")["workers"], 30)
+        set_stall(db, True)
+        try:
+            publish_all(own_broker.url, topics, 20_000)
+            wait_for(
+                "the stuck worker to give up",
+                lambda: "exiting for a fresh start" in log.read_text(),
+                30,
+                (log,),
+            )
+            wait_for("its restart", lambda: "ingest-0 restarted" in log.read_text(), 30, (log,))
+        finally:
+            set_stall(db, False)
+        wait_for("every reading stored", lambda: stored(db) >= 20_000, 120, (log,))
+    finally:
+        assert stop(cloud) == 0, log.read_text()[-3000:]
+    assert int(scalar(db, "SELECT count(DISTINCT (node_id, seq)) FROM readings")) == 20_000
+    assert stored(db) == 20_000
+    assert "stuck: a database write has been running for" in log.read_text()

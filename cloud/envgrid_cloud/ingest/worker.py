@@ -234,7 +234,9 @@ class IngestWorker:
 
     # The network loop's thread ----------------------------------------------------------------
     def _may_read(self) -> bool:
-        return self._batcher.held < self._settings.ingest_receive_maximum
+        # Stopping, the batcher takes nothing more (it comes again next time), and the answer
+        # that confirms our last acks must be read.
+        return self._stopping or self._batcher.held < self._settings.ingest_receive_maximum
 
     def _ack(self, mid: int) -> None:
         self._client.ack(mid, 1)
