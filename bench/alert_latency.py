@@ -1,25 +1,32 @@
 """Alert latency: a reading over its limit → the case on the API's live feed, under load.
 
-A township of ``--nodes`` water-body nodes publishes ``--rate`` readings/s in all (default
-5,000/s), every value inside its GB 3838 class III limits, through its own Mosquitto to
-``envgrid cloud`` (two ingest workers with the rules on, and the API). A client listens on
-``GET /api/v1/cases/live``. Then, one at a time, each of ``--probes`` probe sites gets one
-reading with COD over its limit; we time publish → the new case's event on the live feed.
+A township of ``--nodes`` water-body nodes publishes readings, every value inside its GB 3838
+class III limits, through its own Mosquitto to ``envgrid cloud`` (two ingest workers with the
+rules on, and the API); a client listens on ``GET /api/v1/cases/live``.
 
-Printed: p50 / p95 / p99 / max latency, and the same for the baseline measured alongside: a
-bare subscriber on the probe topics (publish → the broker delivers); the background rate the
-database really took, and whether the background raised any case (it must not). Run:
-``.venv/bin/python -m bench.alert_latency`` (about two minutes) or ``--probes 50`` (quicker).
+1. The load is raised step by step (``--rates``) until the cloud no longer keeps up, then tried
+   once more between the last two rates: a rate is sustained when it was offered, the
+   database takes at least 95 % of it, and the backlog (readings the broker took, not yet
+   committed) neither grows nor exceeds one second of the load. Each step prints what was
+   offered, what was stored, and the backlog.
+2. At the highest sustained rate, and at 5,000/s where the machine sustains that, each of
+   ``--probes`` probe sites gets one reading with COD over its limit, one at a time; we time
+   publish → the new case's event on the live feed. A probe that sees no case within 15 s
+   ends that level with what the system really took instead.
+
+Printed per level: p50 / p95 / p99 / max latency, and the same for the baseline measured
+alongside (a bare subscriber on the probe topics: publish → the broker delivers); the
+background rate the database took; and whether the background raised any case (it must not).
+Run: ``.venv/bin/python -m bench.alert_latency`` (a few minutes).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import random
-import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -27,15 +34,17 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, LiteralString
+from typing import Any, LiteralString
 
 import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import psycopg
 
+from bench.load import PacedLoad
 from bench.support import bench_database, exit_on_sigterm
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
@@ -80,71 +89,16 @@ def seed(db: str, registry: Registry) -> None:
         )
 
 
-def normal_reading(seq: int, rng: random.Random) -> bytes:
-    """A reading well inside class III (COD ≤ 20, NH3-N ≤ 1.0, DO ≥ 5, pH 6–9)."""
+def normal_reading(seq: int) -> bytes:
+    """A reading well inside class III (COD ≤ 20, NH3-N ≤ 1.0, DO ≥ 5, pH 6–9), stamped now."""
+    rng = random.Random(seq)
     values = {
         "cod": round(rng.uniform(8, 14), 2),
         "nh3n": round(rng.uniform(0.2, 0.6), 3),
         "do": round(rng.uniform(6.5, 8.5), 2),
         "ph": round(rng.uniform(7.0, 7.8), 2),
     }
-    ts = datetime.now(UTC).isoformat()
-    return orjson.dumps({"seq": seq, "ts": ts, "values": values})
-
-
-class Background:
-    """``mosquitto_pub -l`` per node, fed lines at an even pace by one writer thread."""
-
-    def __init__(self, port: int, topics: Topics, nodes: list[str], rate: float) -> None:
-        binary = shutil.which("mosquitto_pub")
-        if binary is None:
-            raise SystemExit("mosquitto_pub is needed (apt-get install mosquitto-clients)")
-        self.nodes, self.rate = nodes, rate
-        self.sent = 0
-        self._stop = threading.Event()
-        self._procs: list[subprocess.Popen[bytes]] = []
-        for node in nodes:
-            argv = [binary, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-l", "-V", "mqttv5"]
-            argv += ["-i", f"lat-pub-{node}-{uuid.uuid4().hex[:4]}", "-t", topics.readings(node)]
-            self._procs.append(start_child(argv, stdin=subprocess.PIPE))
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> Background:
-        """Begin publishing."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop and wait for every publisher to flush."""
-        self._stop.set()
-        self._thread.join()
-        for proc in self._procs:
-            assert proc.stdin is not None
-            with contextlib.suppress(BrokenPipeError):  # a publisher already gone (signalled)
-                proc.stdin.close()
-        for proc in self._procs:
-            if proc.wait(timeout=60) != 0:
-                raise SystemExit(f"a background publisher failed ({proc.returncode})")
-
-    def _run(self) -> None:
-        rng = random.Random(7)
-        pipes: list[IO[bytes]] = [p.stdin for p in self._procs if p.stdin is not None]
-        seqs = [0] * len(pipes)
-        tick = 0.02  # write every 20 ms what the rate asks for by then
-        start = time.monotonic()
-        while not self._stop.is_set():
-            due = int((time.monotonic() - start) * self.rate)
-            try:
-                while self.sent < due:
-                    i = self.sent % len(pipes)
-                    seqs[i] += 1
-                    pipes[i].write(normal_reading(seqs[i], rng) + b"\n")
-                    self.sent += 1
-                for pipe in pipes:
-                    pipe.flush()
-            except BrokenPipeError:
-                return  # the publishers were stopped under us (a signal): stop() reports it
-            self._stop.wait(tick)
+    return orjson.dumps({"seq": seq, "ts": datetime.now(UTC).isoformat(), "values": values})
 
 
 class LiveFeed:
@@ -203,87 +157,242 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def main() -> None:
-    """Run the probes under load and print the figures."""
-    exit_on_sigterm()
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rate", type=float, default=5000.0, help="background readings/s (5000)")
-    parser.add_argument("--nodes", type=int, default=100, help="background nodes (100)")
-    parser.add_argument("--probes", type=int, default=200, help="breaches to time (200)")
-    parser.add_argument("--workers", type=int, default=2, help="ingest workers (2)")
-    parser.add_argument("--warmup-s", type=float, default=10.0, help="load before probing (10 s)")
-    args = parser.parse_args()
+# A rate is sustained only while what waits to be stored stays under this many seconds of it.
+LAG_S = 1.0
 
-    background = [f"lat-bg-{i:04d}" for i in range(args.nodes)]
-    probes = [f"lat-probe-{i:04d}" for i in range(args.probes)]
-    topics = Topics("envgrid")
-    with (
-        tempfile.TemporaryDirectory(prefix="envgrid-latency-") as tmp,
-        bench_database("envgrid_latency") as db,
-    ):
-        work = Path(tmp)
-        seed(db, township(background, probes))
-        broker = MosquittoBroker(work / "broker").start()
+
+@dataclass(frozen=True)
+class Step:
+    """What one load level did: offered (acknowledged by the broker) and stored, per second."""
+
+    rate: float
+    offered: float
+    stored: float
+    backlog_start: int
+    backlog_end: int
+    window_s: float
+
+    @property
+    def sustained(self) -> bool:
+        """The load was offered, the database took ≥ 95 % of it, and the backlog held."""
+        return not self.shortfall
+
+    @property
+    def shortfall(self) -> str:
+        """Why the step was not sustained; empty if it was."""
+        if self.offered < 0.95 * self.rate:
+            return "the publishers and the broker on this machine could not offer it"
+        if self.stored < 0.95 * self.offered:
+            return "the database took less than 95 % of it"
+        if self.backlog_end - self.backlog_start > 0.05 * self.offered * self.window_s:
+            return "the backlog grew"
+        if self.backlog_end > LAG_S * self.offered:
+            return f"more than {LAG_S:g} s of readings waited to be stored"
+        return ""
+
+    def __str__(self) -> str:
+        verdict = f"NOT sustained: {self.shortfall}" if self.shortfall else "sustained"
+        return (
+            f"{self.rate:>7,.0f}/s asked: {self.offered:>7,.0f}/s offered, "
+            f"{self.stored:>7,.0f}/s stored, backlog {self.backlog_start:,} → "
+            f"{self.backlog_end:,} over {self.window_s:.0f} s: {verdict}"
+        )
+
+
+class Cloud:
+    """The broker, ``envgrid cloud`` and a live-feed listener, for the whole benchmark."""
+
+    def __init__(self, work: Path, db: str, workers: int) -> None:
+        self.db = db
+        self.broker = MosquittoBroker(work / "broker").start()
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
+        self.base = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENVGRID_")}
         env |= {
             "ENVGRID_DATABASE_URL": db,
-            "ENVGRID_MQTT_URL": broker.url,
+            "ENVGRID_MQTT_URL": self.broker.url,
             "ENVGRID_API_PORT": str(port),
-            "ENVGRID_INGEST_WORKERS": str(args.workers),
+            "ENVGRID_INGEST_WORKERS": str(workers),
             "ENVGRID_INGEST_CLIENT_ID": f"lat-{uuid.uuid4().hex[:6]}",
             "ENVGRID_LOG_LEVEL": "WARNING",
         }
         with (work / "cloud.log").open("ab") as cloud_log:
-            cloud = start_child(
+            self.process = start_child(
                 [sys.executable, "-m", "envgrid_cli", "cloud"],
                 env=env,
                 stdout=cloud_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        load: Background | None = None
-        feed: LiveFeed | None = None
+        self.feed: LiveFeed | None = None
+
+    def start(self) -> Cloud:
+        """Wait until the API answers and listen to the live feed."""
+        wait_healthy(self.base)
+        self.feed = LiveFeed(self.base).start()
+        time.sleep(2)  # ingest workers subscribed
+        return self
+
+    def stored(self) -> int:
+        """Readings committed so far."""
+        with psycopg.connect(self.db) as conn:
+            return _scalar(conn, "SELECT count(*) FROM readings")
+
+    def forget_readings(self) -> None:
+        """Empty the readings table between levels (idle ingest), so counting it stays cheap."""
+        with psycopg.connect(self.db) as conn:
+            conn.execute("TRUNCATE readings")
+
+    def stop(self) -> None:
+        """Stop the cloud, then the broker."""
+        if self.feed is not None:
+            self.feed.closing = True
+        self.process.send_signal(signal.SIGINT)
         try:
-            wait_healthy(base)
-            feed = LiveFeed(base).start()
-            time.sleep(2)  # ingest workers subscribed
-            print(
-                f"background: {args.nodes} nodes, {args.rate:g} readings/s; "
-                f"{args.workers} ingest workers; {args.probes} probes",
-                flush=True,
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.broker.stop()
+
+
+def measure(cloud: Cloud, topics: list[str], rate: float, warmup_s: float, window_s: float) -> Step:
+    """Offer ``rate`` readings/s; after the warm-up, measure a window; stop and drain."""
+    base_stored = cloud.stored()
+    load = PacedLoad(cloud.broker.url, topics, rate, normal_reading).start()
+    try:
+        time.sleep(warmup_s)
+        acked0, stored0, t0 = load.acked, cloud.stored() - base_stored, time.monotonic()
+        time.sleep(window_s)
+        acked1, stored1, t1 = load.acked, cloud.stored() - base_stored, time.monotonic()
+    finally:
+        _, acked = load.stop()
+    step = Step(
+        rate,
+        (acked1 - acked0) / (t1 - t0),
+        (stored1 - stored0) / (t1 - t0),
+        acked0 - stored0,
+        acked1 - stored1,
+        t1 - t0,
+    )
+    drain(cloud, base_stored + acked)
+    cloud.forget_readings()
+    return step
+
+
+def drain(cloud: Cloud, total: int, timeout_s: float = 120) -> None:
+    """Wait until the database holds ``total`` readings; say so if it does not."""
+    deadline = time.monotonic() + timeout_s
+    while (stored := cloud.stored()) < total:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the backlog did not drain: {total - stored:,} readings left")
+        time.sleep(0.2)
+
+
+def search(
+    cloud: Cloud, topics: list[str], rates: list[float], args: argparse.Namespace
+) -> list[Step]:
+    """Raise the load until it is no longer sustained, then try once between the last two."""
+    steps: list[Step] = []
+    for rate in rates:
+        steps.append(measure(cloud, topics, rate, args.warmup_s, args.window_s))
+        print(f"  {steps[-1]}", flush=True)
+        if not steps[-1].sustained:
+            break
+    if len(steps) >= 2 and not steps[-1].sustained:
+        between = round((steps[-2].rate + steps[-1].rate) / 2, -2)
+        steps.insert(-1, measure(cloud, topics, between, args.warmup_s, args.window_s))
+        print(f"  {steps[-2]}", flush=True)
+    return steps
+
+
+@dataclass
+class Level:
+    """Probes under one background rate."""
+
+    rate: float
+    latencies: list[float]
+    baseline: list[float]
+    stored_rate: float
+    failure: str | None = None
+
+
+def probe_level(
+    cloud: Cloud, background: list[str], probes: list[str], rate: float, args: argparse.Namespace
+) -> Level:
+    """Probe each site once under ``rate`` readings/s of background."""
+    assert cloud.feed is not None
+    topics = Topics("envgrid")
+    base_stored = cloud.stored()
+    load = PacedLoad(
+        cloud.broker.url, [topics.readings(n) for n in background], rate, normal_reading
+    ).start()
+    echo = BrokerEcho(cloud.broker.url, [topics.readings(n) for n in probes]).start()
+    try:
+        time.sleep(args.warmup_s)
+        stored0, t0 = cloud.stored(), time.monotonic()
+        latencies, baseline, failure = probe_all(cloud.broker.url, topics, probes, cloud.feed, echo)
+        stored_rate = (cloud.stored() - stored0) / (time.monotonic() - t0)
+        backlog = load.acked - (cloud.stored() - base_stored)
+    finally:
+        echo.stop()
+        _, acked = load.stop()
+    if failure is not None:
+        failure += f"; the database took {stored_rate:,.0f} of {rate:,.0f}/s, backlog {backlog:,}"
+    probes_sent = len(latencies) + (failure is not None)  # a probe that timed out was sent too
+    drain(cloud, base_stored + acked + probes_sent)
+    cloud.forget_readings()
+    return Level(rate, latencies, baseline, stored_rate, failure)
+
+
+def main() -> None:
+    """Find the highest sustained rate, probe there and at 5,000/s, print the figures."""
+    exit_on_sigterm()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rates",
+        default="1000,2000,3000,4000,5000,6500,8000,10000,13000,16000,20000",
+        help="background rates to try, readings/s, ascending",
+    )
+    parser.add_argument("--nodes", type=int, default=100, help="background nodes (100)")
+    parser.add_argument("--probes", type=int, default=100, help="breaches timed per level (100)")
+    parser.add_argument("--workers", type=int, default=2, help="ingest workers (2)")
+    parser.add_argument("--warmup-s", type=float, default=5.0, help="load before measuring (5 s)")
+    parser.add_argument("--window-s", type=float, default=10.0, help="measuring window (10 s)")
+    args = parser.parse_args()
+    rates = sorted(float(r) for r in args.rates.split(","))
+
+    background = [f"lat-bg-{i:04d}" for i in range(args.nodes)]
+    probe_sets = {tag: [f"lat-probe-{tag}-{i:04d}" for i in range(args.probes)] for tag in "ab"}
+    topics = Topics("envgrid")
+    with (
+        tempfile.TemporaryDirectory(prefix="envgrid-latency-") as tmp,
+        bench_database("envgrid_latency") as db,
+    ):
+        seed(db, township(background, [p for ps in probe_sets.values() for p in ps]))
+        cloud = Cloud(Path(tmp), db, args.workers)
+        try:
+            cloud.start()
+            print(f"{args.nodes} background nodes, {args.workers} ingest workers", flush=True)
+            steps = search(cloud, [topics.readings(n) for n in background], rates, args)
+            sustained = [s.rate for s in steps if s.sustained]
+            levels: list[Level] = []
+            targets = (
+                sorted({max(sustained)} | ({5000.0} if 5000 in sustained else set()))
+                if sustained
+                else []
             )
-            load = Background(broker.port, topics, background, args.rate).start()
-            time.sleep(args.warmup_s)
-            with psycopg.connect(db) as conn:
-                before = _scalar(conn, "SELECT count(*) FROM readings")
-            t_load = time.monotonic()
-            echo = BrokerEcho(broker.url, [topics.readings(n) for n in probes]).start()
-            latencies, baseline = probe_all(broker.url, topics, probes, feed, echo)
-            echo.stop()
-            with psycopg.connect(db) as conn:
-                after = _scalar(conn, "SELECT count(*) FROM readings")
-            stored_rate = (after - before) / (time.monotonic() - t_load)
-            load.stop()
-            load = None
+            for tag, rate in zip("ab", targets, strict=False):
+                print(f"probing at {rate:,.0f} readings/s of background", flush=True)
+                levels.append(probe_level(cloud, background, probe_sets[tag], rate, args))
             with psycopg.connect(db) as conn:
                 background_cases = _scalar(
                     conn, "SELECT count(*) FROM cases WHERE site_id LIKE 'site-lat-bg-%%'"
                 )
-        finally:
-            if feed is not None:
-                feed.closing = True
-            try:
-                if load is not None:
-                    load.stop()
-            finally:  # whatever went wrong, the cloud and the broker must not outlive us
-                cloud.terminate()
-                cloud.wait(30)
-                broker.stop()
-        report(latencies, baseline, stored_rate, background_cases, args)
+        finally:  # whatever went wrong, the cloud and the broker must not outlive us
+            cloud.stop()
+    report(steps, levels, background_cases, args)
 
 
 class BrokerEcho:
@@ -318,9 +427,9 @@ class BrokerEcho:
 
 def probe_all(
     url: str, topics: Topics, probes: list[str], feed: LiveFeed, echo: BrokerEcho
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], str | None]:
     """One breach per probe site, one at a time: latency to the live feed, and to the broker's
-    bare subscriber (the baseline), in seconds."""
+    bare subscriber (the baseline), in seconds; and why probing stopped early, if it did."""
     address = BrokerAddress.parse(url)
     client = new_client(f"lat-probe-{uuid.uuid4().hex[:6]}", address)
     connect(client, address, background=False)
@@ -337,7 +446,7 @@ def probe_all(
             deadline = sent + 15
             while site not in feed.first_seen or topic not in echo.first_seen:
                 if time.perf_counter() > deadline:
-                    raise SystemExit(f"probe {i}: no case on the live feed within 15 s")
+                    return latencies, baseline, f"probe {i}: no case on the live feed in 15 s"
                 time.sleep(0.001)
             latencies.append(feed.first_seen[site] - sent)
             baseline.append(echo.first_seen[topic] - sent)
@@ -347,15 +456,11 @@ def probe_all(
     finally:
         client.disconnect()
         client.loop_stop()
-    return latencies, baseline
+    return latencies, baseline, None
 
 
 def report(
-    latencies: list[float],
-    baseline: list[float],
-    stored_rate: float,
-    background_cases: int,
-    args: argparse.Namespace,
+    steps: list[Step], levels: list[Level], background_cases: int, args: argparse.Namespace
 ) -> None:
     """Print the figures."""
 
@@ -366,14 +471,29 @@ def report(
 
     print()
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(
-        f"background stored: {stored_rate:,.0f} readings/s (asked {args.rate:,.0f}); "
-        f"cases from the background: {background_cases}"
-    )
-    print(f"baseline, publish → bare subscriber: {line(baseline)}")
-    print(f"publish → case on the live feed:     {line(latencies)} over {len(latencies)} probes")
-    ratio = percentile(latencies, 0.99) / percentile(baseline, 0.99)
-    print(f"p99 ratio to the baseline: {ratio:.0f} ×; goal: p99 < 1000 ms")
+    sustained = [s for s in steps if s.sustained]
+    if not sustained:
+        print(f"no background rate was sustained; the lowest tried: {steps[0]}")
+    else:
+        print(f"highest sustained background: {max(s.rate for s in sustained):,.0f} readings/s")
+    unsustained = [s for s in steps if not s.sustained]
+    if unsustained:
+        print(f"not sustained: {unsustained[0]}")
+    if not any(s.rate == 5000 and s.sustained for s in steps):
+        print("5,000 readings/s: not sustained on this machine (see the steps above)")
+    for level in levels:
+        print(f"background {level.rate:,.0f}/s asked, {level.stored_rate:,.0f}/s stored:")
+        if level.failure:
+            print(f"  the system did not keep up: {level.failure}")
+        if level.latencies:
+            print(f"  baseline, publish → bare subscriber: {line(level.baseline)}")
+            print(
+                f"  publish → case on the live feed:     {line(level.latencies)} "
+                f"over {len(level.latencies)} probes"
+            )
+            ratio = percentile(level.latencies, 0.99) / percentile(level.baseline, 0.99)
+            print(f"  p99 ratio to the baseline: {ratio:.0f} ×; goal: p99 < 1000 ms")
+    print(f"cases raised by the background: {background_cases} (must be 0)")
 
 
 def _scalar(conn: psycopg.Connection[Any], sql: LiteralString) -> int:

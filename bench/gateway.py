@@ -7,11 +7,13 @@
     acknowledging each local message once the broker has acknowledged its copy upstream;
     a bare subscriber process like (a) counts them on X-up.
 
-The load comes from ``mosquitto_pub -l -q 1 -M 1000 -V mqttv5`` processes, one per node, fed
-from prepared files of valid readings. A rate is readings / (last reading counted − publishers
-started). Cases alternate, ``--repeat`` times, since other work on the machine skews any one
-run; the table gives the median and the spread. ``--gateway-path DIR`` runs the gateway from
-another copy of the ``envgrid_gateway`` package (DIR holds it), for a before/after comparison.
+Each case drains a backlog: the consumer's session exists (the counter's, or the gateway's on
+the local side), the whole load is published into it from Python publisher processes while
+the consumer is away (each message acknowledged by the broker), then the consumer comes back.
+A rate is readings from the first to the last counted. Cases alternate, ``--repeat`` times,
+since other work on the machine skews any one run; the table gives the median and the spread.
+``--gateway-path DIR`` runs the gateway from another copy of the ``envgrid_gateway`` package
+(DIR holds it), for a before/after comparison.
 
 Run: ``.venv/bin/python -m bench.gateway [--per-node 25000 --publishers 4 --repeat 3]``.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,7 +38,8 @@ from typing import Any
 
 import orjson
 
-from bench.support import Counter, start_publishers, wait_publishers
+from bench.load import publish_files
+from bench.support import Counter
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.lifecycle import start_child
 from envgrid_common.messages import GatewayStatus
@@ -111,36 +115,46 @@ def _wait_gateway_ready(url: str, topics: Topics, gateway_id: str, timeout_s: fl
 
 
 def start_gateway(
-    broker: MosquittoBroker, load: Load, up: Topics, workdir: Path, gateway_path: str | None
-) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m envgrid_gateway`` from X to X-up on the bench broker."""
-    gateway_id = f"bench-gw-{uuid.uuid4().hex[:6]}"
+    broker: MosquittoBroker,
+    local: Topics,
+    up: Topics,
+    gateway_id: str,
+    workdir: Path,
+    gateway_path: str | None,
+) -> subprocess.Popen[bytes]:
+    """``python -m envgrid_gateway`` from ``local`` to ``up`` on the bench broker."""
     env = {
         **os.environ,
         "ENVGRID_MQTT_URL": broker.url,
         "ENVGRID_UPLINK_MQTT_URL": broker.url,
-        "ENVGRID_TOPIC_ROOT": load.topics.root,
+        "ENVGRID_TOPIC_ROOT": local.root,
         "ENVGRID_UPLINK_TOPIC_ROOT": up.root,
         "ENVGRID_GATEWAY_ID": gateway_id,
         "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
-        "ENVGRID_GATEWAY_BUFFER_PATH": str(
-            Path(tempfile.mkdtemp(prefix="envgrid-gw-")) / "buffer.sqlite"
-        ),
-        # No session left behind: it would keep collecting the next runs' readings (all
-        # persisted by the broker's autosave), and slow every run after it.
-        "ENVGRID_GATEWAY_SESSION_EXPIRY_S": "0",
+        "ENVGRID_GATEWAY_BUFFER_PATH": str(workdir / f"{gateway_id}.sqlite"),
         "ENVGRID_LOG_LEVEL": "WARNING",
     }
     if gateway_path:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [gateway_path, env.get("PYTHONPATH")]))
-    with (workdir / f"gateway-{gateway_id}.log").open("wb") as log:
-        proc = start_child(
+    with (workdir / f"gateway-{gateway_id}.log").open("ab") as log:
+        return start_child(
             [sys.executable, "-m", "envgrid_gateway", "--log-level", "WARNING"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return proc, gateway_id
+
+
+def stop_gateway(proc: subprocess.Popen[bytes]) -> None:
+    """A clean stop: its sessions stay with the broker."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise SystemExit("the gateway did not stop on SIGINT") from None
+    if proc.returncode != 0:
+        raise SystemExit(f"the gateway exited with status {proc.returncode}")
 
 
 # The cases ------------------------------------------------------------------------------------
@@ -154,41 +168,41 @@ class Run:
 
 
 def case_bare(broker: MosquittoBroker, load: Load) -> Run:
-    """Publishers → broker → a subscriber that only counts."""
-    counter = Counter(broker.url, load.topics.any_node(NodeChannel.READINGS), load.total)
-    started = time.time()
-    wait_publishers(start_publishers(broker.port, load.topics, load.nodes, load.files))
-    last, count, cpu = counter.finish()
-    return Run(load.total / (last - started), cpu / load.total * 1e6, count - load.total)
+    """A backlog drained by a subscriber that only counts."""
+    local = Topics(f"{load.topics.root}-{uuid.uuid4().hex[:6]}")
+    counter = Counter(broker.url, local.any_node(NodeChannel.READINGS), load.total, backlog=True)
+    publish_files(broker.url, [local.readings(n) for n in load.nodes], load.files)
+    counter.go()
+    counted = counter.finish()
+    return Run(counted.rate, counted.cpu_s / load.total * 1e6, counted.count - load.total)
 
 
 def case_gateway(
     broker: MosquittoBroker, load: Load, workdir: Path, gateway_path: str | None
 ) -> Run:
-    """Publishers → broker (X) → gateway → broker (X-up) → a subscriber that only counts."""
-    up = Topics(f"{load.topics.root}-up")
+    """A backlog in the gateway's local session, forwarded to X-up and counted there."""
+    run = uuid.uuid4().hex[:6]
+    local, gateway_id = Topics(f"{load.topics.root}-{run}"), f"bench-gw-{run}"
+    up = Topics(f"{local.root}-up")
     counter = Counter(broker.url, up.any_node(NodeChannel.READINGS), load.total)
-    proc, gateway_id = start_gateway(broker, load, up, workdir, gateway_path)
+    proc = start_gateway(broker, local, up, gateway_id, workdir, gateway_path)
     try:
         _wait_gateway_ready(broker.url, up, gateway_id, 30)
+        stop_gateway(proc)
+        publish_files(broker.url, [local.readings(n) for n in load.nodes], load.files)
+        proc = start_gateway(broker, local, up, gateway_id, workdir, gateway_path)
+        while counter.count == 0 and proc.poll() is None:
+            time.sleep(0.01)
         cpu_before = _cpu_seconds(proc.pid)
-        started = time.time()
-        wait_publishers(start_publishers(broker.port, load.topics, load.nodes, load.files))
-        last, count, _ = counter.finish()
+        counted = counter.finish()
         cpu = _cpu_seconds(proc.pid) - cpu_before  # includes the 0.5 s idle wait: negligible
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise SystemExit("the gateway did not stop on SIGTERM") from None
+        if proc.poll() is None:
+            stop_gateway(proc)
     log = (workdir / f"gateway-{gateway_id}.log").read_text(errors="replace").splitlines()
     for line in [line for line in log if " WARNING " in line or " ERROR " in line][:5]:
         print(f"    gateway log: {line}", flush=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"the gateway exited with status {proc.returncode}")
-    return Run(load.total / (last - started), cpu / load.total * 1e6, count - load.total)
+    return Run(counted.rate, cpu / load.total * 1e6, counted.count - load.total)
 
 
 def _summary(runs: list[Run]) -> str:

@@ -3,12 +3,18 @@
 (a) a bare paho subscriber that only counts messages: the receive ceiling;
 (b) a raw COPY of the same rows into the same table: the storage ceiling (and the staged
     insert-on-conflict the ingest uses, for reference);
-(c) the cloud ingest end to end: QoS 1, validated, deduplicated, publish → committed row;
+(c) the cloud ingest end to end: QoS 1, validated, judged by the rules, deduplicated,
+    committed, acknowledged; with one worker and with two;
 (d) the same through the township gateway.
 
-The load comes from separate light publishers: ``mosquitto_pub -l -q 1`` processes, one per
-node, fed from prepared files. Rates are readings/s from the moment the publishers start to
-the last message received (a) or committed (c, d). Run: ``.venv/bin/python -m bench.ingest``.
+Each case drains a backlog: the consumer's persistent session exists, the whole load is
+published into it while the consumer is away (from Python publisher processes, each message
+acknowledged by the broker), then the consumer comes back. A rate is messages from the first
+to the last one received (a) or committed (c, d), so start-up time does not count and the
+publishers do not compete for the CPU. The default load is an alarm storm: almost every
+reading breaks its class III limit, so the rules work for each one. Every case is checked
+exactly once; a case that stops making progress for ``--stall-s`` says how far it got and
+what was left, and the benchmark fails. Run: ``.venv/bin/python -m bench.ingest``.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,19 +35,15 @@ from functools import partial
 from pathlib import Path
 
 import orjson
+import paho.mqtt.client as mqtt
 import psycopg
 
-from bench.support import (
-    Counter,
-    bench_database,
-    exit_on_sigterm,
-    registry_for,
-    start_publishers,
-    wait_publishers,
-)
+from bench.load import publish_files
+from bench.support import Counter, bench_database, exit_on_sigterm, registry_for, wait_taken
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_common.lifecycle import start_child
+from envgrid_common.mqtt import BrokerAddress, connect, new_client
 from envgrid_common.topics import NodeChannel, Topics
 
 VALUES = ("cod", "nh3n", "tp", "ph", "do", "codmn", "turbidity", "flow")
@@ -81,12 +85,13 @@ def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int, n_val
 
 # (a) -----------------------------------------------------------------------------------------
 def case_bare(broker: MosquittoBroker, load: Load) -> float:
-    """Publishers → broker → a paho subscriber that only counts."""
-    counter = Counter(broker.url, load.topics.any_node(NodeChannel.READINGS), load.total)
-    started = time.time()
-    wait_publishers(start_publishers(broker.port, load.topics, load.nodes, load.files))
-    last, _, _ = counter.finish()
-    return load.total / (last - started)
+    """A backlog drained by a paho subscriber that only counts."""
+    counter = Counter(
+        broker.url, load.topics.any_node(NodeChannel.READINGS), load.total, backlog=True
+    )
+    publish_files(broker.url, [load.topics.readings(n) for n in load.nodes], load.files)
+    counter.go()
+    return counter.finish().rate
 
 
 # (b) -----------------------------------------------------------------------------------------
@@ -133,7 +138,7 @@ def case_copy(database_url: str, load: Load) -> tuple[float, float]:
 
 # (c), (d) ------------------------------------------------------------------------------------
 def _run_child(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         return start_child(
             [sys.executable, "-m", "envgrid_cli", *argv],
             env={**os.environ, **env},
@@ -142,20 +147,60 @@ def _run_child(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Po
         )
 
 
-def _wait_rows(database_url: str, total: int, timeout_s: float = 600) -> float:
-    """Poll until ``total`` readings are committed; return when that was seen."""
+def _stop_child(child: subprocess.Popen[bytes], name: str) -> None:
+    """Ask for a clean stop (the session stays with the broker), as a user would."""
+    child.send_signal(signal.SIGINT)
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        raise SystemExit(f"{name} did not stop within 30 s") from None
+
+
+def _stored(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    row = conn.execute("SELECT count(*) FROM readings").fetchone()
+    return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+
+def _wait_workers(database_url: str, client_ids: list[str], timeout_s: float = 30) -> None:
+    """Until every worker has reported (so it has subscribed)."""
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            row = conn.execute("SELECT count(*) FROM readings").fetchone()
-            if row is not None and row[0] >= total:
-                return time.time()
-            time.sleep(0.05)
-    raise SystemExit(f"only part of {total} readings arrived in {timeout_s}s")
+            row = conn.execute(
+                "SELECT count(*) FROM ingest_workers WHERE client_id = ANY(%s)", (client_ids,)
+            ).fetchone()
+            if row is not None and row[0] == len(client_ids):
+                return
+            time.sleep(0.2)
+    raise SystemExit(f"the ingest workers {client_ids} did not report in {timeout_s} s")
 
 
-def _check_exactly_once(database_url: str, load: Load) -> tuple[int, int]:
-    """Stored rows and distinct (node, seq): both must equal what was published."""
+def _wait_gateway(url: str, topics: Topics, gateway_id: str, timeout_s: float = 30) -> None:
+    """Until the gateway's retained status says online (it has subscribed)."""
+    address = BrokerAddress.parse(url)
+    online = threading.Event()
+    client = new_client(f"bench-gw-watch-{uuid.uuid4().hex[:6]}", address)
+
+    def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        if b'"online"' in message.payload:
+            online.set()
+
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe(topics.gateway_status(gateway_id), qos=1)
+    connect(client, address, background=False)
+    client.loop_start()
+    try:
+        if not online.wait(timeout_s):
+            raise SystemExit(f"the gateway did not come online in {timeout_s} s")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _check_exactly_once(database_url: str, load: Load) -> None:
+    """Stored rows and distinct (node, seq) must both equal what was published; then clear."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "SELECT count(*), count(DISTINCT (node_id, seq)) FROM readings"
@@ -166,7 +211,6 @@ def _check_exactly_once(database_url: str, load: Load) -> tuple[int, int]:
     stored, distinct = int(row[0]), int(row[1])
     if stored != load.total or distinct != load.total:
         raise SystemExit(f"published {load.total}, stored {stored}, distinct {distinct}")
-    return stored, distinct
 
 
 def case_ingest(
@@ -177,54 +221,61 @@ def case_ingest(
     *,
     workers: int,
     via_gateway: bool,
-    rules: bool = True,
+    rules: bool,
+    stall_s: float,
 ) -> float:
-    """Publishers → (gateway →) broker → ingest worker(s) (judging by the rules) → rows."""
-    # A topic root per case, and sessions that end with the process: an offline session of
-    # an earlier case would otherwise keep taking its share of a shared subscription.
+    """A backlog (through the gateway) drained by ingest worker(s) judging by the rules."""
+    # A topic root per case: the sessions of an earlier case (kept, as deployed) never match.
     run_id = uuid.uuid4().hex[:6]
     node_topics = Topics(f"{load.topics.root}-{run_id}")
     cloud_topics = Topics(f"{node_topics.root}-cloud") if via_gateway else node_topics
-    env = {
-        "ENVGRID_SESSION_EXPIRY_S": "0",
+    client_id = f"bench-ingest-{run_id}"
+    ingest_env = {
         "ENVGRID_DATABASE_URL": database_url,
         "ENVGRID_MQTT_URL": broker.url,
         "ENVGRID_TOPIC_ROOT": cloud_topics.root,
         "ENVGRID_INGEST_WORKERS": str(workers),
-        "ENVGRID_INGEST_CLIENT_ID": f"bench-ingest-{run_id}",
+        "ENVGRID_INGEST_CLIENT_ID": client_id,
         "ENVGRID_LOG_LEVEL": "WARNING",
         "ENVGRID_RULES_ENABLED": "true" if rules else "false",
     }
-    children = [_run_child(["cloud", "--ingest-only"], env, workdir / f"ingest-{run_id}.log")]
-    if via_gateway:
-        children.append(
-            _run_child(
-                ["gateway"],
-                {
-                    "ENVGRID_MQTT_URL": broker.url,
-                    "ENVGRID_UPLINK_MQTT_URL": broker.url,
-                    "ENVGRID_TOPIC_ROOT": node_topics.root,
-                    "ENVGRID_UPLINK_TOPIC_ROOT": cloud_topics.root,
-                    "ENVGRID_GATEWAY_SESSION_EXPIRY_S": "0",
-                    "ENVGRID_GATEWAY_ID": f"bench-gw-{run_id}",
-                    "ENVGRID_GATEWAY_BUFFER_PATH": str(workdir / f"gateway-{run_id}.sqlite"),
-                    "ENVGRID_LOG_LEVEL": "WARNING",
-                },
-                workdir / f"gateway-{run_id}.log",
-            )
-        )
+    gateway_id = f"bench-gw-{run_id}"
+    gateway_env = {
+        "ENVGRID_MQTT_URL": broker.url,
+        "ENVGRID_UPLINK_MQTT_URL": broker.url,
+        "ENVGRID_TOPIC_ROOT": node_topics.root,
+        "ENVGRID_UPLINK_TOPIC_ROOT": cloud_topics.root,
+        "ENVGRID_GATEWAY_ID": gateway_id,
+        "ENVGRID_GATEWAY_BUFFER_PATH": str(workdir / f"gateway-{run_id}.sqlite"),
+        "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
+        "ENVGRID_LOG_LEVEL": "WARNING",
+    }
+    ingest_log, gateway_log = workdir / f"ingest-{run_id}.log", workdir / f"gateway-{run_id}.log"
+    # First the sessions, as a deployment has them: the consumer of the backlog then leaves.
+    ingest = _run_child(["cloud", "--ingest-only"], ingest_env, ingest_log)
+    gateway: subprocess.Popen[bytes] | None = None
     try:
-        time.sleep(3)  # subscriptions in place before the first message
-        started = time.time()
-        wait_publishers(start_publishers(broker.port, node_topics, load.nodes, load.files))
-        finished = _wait_rows(database_url, load.total)
+        _wait_workers(database_url, [f"{client_id}-{i}" for i in range(workers)])
+        if via_gateway:
+            gateway = _run_child(["gateway"], gateway_env, gateway_log)
+            _wait_gateway(broker.url, cloud_topics, gateway_id)
+            _stop_child(gateway, "the gateway")
+        else:
+            _stop_child(ingest, "the ingest")
+        publish_files(broker.url, [node_topics.readings(n) for n in load.nodes], load.files)
+        print(f"    {load.total:,} readings queued; draining", flush=True)
+        if via_gateway:
+            gateway = _run_child(["gateway"], gateway_env, gateway_log)
+        else:
+            ingest = _run_child(["cloud", "--ingest-only"], ingest_env, ingest_log)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            drained = wait_taken(partial(_stored, conn), load.total, "committed", stall_s=stall_s)
         _check_exactly_once(database_url, load)
-        return load.total / (finished - started)
+        return drained.rate
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=30)
+        for child, name in ((gateway, "the gateway"), (ingest, "the ingest")):
+            if child is not None and child.poll() is None:
+                _stop_child(child, name)
 
 
 def main() -> None:
@@ -237,6 +288,9 @@ def main() -> None:
     parser.add_argument("--per-node", type=int, default=50_000, help="readings per publisher")
     parser.add_argument("--values", type=int, default=4, help="values per reading")
     parser.add_argument("--cases", default="a,b,c,c2,d", help="which cases to run")
+    parser.add_argument(
+        "--stall-s", type=float, default=60.0, help="fail a case that commits nothing this long"
+    )
     parser.add_argument(
         "--no-rules",
         action="store_true",
@@ -260,7 +314,9 @@ def main() -> None:
             flush=True,
         )
         with MosquittoBroker(workdir / "broker") as broker:
-            ingest = partial(case_ingest, broker, db, load, workdir, rules=rules)
+            ingest = partial(
+                case_ingest, broker, db, load, workdir, rules=rules, stall_s=args.stall_s
+            )
             if "a" in cases:
                 results["a"] = case_bare(broker, load)
                 print(f"(a) bare paho subscriber      {results['a']:>9,.0f} readings/s", flush=True)

@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.reasoncodes import ReasonCode
 
-from bench.support import bench_database, exit_on_sigterm, registry_for
+from bench.support import bench_database, exit_on_sigterm, registry_for, wait_taken
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_common.lifecycle import start_child
@@ -139,16 +140,6 @@ def _count(url: str, max_seq: int | None = None) -> int:
     return int(row[0]) if row else 0
 
 
-def _wait_count(url: str, target: int, max_seq: int | None, timeout_s: float) -> float | None:
-    """Poll until ``target`` rows (with seq ≤ ``max_seq``) are stored; return when, or None."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _count(url, max_seq) >= target:
-            return time.monotonic()
-        time.sleep(0.1)
-    return None
-
-
 def main() -> None:
     """Run one outage and print the figures."""
     exit_on_sigterm()
@@ -236,20 +227,16 @@ def main() -> None:
                 f"backlog {backlog} readings (rounds ≤ {last_round})",
                 flush=True,
             )
-            first = _wait_count(db, stored_before + 1, last_round, 600)
-            drained = _wait_count(db, args.nodes * last_round, last_round, 3600)
-            if drained is None or first is None:
-                raise SystemExit(
-                    f"backlog not drained: {_count(db, last_round)} of {args.nodes * last_round}"
-                )
-            recovery = drained - restored
+            drained = wait_taken(
+                lambda: _count(db, last_round) - stored_before, backlog, "of the backlog stored"
+            )
+            first, recovery = drained.first_at, drained.done_at - restored
             time.sleep(min(args.interval_s, 5))  # some live traffic after the drain
             load.stop()
             if not load.wait_acked(120):
                 raise SystemExit("the township broker did not acknowledge every reading")
             total = load.published
-            if _wait_count(db, total, None, 300) is None:
-                raise SystemExit(f"only {_count(db)} of {total} readings stored")
+            wait_taken(partial(_count, db), total, "stored")
             time.sleep(3)  # a duplicate or stray row would show by now
             with psycopg.connect(db) as conn:
                 row = conn.execute(

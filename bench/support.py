@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from multiprocessing.sharedctypes import Synchronized
+from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 from multiprocessing.synchronize import Event as MpEvent
-from pathlib import Path
 
 import psycopg
 
 from envgrid_cloud.db.migrate import migrate
-from envgrid_common.lifecycle import die_with_parent, start_child
+from envgrid_common.lifecycle import die_with_parent
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
-from envgrid_common.topics import Topics
 
 PG_ADMIN_URL = os.environ.get(
     "ENVGRID_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -72,28 +69,52 @@ def registry_for(nodes: list[str], report_interval_s: float = 60.0) -> Registry:
     )
 
 
-def start_publishers(
-    port: int, topics: Topics, nodes: Sequence[str], files: Sequence[Path]
-) -> list[subprocess.Popen[bytes]]:
-    """One ``mosquitto_pub -l -q 1`` per node, each publishing its file line by line."""
-    binary = shutil.which("mosquitto_pub")
-    if binary is None:
-        raise SystemExit("mosquitto_pub is needed (apt-get install mosquitto-clients)")
-    procs = []
-    for node, path in zip(nodes, files, strict=True):
-        argv = [binary, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-l"]
-        argv += ["-M", "1000", "-V", "mqttv5", "-i", f"bench-pub-{node}-{uuid.uuid4().hex[:6]}"]
-        argv += ["-t", topics.readings(node)]
-        with path.open("rb") as stdin:
-            procs.append(start_child(argv, stdin=stdin))
-    return procs
+# Waiting for a load to be taken --------------------------------------------------------------
+@dataclass(frozen=True)
+class Drained:
+    """When the count first moved and when it reached its target (monotonic seconds)."""
+
+    first_at: float
+    first_n: int
+    done_at: float
+    total: int
+
+    @property
+    def rate(self) -> float:
+        """Per second, from the first count seen to the target."""
+        span = self.done_at - self.first_at
+        return (self.total - self.first_n) / span if span > 0 else 0.0
 
 
-def wait_publishers(procs: list[subprocess.Popen[bytes]], timeout_s: float = 900) -> None:
-    """Every publisher must finish cleanly, or the figures mean nothing."""
-    for proc in procs:
-        if proc.wait(timeout=timeout_s) != 0:
-            raise SystemExit(f"a publisher failed with status {proc.returncode}")
+def wait_taken(
+    count: Callable[[], int], total: int, what: str, *, stall_s: float = 60, every_s: float = 5
+) -> Drained:
+    """Poll ``count()`` until it reaches ``total``, printing progress every ``every_s``.
+
+    If it does not move for ``stall_s``, the system did not take the load: say how far it got,
+    the rate it sustained and what is left, and end the benchmark.
+    """
+    start = time.monotonic()
+    first_at, first_n, last_n = 0.0, 0, -1
+    moved_at, report_at = start, start + every_s
+    while True:
+        now, n = time.monotonic(), count()
+        if n and not first_at:
+            first_at, first_n = now, n
+        if n != last_n:
+            last_n, moved_at = n, now
+        rate = (n - first_n) / (now - first_at) if first_at and now > first_at else 0.0
+        if n >= total:
+            return Drained(first_at or now, first_n, now, total)
+        if now - moved_at >= stall_s:
+            raise SystemExit(
+                f"the system did not take the load: {n:,} of {total:,} {what}, none for "
+                f"{stall_s:g} s (sustained {rate:,.0f}/s before that); {total - n:,} left"
+            )
+        if now >= report_at:
+            report_at = now + every_s
+            print(f"    {n:>9,} of {total:,} {what} ({rate:,.0f}/s)", flush=True)
+        time.sleep(0.05)
 
 
 # The counting subscriber, in a process of its own --------------------------------------------
@@ -102,8 +123,10 @@ def _count(
     url: str,
     topic_filter: str,
     total: int,
+    backlog: bool,
     ready: MpEvent,
-    last: Synchronized[float],
+    go: MpEvent,
+    times: SynchronizedArray[float],  # when the first and the last message came
     count_out: Synchronized[int],
     cpu_out: Synchronized[float],
 ) -> None:
@@ -118,19 +141,34 @@ def _count(
     def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
         nonlocal count
         count += 1
+        count_out.value = count
+        if count == 1:
+            times[0] = time.time()
         if count == total:
-            last.value = time.time()
+            times[1] = time.time()
             done.set()
 
     def on_connect(client: mqtt.Client, *_: object) -> None:
         client.subscribe(topic_filter, qos=1)
 
     address = BrokerAddress.parse(url)
-    client = new_client(f"bench-count-{uuid.uuid4().hex[:6]}", address)
-    client.on_message = on_message
+    client_id = f"bench-count-{uuid.uuid4().hex[:6]}"
+    subscribed = threading.Event()
+    client = new_client(client_id, address, persistent=backlog)
     client.on_connect = on_connect
-    client.on_subscribe = lambda *_: ready.set()
-    connect(client, address, receive_maximum=65535)
+    client.on_subscribe = lambda *_: subscribed.set()
+    connect(client, address, persistent=backlog, session_expiry_s=3600, receive_maximum=65535)
+    client.loop_start()
+    subscribed.wait(15)
+    if backlog:  # leave a session behind for the backlog to gather in; come back on "go"
+        client.disconnect()
+        client.loop_stop()
+        ready.set()
+        go.wait()
+        client.reconnect()
+    else:
+        ready.set()
+    client.on_message = on_message
     cpu_start = time.process_time()
     client.loop_start()
     done.wait(900)
@@ -142,12 +180,18 @@ def _count(
 
 
 class Counter:
-    """A bare subscriber process counting ``total`` messages under ``topic_filter``."""
+    """A bare subscriber process counting ``total`` messages under ``topic_filter``.
 
-    def __init__(self, url: str, topic_filter: str, total: int) -> None:
+    With ``backlog`` it subscribes with a persistent session and leaves; the broker queues
+    what comes for it until :meth:`go`, when it comes back and counts.
+    """
+
+    def __init__(self, url: str, topic_filter: str, total: int, *, backlog: bool = False) -> None:
         ctx = multiprocessing.get_context("spawn")
+        self.total = total
         self._ready = ctx.Event()
-        self._last = ctx.Value("d", 0.0)
+        self._go = ctx.Event()
+        self._times = ctx.Array("d", 2)
         self._count = ctx.Value("q", 0)
         self._cpu = ctx.Value("d", 0.0)
         self._proc = ctx.Process(
@@ -157,8 +201,10 @@ class Counter:
                 url,
                 topic_filter,
                 total,
+                backlog,
                 self._ready,
-                self._last,
+                self._go,
+                self._times,
                 self._count,
                 self._cpu,
             ),
@@ -168,10 +214,39 @@ class Counter:
             self._proc.kill()
             raise SystemExit("the counting subscriber did not subscribe")
 
-    def finish(self, timeout_s: float = 900) -> tuple[float, int, float]:
-        """When the last message came, how many came in all, and the counter's CPU seconds."""
-        self._proc.join(timeout_s)
-        if self._proc.is_alive():
-            self._proc.kill()
-            raise SystemExit(f"only {self._count.value} messages were counted")
-        return self._last.value, self._count.value, self._cpu.value
+    def go(self) -> None:
+        """Come back and count what was queued (backlog mode)."""
+        self._go.set()
+
+    @property
+    def count(self) -> int:
+        """Messages counted so far."""
+        return int(self._count.value)
+
+    def finish(self, stall_s: float = 60) -> Counted:
+        """Wait for the total: when the first and last came, counts, CPU. Ends the benchmark,
+        saying how far it got, if nothing more comes for ``stall_s``."""
+        try:
+            wait_taken(lambda: self.count, self.total, "received", stall_s=stall_s)
+        finally:
+            self._proc.join(5 if self.count >= self.total else 0)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+        first, last = self._times[0], self._times[1]
+        return Counted(first, last, int(self._count.value), float(self._cpu.value))
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a :class:`Counter` saw."""
+
+    first: float
+    last: float
+    count: int
+    cpu_s: float
+
+    @property
+    def rate(self) -> float:
+        """Messages per second from the first to the last."""
+        return (self.count - 1) / (self.last - self.first) if self.last > self.first else 0.0

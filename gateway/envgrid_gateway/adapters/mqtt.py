@@ -175,7 +175,7 @@ class MqttAdapter:
             return True
         if not self._window_warned:
             self._window_warned = True
-            log.warning(
+            log.info(  # flow control at work, not a fault: the broker keeps the rest
                 "%d messages wait for the uplink; holding the local broker",
                 self._settings.gateway_receive_maximum,
             )
