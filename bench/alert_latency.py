@@ -48,6 +48,7 @@ from bench.load import PacedLoad
 from bench.support import bench_database, exit_on_sigterm
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
+from envgrid_cloud.auth import accounts
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_common.lifecycle import start_child
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
@@ -82,9 +83,9 @@ def seed(db: str, registry: Registry) -> None:
         upsert_registry(conn, registry)
         conn.execute("UPDATE sites SET target_class = 'III', water_type = 'river'")
         conn.execute(
-            "INSERT INTO officers (id, name, role, cell_id) VALUES "
-            "('lat-officer', '值班网格员', 'grid_officer', %s), "
-            "('lat-reviewer', '镇审核员', 'reviewer', %s)",
+            "INSERT INTO users (id, login, name, role, cell_id) VALUES "
+            "('lat-officer', 'lat-officer', '值班网格员', 'grid_officer', %s), "
+            "('lat-reviewer', 'lat-reviewer', '镇审核员', 'reviewer', %s)",
             [VILLAGE, TOWN],
         )
 
@@ -104,8 +105,9 @@ def normal_reading(seq: int) -> bytes:
 class LiveFeed:
     """Listens on the API's live feed; records when each site's first case event arrived."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, token: str) -> None:
         self._url = f"{base}/api/v1/cases/live"
+        self._headers = {"Authorization": f"Bearer {token}"}
         self.first_seen: dict[str, float] = {}
         self.events = 0
         self.connected = threading.Event()
@@ -122,7 +124,7 @@ class LiveFeed:
     def _run(self) -> None:
         try:
             with (
-                httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
+                httpx.Client(timeout=httpx.Timeout(10, read=None), headers=self._headers) as client,
                 client.stream("GET", self._url) as response,
             ):
                 response.raise_for_status()
@@ -229,7 +231,11 @@ class Cloud:
     def start(self) -> Cloud:
         """Wait until the API answers and listen to the live feed."""
         wait_healthy(self.base)
-        self.feed = LiveFeed(self.base).start()
+        # The live feed asks for a sign-in like any API: the township's reviewer sees its cases.
+        with accounts.connect(self.db) as conn:
+            name = f"bench-{uuid.uuid4().hex[:6]}"
+            token, _ = accounts.issue_token(conn, "lat-reviewer", name, None)
+        self.feed = LiveFeed(self.base, token).start()
         time.sleep(2)  # ingest workers subscribed
         return self
 

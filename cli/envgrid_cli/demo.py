@@ -16,6 +16,8 @@ from types import FrameType
 import psycopg
 from pydantic import Field
 
+from envgrid_cli.demo_accounts import Account, ensure_accounts
+from envgrid_cli.demo_accounts import describe as describe_accounts
 from envgrid_cli.demo_lock import OWNER_VARIABLE, DataDirBusy, DataDirLock, refuse_leftovers
 from envgrid_cli.demo_parts import Broker, BrokerPart, Component, Part
 from envgrid_cli.demo_supervisor import GaveUp, Supervisor
@@ -109,6 +111,7 @@ class Demo:
     brokers: list[BrokerPart] = field(default_factory=list)
     postgres: EmbeddedPostgres | None = None
     components: list[Component] = field(default_factory=list)
+    accounts: list[Account] = field(default_factory=list)
 
     @property
     def parts(self) -> list[Part]:
@@ -189,8 +192,10 @@ class Demo:
         from envgrid_sim.scenarios.luxi import luxi_scenario
 
         migrate(database_url)
+        registry = luxi_scenario(report_interval_s=self.interval).registry
         with psycopg.connect(database_url) as conn:
-            upsert_registry(conn, luxi_scenario(report_interval_s=self.interval).registry)
+            upsert_registry(conn, registry)
+        self.accounts = ensure_accounts(database_url, self.settings.data_dir, registry.officers)
 
     def stop(self) -> None:
         """Simulator, gateway, cloud (its ingest drains while the database is up), brokers, PG."""
@@ -249,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
             f"  township MQTT  {township_url}  (nodes publish here: envgrid/v1/nodes/…)\n"
             f"  cloud MQTT     {cloud_url}\n"
             f"  logs           {settings.data_dir / 'logs'}\n"
+            f"{describe_accounts(demo.accounts)}\n"
             "Press Ctrl-C to stop; data stays for the next start.",
             flush=True,
         )

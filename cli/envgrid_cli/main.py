@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from envgrid_cli import demo, scenario, schema
 from envgrid_cloud import cli as cloud_cli
+from envgrid_cloud.auth import cli as auth_cli
 from envgrid_common import __version__
 from envgrid_common.logs import setup_logging
 from envgrid_edge import cli as edge_cli
@@ -23,6 +24,7 @@ REGISTRARS: tuple[Register, ...] = (
     sim_cli.register,
     cloud_cli.register_db,
     cloud_cli.register_sites,
+    auth_cli.register,
     scenario.register,
     schema.register,
 )

@@ -7,10 +7,12 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from envgrid_cloud.api import (
     API_PREFIX,
+    audit,
+    auth,
     cases,
     dead_letters,
     grid,
@@ -18,13 +20,16 @@ from envgrid_cloud.api import (
     latest,
     metrics,
     nodes,
-    officers,
     readings,
     sites,
     status,
+    users,
 )
+from envgrid_cloud.api.audit_trail import AuditTrail
 from envgrid_cloud.api.database import describe, open_pool
 from envgrid_cloud.api.errors import install_handlers
+from envgrid_cloud.api.live_scope import LiveScope
+from envgrid_cloud.api.security import UNAUTHORIZED, authenticate
 from envgrid_cloud.cases.feed import STARTUP_WAIT_S, CaseFeed
 from envgrid_cloud.cases.pool import open_sync_pool
 from envgrid_cloud.cases.sweeps import SWEEPS, Sweep, run_periodically
@@ -58,6 +63,7 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
             stack.push_async_callback(pool.close)
             log.info("API using the database %s", describe(settings.database_url))
             app.state.pool = pool
+            app.state.live_scope = LiveScope(pool)
             case_pool = await asyncio.to_thread(open_sync_pool, settings.database_url)
             stack.push_async_callback(asyncio.to_thread, case_pool.close)
             app.state.case_pool = case_pool
@@ -98,18 +104,20 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-# One router per resource, all under /api/v1; health sits at the root for probes.
+# One router per resource, all under /api/v1 and behind a sign-in or a token; health sits at
+# the root for probes, and the login is open.
 RESOURCES = (
     metrics,
     grid,
     sites,
     nodes,
-    officers,
+    users,
     latest,
     readings,
     cases,
     dead_letters,
     status,
+    audit,
 )
 
 
@@ -122,8 +130,16 @@ def create_app(settings: CloudSettings) -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=_lifespan(settings),
     )
+    app.state.settings = settings
     install_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router, prefix=API_PREFIX)
     for resource in RESOURCES:
-        app.include_router(resource.router, prefix=API_PREFIX)
+        app.include_router(
+            resource.router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(authenticate)],
+            responses=UNAUTHORIZED,
+        )
+    app.add_middleware(AuditTrail, prefix=API_PREFIX)
     return app

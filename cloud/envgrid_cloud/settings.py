@@ -60,3 +60,32 @@ class CloudSettings(EnvgridSettings):
     session_expiry_s: int = Field(
         default=7 * 24 * 3600, ge=0, description="How long the broker keeps a worker's session"
     )
+
+    auth_session_idle_s: int = Field(
+        default=12 * 3600,
+        ge=60,
+        le=30 * 86400,
+        description="A browser session unused for this long ends (sign in again)",
+    )
+    auth_session_max_s: int = Field(
+        default=7 * 86400,
+        ge=60,
+        le=365 * 86400,
+        description="A browser session ends this long after sign-in, however much it is used",
+    )
+    auth_cookie_secure: bool = Field(
+        default=False,
+        description="Send the session cookie over HTTPS only (set true behind TLS)",
+    )
+    auth_login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins per account within the window"
+    )
+    auth_address_max_failures: int = Field(
+        default=20, ge=1, le=100000, description="Failed logins per address within the window"
+    )
+    auth_login_window_s: int = Field(
+        default=900,
+        ge=1,
+        le=86400,
+        description="The window for counting failed logins; beyond the limits, 429 until it passes",
+    )

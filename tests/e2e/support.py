@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,9 +71,40 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} ({last_error})\n{tails}")
 
 
+# How each API under test is called: a bearer token's or a session cookie's header.
+_CREDENTIALS: dict[str, dict[str, str]] = {}
+
+
+def use_token(base: str, token: str) -> None:
+    """Call the API at ``base`` with this API token from now on."""
+    _CREDENTIALS[base] = {"Authorization": f"Bearer {token}"}
+
+
+def sign_in(base: str, login: str, password: str) -> None:
+    """Sign in at ``base`` as a browser would, and call it with that session from now on."""
+    response = httpx.post(
+        f"{base}/api/v1/auth/login", json={"login": login, "password": password}, timeout=10
+    )
+    response.raise_for_status()
+    _CREDENTIALS[base] = {"Cookie": f"envgrid_session={response.cookies['envgrid_session']}"}
+
+
+def admin_token(database_url: str) -> str:
+    """An API token of an administrator of ``database_url`` (added if missing)."""
+    from envgrid_cloud.auth.accounts import NewUser, add_user, connect, issue_token
+
+    with connect(database_url) as conn:
+        if conn.execute("SELECT 1 FROM users WHERE id = 'e2e-admin'").fetchone() is None:
+            add_user(conn, NewUser("e2e-admin", "e2e-admin", "e2e", "admin", None), None)
+        token, _ = issue_token(conn, "e2e-admin", f"e2e-{uuid.uuid4().hex[:8]}", None)
+    return token
+
+
 def get(base: str, path: str, **params: Any) -> Any:
-    """GET a JSON document from the API."""
-    response = httpx.get(f"{base}{path}", params=params, timeout=10)
+    """GET a JSON document from the API, with the credentials given for it."""
+    response = httpx.get(
+        f"{base}{path}", params=params, headers=_CREDENTIALS.get(base, {}), timeout=10
+    )
     response.raise_for_status()
     return response.json()
 

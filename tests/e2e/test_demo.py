@@ -5,6 +5,7 @@ nothing running, a component that dies is restarted, and one demo runs per data 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -23,7 +24,15 @@ from envgrid_cli.demo_lock import OWNER_VARIABLE
 from envgrid_cli.services.mosquitto import mosquitto_binary
 from envgrid_cli.services.ports import free_port, wait_for_port
 from envgrid_cli.services.processes import carrying, command_line, is_running
-from tests.e2e.support import clean_env, get, sites_without_data, start, stop, wait_for
+from tests.e2e.support import (
+    clean_env,
+    get,
+    sign_in,
+    sites_without_data,
+    start,
+    stop,
+    wait_for,
+)
 
 SHANGHAI = timezone(timedelta(hours=8))
 SITE = "luxi-river-02"
@@ -105,6 +114,12 @@ def seqs_stored(base: str, since: datetime) -> set[int]:
     return {p["seq"] for p in series["points"]}
 
 
+def sign_in_as_demo_admin(base: str, data: Path) -> None:
+    """Sign in with the password the demo printed (and keeps in its data directory)."""
+    passwords = json.loads((data / "accounts.json").read_text())
+    sign_in(base, "admin", passwords["admin"])
+
+
 def _at_least(count: int, base: str, since: datetime) -> set[int] | None:
     seqs = seqs_stored(base, since)
     return seqs if len(seqs) >= count else None
@@ -122,15 +137,21 @@ def test_demo_comes_up_with_every_site_reporting_and_keeps_data(tmp_path: Path) 
     demo = start(argv, demo_env(), log)
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
+        sign_in_as_demo_admin(base, data)
         wait_for("every site reporting", lambda: not sites_without_data(base), 60, (log,))
         first: set[int] = wait_for("a few readings", lambda: _at_least(3, base, since), 30)
     finally:
         stop_and_time(demo, log)
     assert "web API" in log.read_text()
+    printed = log.read_text()
+    assert "sign in (demo accounts" in printed
+    for login in ("admin", "luxi-reviewer", "luxi-dongyang-officer", "luxi-shiqiao-officer"):
+        assert f"    {login} " in printed, login
 
     demo = start(argv, demo_env(), log)
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
+        sign_in_as_demo_admin(base, data)
         again = wait_for("the API after a restart", lambda: seqs_stored(base, since), 30, (log,))
         assert first <= again, "readings stored before the restart are gone"
         wait_for(
@@ -166,6 +187,7 @@ def running_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDe
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
+        sign_in_as_demo_admin(base, data)
         wait_for("every site reporting", lambda: not sites_without_data(base), 60, (log,))
         yield RunningDemo(demo, data, base, log)
     finally:

@@ -35,6 +35,7 @@ from tests.e2e.faults_support import (
     publish_paced,
     shipped_autosave_interval,
 )
+from tests.e2e.support import admin_token
 from tests.mqtt_clients import Publisher
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto")
@@ -326,7 +327,10 @@ def test_one_message_in_ten_is_garbage(make_stack: Callable[..., Stack]) -> None
 
     # The operator sees the same through the API.
     response = httpx.get(
-        f"http://127.0.0.1:{stack.api_port}/api/v1/dead-letters", params={"limit": 500}, timeout=10
+        f"http://127.0.0.1:{stack.api_port}/api/v1/dead-letters",
+        params={"limit": 500},
+        headers={"Authorization": f"Bearer {admin_token(stack.database_url)}"},
+        timeout=10,
     )
     response.raise_for_status()
     items = response.json()["items"]

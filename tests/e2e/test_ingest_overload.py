@@ -24,7 +24,7 @@ import pytest
 from envgrid_cli.services.mosquitto import MosquittoBroker, mosquitto_binary
 from envgrid_cli.services.ports import free_port, wait_for_port
 from envgrid_common.topics import Topics
-from tests.e2e.support import clean_env, get, start, stop, wait_for
+from tests.e2e.support import admin_token, clean_env, get, start, stop, use_token, wait_for
 from tests.integration.test_ingest_support import NODES, scalar, seed_nodes
 from tests.mqtt_clients import Publisher
 
@@ -136,6 +136,7 @@ def test_a_starved_worker_holds_its_window_keeps_its_connection_and_loses_nothin
     cloud = start(["cloud"], cloud_env(db, own_broker, topics, port), log)
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
+        use_token(base, admin_token(db))
         wait_for("the worker's first report", lambda: get(base, "/api/v1/status")["workers"], 30)
         set_stall(db, True)  # the database takes the first batch and commits nothing more
         stalled_at = time.monotonic()
@@ -190,6 +191,7 @@ def test_a_worker_stuck_in_a_write_exits_is_started_afresh_and_loses_nothing(
     cloud = start(["cloud"], env, log)
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
+        use_token(base, admin_token(db))
         wait_for("the worker's first report", lambda: get(base, "/api/v1/status")["workers"], 30)
         set_stall(db, True)
         try:

@@ -20,7 +20,16 @@ import pytest
 from envgrid_cli.services.ports import free_port, wait_for_port
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
 from envgrid_common.topics import Topics
-from tests.e2e.support import clean_env, get, sites_without_data, start, stop, wait_for
+from tests.e2e.support import (
+    admin_token,
+    clean_env,
+    get,
+    sites_without_data,
+    start,
+    stop,
+    use_token,
+    wait_for,
+)
 
 SHANGHAI = timezone(timedelta(hours=8))
 NODE, SITE = "luxi-farm-01-effluent", "luxi-farm-01"
@@ -72,7 +81,9 @@ def pipeline(
     ]
     try:
         wait_for_port("127.0.0.1", port, timeout_s=60)
-        yield f"http://127.0.0.1:{port}", Topics(topic_root), Topics(cloud_root), gateway_id, logs
+        api = f"http://127.0.0.1:{port}"
+        use_token(api, admin_token(migrated_url))
+        yield api, Topics(topic_root), Topics(cloud_root), gateway_id, logs
     finally:
         for process in reversed(processes):
             stop(process)

@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from envgrid_cli.services.ports import free_port
 from envgrid_cloud.api import (
     API_PREFIX,
+    auth,
     database,
     health,
 )
@@ -29,7 +30,7 @@ from envgrid_cloud.db.migrate import migrations
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common import __version__
 from tests.conftest import PG_ADMIN_URL
-from tests.integration.test_api_support import api, running, seed
+from tests.integration.test_api_support import api, as_user, running, seed
 
 PATHS = {
     "/healthz",
@@ -44,8 +45,13 @@ PATHS = {
     "/api/v1/nodes",
     "/api/v1/nodes/{node_id}",
     "/api/v1/sites/{site_id}/rules",
-    "/api/v1/officers",
-    "/api/v1/officers/{officer_id}",
+    "/api/v1/users",
+    "/api/v1/users/{user_id}",
+    "/api/v1/auth/login",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/me",
+    "/api/v1/auth/password",
+    "/api/v1/audit",
     "/api/v1/cases",
     "/api/v1/cases/live",
     "/api/v1/cases/{case_id}",
@@ -80,7 +86,7 @@ async def test_healthz_reports_the_database(migrated_url: str) -> None:
 
 @pytest.mark.asyncio
 async def test_healthz_on_an_unmigrated_database_has_no_schema_version(database_url: str) -> None:
-    async with api(database_url) as client:
+    async with api(database_url, token=None) as client:  # /healthz asks for no sign-in
         body = (await client.get("/healthz")).json()
     assert body["status"] == "ok"
     assert body["schema_version"] is None
@@ -135,7 +141,7 @@ async def test_openapi_documents_every_path_with_its_response_model(migrated_url
     # Every route any router declares is documented (no router forgotten in create_app).
     declared = {r.path for r in health.router.routes if isinstance(r, APIRoute)} | {
         API_PREFIX + r.path
-        for resource in RESOURCES
+        for resource in (*RESOURCES, auth)
         for r in resource.router.routes
         if isinstance(r, APIRoute)
     }
@@ -190,7 +196,9 @@ def test_real_http_under_uvicorn(migrated_url: str) -> None:
     with uvicorn_thread(migrated_url) as server:
         assert server.started
         base = f"http://127.0.0.1:{server.config.port}"
-        with httpx.Client(base_url=base, timeout=10) as client:
+        with httpx.Client(
+            base_url=base, timeout=10, headers=as_user(migrated_url, "t-admin")
+        ) as client:
             health = client.get("/healthz")
             # A "+" typed into a URL by hand, as curl would send it.
             readings = client.get(

@@ -22,7 +22,7 @@ from envgrid_cloud.cases.sweeps import ESCALATION, Sweep
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common.topics import Topics
 from tests.integration.test_api_app import uvicorn_thread
-from tests.integration.test_api_support import api, running
+from tests.integration.test_api_support import api, as_user, running
 from tests.integration.test_cases_support import breach, raise_case, seed_grid
 from tests.mqtt_clients import Collector
 from tests.polling import wait_until
@@ -82,14 +82,18 @@ async def test_a_case_moves_through_the_loop_and_refusals_say_why(db: str) -> No
     async with api(db) as client:
 
         async def do(action: str, actor: str, **body: Any) -> httpx.Response:
-            return await client.post(path, json={"action": action, "actor_id": actor, **body})
+            return await client.post(
+                path, json={"action": action, **body}, headers=as_user(db, actor)
+            )
 
         illegal = await do("close", "luxi-reviewer")
         forbidden = await do("acknowledge", "xd-officer")
         role = await do("dismiss", "g1-officer", reason="x")
         no_reason = await do("dismiss", "luxi-reviewer")
         unknown = await client.post(
-            f"{CASES}/999/actions", json={"action": "acknowledge", "actor_id": "g1-officer"}
+            f"{CASES}/999/actions",
+            json={"action": "acknowledge"},
+            headers=as_user(db, "g1-officer"),
         )
         bad_action = await do("teleport", "g1-officer")
         acknowledged = await do("acknowledge", "g1-officer", notes="收到")
@@ -100,8 +104,9 @@ async def test_a_case_moves_through_the_loop_and_refusals_say_why(db: str) -> No
         "reassign (by reviewer, admin); acknowledge (by grid_officer, reviewer, admin); "
         "dismiss (by reviewer, admin)"
     )
-    assert forbidden.status_code == 403
-    assert "outside their area" in forbidden.json()["detail"]
+    # Another township's officer cannot even see the case: the same answer as no case at all.
+    assert forbidden.status_code == 404
+    assert forbidden.json() == {"detail": f"no case with id {case_id}"}
     assert role.status_code == 403
     assert role.json()["detail"].startswith("a grid_officer may not dismiss a case")
     assert no_reason.status_code == 422
@@ -140,9 +145,9 @@ async def test_a_case_file_holds_every_step_its_attachments_notices_and_readings
     async with api(db) as client:
         moved = await client.post(
             f"{CASES}/{case_id}/actions",
-            json={"action": "acknowledge", "actor_id": "v1-officer", "notes": "到场",
-                  "attachments": [attachment, link]},
-        )  # fmt: skip
+            json={"action": "acknowledge", "notes": "到场", "attachments": [attachment, link]},
+            headers=as_user(db, "v1-officer"),
+        )
         file = (await client.get(f"{CASES}/{case_id}")).json()
         missing = await client.get(f"{CASES}/424242")
         url = file["events"][-1]["attachments"][0]["url"]
@@ -184,26 +189,21 @@ async def test_a_case_file_holds_every_step_its_attachments_notices_and_readings
 
 @pytest.mark.asyncio
 async def test_an_officer_reports_a_problem_found_on_the_spot(db: str) -> None:
-    async with api(db) as client:
+    async with api(db, as_user(db, "g1-officer")["Authorization"][7:]) as client:
         made = await client.post(
             CASES,
-            json={"site_id": "farm1", "actor_id": "g1-officer", "title": "粪污直排",
-                  "severity": "high", "notes": "巡查发现"},
-        )  # fmt: skip
-        outside = await client.post(
-            CASES, json={"site_id": "road2", "actor_id": "g1-officer", "title": "x"}
+            json={"site_id": "farm1", "title": "粪污直排", "severity": "high", "notes": "巡查发现"},
         )
-        nowhere = await client.post(
-            CASES, json={"site_id": "atlantis", "actor_id": "g1-officer", "title": "x"}
-        )
-        empty = await client.post(CASES, json={"site_id": "farm1", "actor_id": "g1-officer"})
+        outside = await client.post(CASES, json={"site_id": "road2", "title": "x"})
+        nowhere = await client.post(CASES, json={"site_id": "atlantis", "title": "x"})
+        empty = await client.post(CASES, json={"site_id": "farm1"})
     assert made.status_code == 201, made.text
     body = made.json()
     assert (body["source"], body["state"], body["assignee_id"], body["severity"]) == (
         "officer", "dispatched", "g1-officer", "high"
     )  # fmt: skip
     assert body["rule_id"] == f"officer:{body['id']}"
-    assert outside.status_code == 403
+    assert outside.status_code == 404  # a site outside their area is not theirs to know of
     assert nowhere.status_code == 404
     assert nowhere.json() == {"detail": "no site with id 'atlantis'"}
     assert empty.status_code == 422
@@ -214,7 +214,9 @@ def test_the_live_feed_delivers_a_case_raised_elsewhere_within_a_second(db: str)
         assert server.started
         base = f"http://127.0.0.1:{server.config.port}"
         with (
-            httpx.Client(base_url=base, timeout=httpx.Timeout(10, read=5)) as client,
+            httpx.Client(
+                base_url=base, timeout=httpx.Timeout(10, read=5), headers=as_user(db, "t-admin")
+            ) as client,
             client.stream("GET", f"{CASES}/live") as stream,
         ):
             assert stream.status_code == 200

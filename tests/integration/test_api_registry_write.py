@@ -1,4 +1,4 @@
-"""Managing the registry through the API on real PostgreSQL: grid, sites, nodes, officers."""
+"""Managing the registry through the API on real PostgreSQL: grid, sites, nodes, users."""
 
 from __future__ import annotations
 
@@ -123,8 +123,14 @@ async def test_a_cell_still_in_use_is_not_deleted_nor_demoted(migrated_url: str)
     seed(migrated_url)
     async with api(migrated_url) as client:
         await client.post(
-            "/api/v1/officers",
-            json={"id": "o1", "name": "张三", "role": "grid_officer", "cell_id": "luxi"},
+            "/api/v1/users",
+            json={
+                "id": "o1",
+                "login": "o1",
+                "name": "张三",
+                "role": "grid_officer",
+                "cell_id": "luxi",
+            },
         )
         held = await client.delete("/api/v1/grid/luxi")
         demoted = await client.put(
@@ -133,7 +139,7 @@ async def test_a_cell_still_in_use_is_not_deleted_nor_demoted(migrated_url: str)
         with_site = await client.delete("/api/v1/grid/xiaodian")
     assert held.status_code == 409
     assert problem(held) == (
-        "grid cell 'luxi' still has 1 child cell, 1 site, 1 officer; move or delete them first"
+        "grid cell 'luxi' still has 1 child cell, 1 site, 1 user; move or delete them first"
     )
     assert demoted.status_code == 409
     assert "has 1 child cell" in problem(demoted)
@@ -308,77 +314,94 @@ async def test_nodes_are_registered_moved_and_deleted(migrated_url: str) -> None
 
 
 OFFICERS = [
-    {"id": "o-county", "name": "赵县长", "role": "reviewer", "cell_id": "ju"},
-    {"id": "o-luxi", "name": "王芳", "role": "reviewer", "cell_id": "luxi", "phone": "13800000001"},
-    {"id": "o-v1", "name": "李强", "role": "grid_officer", "cell_id": "luxi-v1",
+    {"id": "o-county", "login": "o-county", "name": "赵县长", "role": "reviewer", "cell_id": "ju"},
+    {"id": "o-luxi", "login": "o-luxi", "name": "王芳", "role": "reviewer", "cell_id": "luxi",
+     "phone": "13800000001"},
+    {"id": "o-v1", "login": "o-v1", "name": "李强", "role": "grid_officer", "cell_id": "luxi-v1",
      "email": "liqiang@example.cn"},
-    {"id": "o-g1", "name": "陈敏", "role": "grid_officer", "cell_id": "luxi-v1-g1"},
-    {"id": "o-xd", "name": "孙磊", "role": "grid_officer", "cell_id": "xiaodian"},
+    {"id": "o-g1", "login": "o-g1", "name": "陈敏", "role": "grid_officer",
+     "cell_id": "luxi-v1-g1"},
+    {"id": "o-xd", "login": "o-xd", "name": "孙磊", "role": "grid_officer", "cell_id": "xiaodian"},
 ]  # fmt: skip
 
 
-async def test_officers_are_listed_by_area_and_role(migrated_url: str) -> None:
+async def test_users_are_listed_by_area_and_role(migrated_url: str) -> None:
     seed(migrated_url)
     async with api(migrated_url) as client:
         for officer in OFFICERS:
-            response = await client.post("/api/v1/officers", json=officer)
+            response = await client.post("/api/v1/users", json=officer)
             assert response.status_code == 201, response.text
 
         async def ids(**params: str) -> list[str]:
-            response = await client.get("/api/v1/officers", params=params)
+            response = await client.get("/api/v1/users", params=params)
             assert response.status_code == 200, response.text
             return [o["id"] for o in response.json()]
 
-        assert await ids() == ["o-county", "o-g1", "o-luxi", "o-v1", "o-xd"]
+        assert await ids() == ["o-county", "o-g1", "o-luxi", "o-v1", "o-xd", "t-admin"]
         assert await ids(cell_id="luxi") == ["o-g1", "o-luxi", "o-v1"]
         assert await ids(cell_id="luxi-v1") == ["o-g1", "o-v1"]
         assert await ids(cell_id="luxi", role="grid_officer") == ["o-g1", "o-v1"]
         assert await ids(role="reviewer") == ["o-county", "o-luxi"]
-        one = (await client.get("/api/v1/officers/o-v1")).json()
-        unknown_cell = await client.get("/api/v1/officers", params={"cell_id": "atlantis"})
-        bad_role = await client.get("/api/v1/officers", params={"role": "mayor"})
-        missing = await client.get("/api/v1/officers/ghost")
+        one = (await client.get("/api/v1/users/o-v1")).json()
+        unknown_cell = await client.get("/api/v1/users", params={"cell_id": "atlantis"})
+        bad_role = await client.get("/api/v1/users", params={"role": "mayor"})
+        missing = await client.get("/api/v1/users/ghost")
     assert {k: v for k, v in one.items() if k != "created_at"} == {
         "id": "o-v1",
+        "login": "o-v1",
         "name": "李强",
         "role": "grid_officer",
         "cell_id": "luxi-v1",
         "phone": None,
         "email": "liqiang@example.cn",
         "active": True,
+        "locale": "zh-CN",
+        "has_password": False,
     }
     assert one["created_at"].endswith("+08:00")
     assert unknown_cell.status_code == 404
     assert bad_role.status_code == 422
     assert missing.status_code == 404
-    assert problem(missing) == "no officer with id 'ghost'"
+    assert problem(missing) == "no user with id 'ghost'"
 
 
-async def test_officers_are_changed_and_removed_unless_cases_name_them(migrated_url: str) -> None:
+async def test_users_are_changed_and_removed_unless_cases_name_them(migrated_url: str) -> None:
     seed(migrated_url)
     async with api(migrated_url) as client:
         for officer in OFFICERS[:3]:
-            await client.post("/api/v1/officers", json=officer)
-        duplicate = await client.post("/api/v1/officers", json=OFFICERS[0])
-        bad_cell = await client.post("/api/v1/officers", json=OFFICERS[4] | {"cell_id": "x"})
-        bad_phone = await client.post("/api/v1/officers", json=OFFICERS[4] | {"phone": "call me"})
-        bad_email = await client.post("/api/v1/officers", json=OFFICERS[4] | {"email": "no-at"})
+            await client.post("/api/v1/users", json=officer)
+        duplicate = await client.post("/api/v1/users", json=OFFICERS[0])
+        bad_cell = await client.post("/api/v1/users", json=OFFICERS[4] | {"cell_id": "x"})
+        bad_phone = await client.post("/api/v1/users", json=OFFICERS[4] | {"phone": "call me"})
+        bad_email = await client.post("/api/v1/users", json=OFFICERS[4] | {"email": "no-at"})
         changed = await client.put(
-            "/api/v1/officers/o-v1",
-            json={"name": "李强", "role": "reviewer", "cell_id": "luxi", "phone": "0799-1234567"},
+            "/api/v1/users/o-v1",
+            json={
+                "login": "o-v1",
+                "name": "李强",
+                "role": "reviewer",
+                "cell_id": "luxi",
+                "phone": "0799-1234567",
+            },
         )
         open_case(migrated_url, site="farm1", node=None, assignee="o-v1")
-        kept = await client.delete("/api/v1/officers/o-v1")
-        deleted = await client.delete("/api/v1/officers/o-luxi")
-        active = await client.get("/api/v1/officers", params={"active": "true"})
-        everyone = await client.get("/api/v1/officers")
+        kept = await client.delete("/api/v1/users/o-v1")
+        deleted = await client.delete("/api/v1/users/o-luxi")
+        active = await client.get("/api/v1/users", params={"active": "true"})
+        everyone = await client.get("/api/v1/users")
         back = await client.put(
-            "/api/v1/officers/o-v1",
-            json={"name": "李强", "role": "reviewer", "cell_id": "luxi", "active": True},
+            "/api/v1/users/o-v1",
+            json={
+                "login": "o-v1",
+                "name": "李强",
+                "role": "reviewer",
+                "cell_id": "luxi",
+                "active": True,
+            },
         )
-        missing = await client.delete("/api/v1/officers/o-luxi")
+        missing = await client.delete("/api/v1/users/o-luxi")
     assert duplicate.status_code == 409
-    assert problem(duplicate) == "an officer with id 'o-county' already exists"
+    assert problem(duplicate) == "a user with id 'o-county' or login 'o-county' already exists"
     assert bad_cell.status_code == 422
     assert problem(bad_cell) == "cell_id: no grid cell with id 'x'"
     assert bad_phone.status_code == 422
@@ -390,13 +413,14 @@ async def test_officers_are_changed_and_removed_unless_cases_name_them(migrated_
     assert kept.json() == {
         "id": "o-v1",
         "outcome": "deactivated",
-        "detail": "cases name this officer, so they were deactivated and kept",
+        "detail": "cases name this user, so they were deactivated and kept",
     }
     assert deleted.json() == {"id": "o-luxi", "outcome": "deleted", "detail": "deleted"}
-    assert [o["id"] for o in active.json()] == ["o-county"]
+    assert [o["id"] for o in active.json()] == ["o-county", "t-admin"]
     assert [(o["id"], o["active"]) for o in everyone.json()] == [
         ("o-county", True),
         ("o-v1", False),
+        ("t-admin", True),
     ]
     assert back.json()["active"] is True
     assert missing.status_code == 404
@@ -410,5 +434,5 @@ async def test_the_openapi_document_lists_the_write_endpoints(migrated_url: str)
     assert set(paths["/api/v1/sites/{site_id}"]) == {"get", "put", "delete"}
     assert set(paths["/api/v1/sites/{site_id}/rules"]) == {"put"}
     assert set(paths["/api/v1/nodes/{node_id}"]) == {"get", "put", "delete"}
-    assert set(paths["/api/v1/officers"]) == {"get", "post"}
-    assert set(paths["/api/v1/officers/{officer_id}"]) == {"get", "put", "delete"}
+    assert set(paths["/api/v1/users"]) == {"get", "post"}
+    assert set(paths["/api/v1/users/{user_id}"]) == {"get", "put", "delete"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from psycopg.types.json import Jsonb
 
 from envgrid_cloud.app import create_app
+from envgrid_cloud.auth.accounts import NewUser, add_user, connect, issue_token
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common.registry import (
@@ -109,18 +111,50 @@ def insert_readings(
         )
 
 
+ADMIN = "t-admin"
+
+
+def token_for(
+    database_url: str, user_id: str = ADMIN, role: str = "admin", cell_id: str | None = None
+) -> str:
+    """A fresh API token of ``user_id``, who is added (without a password) if missing."""
+    with connect(database_url) as conn:
+        exists = conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone()
+        if not exists:
+            add_user(conn, NewUser(user_id, user_id, user_id, role, cell_id), None)
+        token, _ = issue_token(conn, user_id, f"t-{uuid.uuid4().hex[:8]}", None)
+    return token
+
+
+_tokens: dict[tuple[str, str], str] = {}
+
+
+def as_user(database_url: str, user_id: str) -> dict[str, str]:
+    """Headers that make a request as ``user_id`` (an existing user), by an API token."""
+    key = (database_url, user_id)
+    if key not in _tokens:
+        _tokens[key] = token_for(database_url, user_id)
+    return {"Authorization": f"Bearer {_tokens[key]}"}
+
+
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running(app: FastAPI, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
     """A client on ``app`` in process, with its lifespan (the pool) running."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api", headers=headers
+        ) as c,
     ):
         yield c
 
 
 @asynccontextmanager
-async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client on a fresh app over ``database_url``."""
-    async with running(create_app(CloudSettings(database_url=database_url))) as client:
+async def api(database_url: str, token: str | None = "admin") -> AsyncIterator[httpx.AsyncClient]:
+    """A client on a fresh app over ``database_url``, with an administrator's token by default
+    (``token=None``: anonymous; any other string: that token)."""
+    if token == "admin":
+        token = token_for(database_url)
+    async with running(create_app(CloudSettings(database_url=database_url)), token) as client:
         yield client

@@ -199,7 +199,7 @@ def test_auto_dispatch_walks_up_to_the_nearest_active_grid_officer(db: str) -> N
     # farm2's group and village have nobody: the township's grid officer (not its reviewer).
     assert raise_case(db, breach(site="farm2")).assignee_id == "luxi-officer"
     with psycopg.connect(db) as conn:
-        conn.execute("UPDATE officers SET active = false WHERE role = 'grid_officer'")
+        conn.execute("UPDATE users SET active = false WHERE role = 'grid_officer'")
     nobody = raise_case(db, breach(site="farm1"))
     assert nobody.state is CaseState.RAISED
     assert nobody.assignee_id is None
@@ -208,7 +208,7 @@ def test_auto_dispatch_walks_up_to_the_nearest_active_grid_officer(db: str) -> N
     assert "no active grid officer" in raised[0]["detail"]["undispatched"]
     # A reviewer dispatches it by hand to someone in the area.
     with psycopg.connect(db) as conn:
-        conn.execute("UPDATE officers SET active = true WHERE id = 'v1-officer'")
+        conn.execute("UPDATE users SET active = true WHERE id = 'v1-officer'")
     moved = move(db, nobody.case_id, A.DISPATCH, "luxi-reviewer", T0 + minutes(5))
     assert (moved["state"], moved["assignee_id"]) == ("dispatched", "v1-officer")
     assert moved["ack_due_at"] == T0 + minutes(5) + DEADLINES[Severity.HIGH].acknowledge

@@ -75,8 +75,9 @@ def seed_grid(url: str) -> None:
         )
         cur.executemany("INSERT INTO nodes (id, site_id) VALUES (%s, %s)", NODES)
         cur.executemany(
-            "INSERT INTO officers (id, name, role, cell_id, active) VALUES (%s, %s, %s, %s, %s)",
-            OFFICERS,
+            "INSERT INTO users (id, login, name, role, cell_id, active)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            [(o[0], *o) for o in OFFICERS],
         )
 
 

@@ -132,10 +132,9 @@ class AttachmentIn(_In):
 
 
 class CaseActionRequest(_In):
-    """A move on a case by an officer."""
+    """A move on a case, made by the signed-in user (or the owner of the token)."""
 
     action: Action
-    actor_id: str = Field(description="The officer making the move")
     notes: str | None = Field(default=None, max_length=4000)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     reason: str | None = Field(default=None, description="Why (required to dismiss)")
@@ -146,10 +145,9 @@ class CaseActionRequest(_In):
 
 
 class NewCaseRequest(_In):
-    """A problem an officer found on the spot (主动发现)."""
+    """A problem the signed-in officer found on the spot (主动发现)."""
 
     site_id: str
-    actor_id: str = Field(description="The officer reporting it")
     title: str = Field(min_length=1, max_length=200)
     severity: Severity = Severity.MEDIUM
     notes: str | None = Field(default=None, max_length=4000)

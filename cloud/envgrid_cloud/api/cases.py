@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
-from envgrid_cloud.api import API_PREFIX
+from envgrid_cloud.api import API_PREFIX, scope
 from envgrid_cloud.api.case_models import (
     AttachmentOut,
     Case,
@@ -34,6 +34,9 @@ from envgrid_cloud.api.case_models import (
 )
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
+from envgrid_cloud.api.live_scope import LiveScope
+from envgrid_cloud.api.security import CurrentUser
+from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.cases.errors import CaseRefused, IllegalMove, Invalid, NotFound, NotPermitted
 from envgrid_cloud.cases.feed import CaseFeed
 from envgrid_cloud.cases.model import CaseState, Severity
@@ -60,11 +63,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def _rows(conn: AsyncConnection[DictRow], name: str, **params: object) -> list[DictRow]:
     cursor = await conn.execute(load(name), params)
     return await cursor.fetchall()
-
-
-async def _exists(conn: AsyncConnection[DictRow], name: str, ident: str) -> bool:
-    rows = await _rows(conn, name, id=ident)
-    return bool(rows and rows[0]["found"])
 
 
 def _http(exc: CaseRefused) -> Exception:
@@ -96,6 +94,7 @@ async def _write(request: Request, work: Callable[[psycopg.Connection[Any]], Row
 @router.get("/cases", summary="Cases, newest first", responses={404: ERRORS[404]})
 async def list_cases(
     conn: Conn,
+    principal: CurrentUser,
     township_id: Annotated[str | None, Query(description="Only this township's")] = None,
     site_id: Annotated[str | None, Query(description="Only this site's")] = None,
     state: Annotated[CaseState | None, Query(description="Only in this state")] = None,
@@ -107,11 +106,12 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=500, description="Most items returned")] = 100,
     offset: Annotated[int, Query(ge=0, description="Items skipped (paging)")] = 0,
 ) -> Cases:
-    """Cases matching every filter given, newest raised first, and how many match in all."""
-    if township_id is not None and not await _exists(conn, "cell_exists", township_id):
-        raise not_found("township", township_id)
-    if site_id is not None and not await _exists(conn, "site_exists", site_id):
-        raise not_found("site", site_id)
+    """Cases of your area (and those your townships were told of, downstream) matching every
+    filter given, newest raised first, and how many match in all."""
+    if township_id is not None:
+        await scope.require_cell(conn, principal, township_id, kind="township")
+    if site_id is not None:
+        await scope.require_site(conn, principal, site_id)
     rows = await _rows(
         conn,
         "list_cases",
@@ -123,6 +123,7 @@ async def list_cases(
         severity=severity.value if severity else None,
         limit=limit,
         offset=offset,
+        area=scope.area(principal),
     )
     return Cases(
         count=rows[0]["total"] if rows else 0, items=[Case.model_validate(r) for r in rows]
@@ -135,14 +136,17 @@ async def list_cases(
     status_code=status.HTTP_201_CREATED,
     responses={403: ERRORS[403], 404: ERRORS[404]},
 )
-async def report(request: Request, body: NewCaseRequest) -> Case:
+async def report(
+    request: Request, conn: Conn, principal: CurrentUser, body: NewCaseRequest
+) -> Case:
     """An officer opens a case at a site in their area; it is dispatched like any other."""
+    await scope.require_site(conn, principal, body.site_id)
     row = await _write(
         request,
         lambda conn: report_problem(
             conn,
             body.site_id,
-            body.actor_id,
+            principal.user_id,
             body.title,
             body.severity,
             datetime.now(UTC),
@@ -161,7 +165,7 @@ def _frame(event: str, data: str) -> str:
     return f"event: {event}\n{lines}\n"
 
 
-async def _stream(feed: CaseFeed) -> AsyncIterator[str]:
+async def _stream(feed: CaseFeed, scope: LiveScope, principal: Principal) -> AsyncIterator[str]:
     subscriber = feed.subscribe()
     try:
         yield "retry: 3000\n: connected\n\n"
@@ -171,7 +175,8 @@ async def _stream(feed: CaseFeed) -> AsyncIterator[str]:
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            yield _frame(event, data)
+            if await scope.allows(principal, event, data):
+                yield _frame(event, data)
         yield ": dropped: this client fell behind; reconnect\n\n"
     finally:
         feed.unsubscribe(subscriber)
@@ -191,12 +196,12 @@ async def _stream(feed: CaseFeed) -> AsyncIterator[str]:
         }
     },
 )
-async def live(request: Request) -> StreamingResponse:
-    """New and changed cases as they happen, for the desk (新案件无需刷新)."""
+async def live(request: Request, principal: CurrentUser) -> StreamingResponse:
+    """New and changed cases of your area as they happen, for the desk (新案件无需刷新)."""
     feed: CaseFeed = request.app.state.case_feed
     await feed.wait_ready(READY_WAIT_S)
     return StreamingResponse(
-        _stream(feed),
+        _stream(feed, request.app.state.live_scope, principal),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -216,8 +221,9 @@ def _window(case: DictRow) -> tuple[datetime, datetime]:
 
 
 @router.get("/cases/{case_id}", summary="A case file (一案一档)", responses={404: ERRORS[404]})
-async def get_case(conn: Conn, case_id: int) -> CaseFile:
+async def get_case(conn: Conn, principal: CurrentUser, case_id: int) -> CaseFile:
     """The case, every step with who, when, notes and attachments, and the readings around it."""
+    await scope.require_case(conn, principal, case_id)
     found = await _rows(conn, "case_row", id=case_id)
     if not found:
         raise not_found("case", str(case_id))
@@ -253,18 +259,23 @@ async def get_case(conn: Conn, case_id: int) -> CaseFile:
 
 
 @router.post("/cases/{case_id}/actions", summary="Move a case through the loop", responses=ERRORS)
-async def move(request: Request, case_id: int, body: CaseActionRequest) -> Case:
+async def move(
+    request: Request, conn: Conn, principal: CurrentUser, case_id: int, body: CaseActionRequest
+) -> Case:
     """Dispatch, acknowledge, inspect, rectify, report, reject, close, dismiss or reassign.
 
-    409 says what is allowed from the case's state; 403 why this officer may not.
+    The signed-in user makes the move. 409 says what is allowed from the case's state; 403 why
+    this user may not.
     """
+    request.state.audit_detail = {"action": body.action.value}
+    await scope.require_case(conn, principal, case_id)
     row = await _write(
         request,
         lambda conn: act(
             conn,
             case_id,
             body.action,
-            body.actor_id,
+            principal.user_id,
             datetime.now(UTC),
             notes=body.notes,
             attachments=[a.model_dump(exclude_none=True) for a in body.attachments],
@@ -287,9 +298,14 @@ async def move(request: Request, case_id: int, body: CaseActionRequest) -> Case:
     },
 )
 async def get_attachment(
-    conn: Conn, case_id: int, event_id: int, index: Annotated[int, Path(ge=0)]
+    conn: Conn,
+    principal: CurrentUser,
+    case_id: int,
+    event_id: int,
+    index: Annotated[int, Path(ge=0)],
 ) -> Response:
     """The file as uploaded, with its media type (or a redirect to where it is kept)."""
+    await scope.require_case(conn, principal, case_id)
     rows = await _rows(conn, "case_attachment", case_id=case_id, event_id=event_id, index=index)
     item = rows[0]["attachment"] if rows else None
     if not item:

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid
 from envgrid_cloud.api.models import DeadLetter, DeadLetters
+from envgrid_cloud.api.scope import area
+from envgrid_cloud.api.security import CurrentUser
 from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant
 from envgrid_cloud.queries import fetch_all
 
@@ -18,6 +20,7 @@ router = APIRouter(tags=["dead letters"])
 @router.get("/dead-letters", summary="Refused messages (死信), newest first")
 async def list_dead_letters(
     conn: Conn,
+    principal: CurrentUser,
     source: Annotated[
         str | None, Query(description="Only those refused by this gateway id or component")
     ] = None,
@@ -26,12 +29,15 @@ async def list_dead_letters(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most items returned")] = 100,
 ) -> DeadLetters:
-    """The newest dead letters with why each was refused, and how many match in all."""
+    """The newest dead letters of your area's nodes with why each was refused, and how many
+    match in all (an administrator sees every one, those naming no node too)."""
     try:
         since_at = parse_instant(since) if since is not None else None
     except ValueError as exc:
         raise invalid("since", str(exc), since) from None
-    rows = await fetch_all(conn, "dead_letters", source=source, since=since_at, limit=limit)
+    rows = await fetch_all(
+        conn, "dead_letters", source=source, since=since_at, limit=limit, area=area(principal)
+    )
     return DeadLetters(
         count=rows[0]["total"] if rows else 0,
         items=[DeadLetter.model_validate(row) for row in rows],

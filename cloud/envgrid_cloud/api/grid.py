@@ -6,10 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from envgrid_cloud.api import scope
 from envgrid_cloud.api.conflicts import conflict, plural, require_cell, write_one, writing
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.models import GridCell, GridCellCreate, GridCellUpdate
+from envgrid_cloud.api.scope import area
+from envgrid_cloud.api.security import Admin, CurrentUser
 from envgrid_cloud.queries import fetch_all, fetch_one
 from envgrid_common.registry import PARENT_LEVEL, GridLevel
 
@@ -25,16 +28,25 @@ WRITE: dict[int | str, dict[str, Any]] = {
 @router.get("/grid", summary="Grid cells")
 async def list_cells(
     conn: Conn,
+    principal: CurrentUser,
     level: Annotated[GridLevel | None, Query(description="Only cells of this level")] = None,
 ) -> list[GridCell]:
-    """Every cell, counties first, then townships, villages and groups."""
-    rows = await fetch_all(conn, "grid_cells", level=level.value if level else None)
+    """The cells of your area and those above your own, counties first, then townships,
+    villages and groups."""
+    rows = await fetch_all(
+        conn,
+        "grid_cells",
+        level=level.value if level else None,
+        home=principal.cell_id,
+        area=area(principal),
+    )
     return [GridCell.model_validate(row) for row in rows]
 
 
 @router.get("/grid/{cell_id}", summary="One grid cell", responses=NOT_FOUND)
-async def get_cell(conn: Conn, cell_id: str) -> GridCell:
-    """One cell."""
+async def get_cell(conn: Conn, principal: CurrentUser, cell_id: str) -> GridCell:
+    """One cell of your area, or above your own."""
+    await scope.require_cell(conn, principal, cell_id)
     row = await fetch_one(conn, "grid_cell", cell_id=cell_id)
     if row is None:
         raise not_found("grid cell", cell_id)
@@ -63,7 +75,7 @@ async def _check_parent(conn: Conn, body: GridCellUpdate) -> None:
     status_code=status.HTTP_201_CREATED,
     responses=WRITE,
 )
-async def create_cell(conn: Conn, body: GridCellCreate) -> GridCell:
+async def create_cell(conn: Conn, _admin: Admin, body: GridCellCreate) -> GridCell:
     """A new cell under a parent one level up (none for a county)."""
     async with writing(conn):
         await _check_parent(conn, body)
@@ -74,7 +86,7 @@ async def create_cell(conn: Conn, body: GridCellCreate) -> GridCell:
 
 
 @router.put("/grid/{cell_id}", summary="Change a grid cell", responses={**NOT_FOUND, **WRITE})
-async def update_cell(conn: Conn, cell_id: str, body: GridCellUpdate) -> GridCell:
+async def update_cell(conn: Conn, _admin: Admin, cell_id: str, body: GridCellUpdate) -> GridCell:
     """Rename a cell, or move it under another parent; its level changes only while it is empty."""
     async with writing(conn):
         old = await fetch_one(conn, "grid_cell", cell_id=cell_id)
@@ -97,9 +109,9 @@ async def update_cell(conn: Conn, cell_id: str, body: GridCellUpdate) -> GridCel
     summary="Delete a grid cell",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={**NOT_FOUND, 409: {"description": "Cells, sites, officers or cases refer to it"}},
+    responses={**NOT_FOUND, 409: {"description": "Cells, sites, users or cases refer to it"}},
 )
-async def delete_cell(conn: Conn, cell_id: str) -> None:
+async def delete_cell(conn: Conn, _admin: Admin, cell_id: str) -> None:
     """Delete a cell nothing refers to any more."""
     async with writing(conn):
         usage = await fetch_one(conn, "cell_usage", cell_id=cell_id)
@@ -114,7 +126,7 @@ async def delete_cell(conn: Conn, cell_id: str) -> None:
                 for key, noun in (
                     ("children", "child cell"),
                     ("sites", "site"),
-                    ("officers", "officer"),
+                    ("users", "user"),
                 )
                 if usage[key]
             ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from envgrid_cloud.api.database import Conn
-from envgrid_cloud.api.errors import not_found
 from envgrid_cloud.api.models import LatestValue, SiteLatest
-from envgrid_cloud.queries import fetch_all, fetch_one
+from envgrid_cloud.api.scope import require_site
+from envgrid_cloud.api.security import CurrentUser
+from envgrid_cloud.queries import fetch_all
 from envgrid_common.metrics import METRICS
 
 router = APIRouter(tags=["readings"])
@@ -18,10 +19,9 @@ router = APIRouter(tags=["readings"])
     summary="Latest value of every metric at a site (实时数据)",
     responses={404: {"description": "Unknown site"}},
 )
-async def site_latest(conn: Conn, site_id: str) -> SiteLatest:
+async def site_latest(conn: Conn, principal: CurrentUser, site_id: str) -> SiteLatest:
     """Per metric, the newest value any of the site's nodes reported, by metric name."""
-    if await fetch_one(conn, "site", site_id=site_id) is None:
-        raise not_found("site", site_id)
+    await require_site(conn, principal, site_id)
     values = []
     for row in await fetch_all(conn, "site_latest", site_id=site_id):
         metric = METRICS.get(row["metric"])

@@ -11,7 +11,10 @@ from envgrid_cloud.api.buckets import FORMS, iso_duration, parse_bucket
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.models import Bucket, BucketSeries, RawSeries, ReadingPoint, Series
+from envgrid_cloud.api.scope import require_site
+from envgrid_cloud.api.security import CurrentUser
 from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant
+from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.queries import fetch_all, fetch_one
 from envgrid_common.metrics import METRICS
 
@@ -44,9 +47,10 @@ def window(start_text: str | None, end_text: str | None) -> tuple[datetime, date
     return start, end
 
 
-async def _check_site_and_node(conn: Conn, site_id: str, node_id: str | None) -> None:
-    if await fetch_one(conn, "site", site_id=site_id) is None:
-        raise not_found("site", site_id)
+async def _check_site_and_node(
+    conn: Conn, principal: Principal, site_id: str, node_id: str | None
+) -> None:
+    await require_site(conn, principal, site_id)
     if node_id is not None:
         node = await fetch_one(conn, "node", node_id=node_id)
         if node is None or node["site_id"] != site_id:
@@ -60,6 +64,7 @@ async def _check_site_and_node(conn: Conn, site_id: str, node_id: str | None) ->
 )
 async def site_readings(
     conn: Conn,
+    principal: CurrentUser,
     site_id: str,
     metric: Annotated[
         str,
@@ -103,7 +108,7 @@ async def site_readings(
         interval = parse_bucket(bucket) if bucket is not None else None
     except ValueError as exc:
         raise invalid("bucket", str(exc), bucket) from None
-    await _check_site_and_node(conn, site_id, node_id)
+    await _check_site_and_node(conn, principal, site_id, node_id)
     params = {
         "site_id": site_id,
         "node_id": node_id,

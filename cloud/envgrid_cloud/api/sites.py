@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 from psycopg.types.json import Jsonb
 
+from envgrid_cloud.api import scope
 from envgrid_cloud.api.conflicts import (
     conflict,
     plural,
@@ -26,6 +27,8 @@ from envgrid_cloud.api.models import (
     SiteRules,
     SiteUpdate,
 )
+from envgrid_cloud.api.scope import area
+from envgrid_cloud.api.security import Admin, CurrentUser
 from envgrid_cloud.queries import fetch_all, fetch_one
 from envgrid_cloud.rules.model import RuleError
 from envgrid_cloud.rules.packs import validate_overrides
@@ -44,17 +47,22 @@ RULES_EXAMPLE = {"water-nh3n": {"limit": 1.5}, "water-offline": {"enabled": Fals
 @router.get("/sites", summary="Sites", responses=NOT_FOUND)
 async def list_sites(
     conn: Conn,
+    principal: CurrentUser,
     category: Annotated[SiteCategory | None, Query(description="Only this category")] = None,
     cell_id: Annotated[
         str | None,
         Query(description="Only sites in this grid cell or any cell below it (辖区内)"),
     ] = None,
 ) -> list[Site]:
-    """Sites by id, optionally of one category and within one cell's area."""
-    if cell_id is not None and await fetch_one(conn, "grid_cell", cell_id=cell_id) is None:
-        raise not_found("grid cell", cell_id)
+    """Sites of your area by id, optionally of one category and within one cell's area."""
+    if cell_id is not None:
+        await scope.require_cell(conn, principal, cell_id)
     rows = await fetch_all(
-        conn, "sites", category=category.value if category else None, cell_id=cell_id
+        conn,
+        "sites",
+        category=category.value if category else None,
+        cell_id=cell_id,
+        area=area(principal),
     )
     return [Site.model_validate(row) for row in rows]
 
@@ -63,13 +71,14 @@ async def _detail(conn: Conn, site_id: str) -> SiteDetail:
     row = await fetch_one(conn, "site", site_id=site_id)
     if row is None:
         raise not_found("site", site_id)
-    nodes = await fetch_all(conn, "nodes", site_id=site_id)
+    nodes = await fetch_all(conn, "nodes", site_id=site_id, area=None)
     return SiteDetail.model_validate({**row, "nodes": [Node.model_validate(n) for n in nodes]})
 
 
 @router.get("/sites/{site_id}", summary="One site with its nodes", responses=NOT_FOUND)
-async def get_site(conn: Conn, site_id: str) -> SiteDetail:
-    """One site, the nodes that watch it and the sites upstream of it."""
+async def get_site(conn: Conn, principal: CurrentUser, site_id: str) -> SiteDetail:
+    """One site of your area, the nodes that watch it and the sites upstream of it."""
+    await scope.require_site(conn, principal, site_id)
     return await _detail(conn, site_id)
 
 
@@ -90,7 +99,7 @@ async def _write(conn: Conn, site_id: str, body: SiteUpdate, statement: str) -> 
 @router.post(
     "/sites", summary="Create a site", status_code=status.HTTP_201_CREATED, responses=WRITE
 )
-async def create_site(conn: Conn, body: SiteCreate) -> SiteDetail:
+async def create_site(conn: Conn, _admin: Admin, body: SiteCreate) -> SiteDetail:
     """A new site in a grid cell, with its census details and downstream links."""
     async with writing(conn):
         if not await _write(conn, body.id, body, "site_insert"):
@@ -99,7 +108,7 @@ async def create_site(conn: Conn, body: SiteCreate) -> SiteDetail:
 
 
 @router.put("/sites/{site_id}", summary="Change a site", responses={**NOT_FOUND, **WRITE})
-async def update_site(conn: Conn, site_id: str, body: SiteUpdate) -> SiteDetail:
+async def update_site(conn: Conn, _admin: Admin, site_id: str, body: SiteUpdate) -> SiteDetail:
     """Replace everything about a site but its rule overrides; `downstream` replaces the links."""
     async with writing(conn):
         if await fetch_one(conn, "site", site_id=site_id) is None:
@@ -111,6 +120,7 @@ async def update_site(conn: Conn, site_id: str, body: SiteUpdate) -> SiteDetail:
 @router.put("/sites/{site_id}/rules", summary="Set a site's rule overrides", responses=NOT_FOUND)
 async def set_rules(
     conn: Conn,
+    _admin: Admin,
     site_id: str,
     overrides: Annotated[
         RuleOverrides,
@@ -141,7 +151,7 @@ async def set_rules(
     response_class=Response,
     responses={**NOT_FOUND, 409: {"description": "Nodes or cases refer to it"}},
 )
-async def delete_site(conn: Conn, site_id: str) -> None:
+async def delete_site(conn: Conn, _admin: Admin, site_id: str) -> None:
     """Delete a site no node watches and no case names; its downstream links go with it."""
     async with writing(conn):
         usage = await fetch_one(conn, "site_usage", site_id=site_id)

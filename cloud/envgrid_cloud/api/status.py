@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.models import DeadLetterSummary, Gateway, IngestWorker, PipelineStatus
+from envgrid_cloud.api.security import Admin
 from envgrid_cloud.queries import fetch_all, fetch_one
 
 router = APIRouter(tags=["status"])
@@ -14,7 +15,7 @@ router = APIRouter(tags=["status"])
 @router.get(
     "/status", summary="Pipeline status (运行状态): ingest lag, gateway queues, dead letters"
 )
-async def pipeline_status(conn: Conn) -> PipelineStatus:
+async def pipeline_status(conn: Conn, _admin: Admin) -> PipelineStatus:
     """What each ingest worker and gateway last reported, and how many messages were refused."""
     workers = [IngestWorker.model_validate(r) for r in await fetch_all(conn, "status_workers")]
     gateways = [Gateway.model_validate(r) for r in await fetch_all(conn, "status_gateways")]

@@ -1,4 +1,5 @@
--- Sites, filtered by category and by a cell together with every cell below it.
+-- Sites, filtered by category and by a cell together with every cell below it, within an
+-- area (NULL: everywhere).
 WITH RECURSIVE subtree AS (
     SELECT id FROM grid_cells WHERE id = %(cell_id)s
     UNION ALL
@@ -12,4 +13,5 @@ SELECT s.id, s.name, s.category, s.cell_id, s.lon, s.lat, s.production_process,
 FROM sites s
 WHERE (%(category)s::text IS NULL OR s.category = %(category)s)
   AND (%(cell_id)s::text IS NULL OR s.cell_id IN (SELECT id FROM subtree))
+  AND (%(area)s::text[] IS NULL OR s.cell_id = ANY(%(area)s))
 ORDER BY s.id

@@ -33,12 +33,14 @@ INSERT INTO nodes (id, site_id, kind, report_interval_s) VALUES (%s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET site_id = EXCLUDED.site_id, kind = EXCLUDED.kind,
     report_interval_s = EXCLUDED.report_interval_s
 """
+# Officers of a scenario or census become users who sign in with their id as login name,
+# once an admin has given them a password (envgrid users passwd).
 _OFFICER = """
-INSERT INTO officers (id, name, role, cell_id, phone, email, active)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO users (id, login, name, role, cell_id, phone, email, active)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role,
     cell_id = EXCLUDED.cell_id, phone = EXCLUDED.phone, email = EXCLUDED.email,
-    active = EXCLUDED.active
+    active = EXCLUDED.active, updated_at = now()
 """
 
 
@@ -58,7 +60,7 @@ def upsert_registry(conn: psycopg.Connection[object], registry: Registry) -> Non
         cur.executemany(
             _OFFICER,
             [
-                (o.id, o.name, o.role, o.cell_id, o.phone, o.email, o.active)
+                (o.id, o.id, o.name, o.role, o.cell_id, o.phone, o.email, o.active)
                 for o in registry.officers
             ],
         )

@@ -7,7 +7,7 @@ WITH RECURSIVE up AS (
     SELECT c.id, c.parent_id, up.depth + 1 FROM grid_cells c JOIN up ON c.id = up.parent_id
 )
 SELECT o.id, o.name, o.role, o.cell_id
-FROM up JOIN officers o ON o.cell_id = up.id
+FROM up JOIN users o ON o.cell_id = up.id
 WHERE o.active AND o.role = ANY(%(roles)s::text[]) AND up.depth >= %(min_depth)s
 ORDER BY up.depth, array_position(%(roles)s::text[], o.role), o.id
 LIMIT 1

@@ -1,2 +1,2 @@
 -- One officer.
-SELECT id, name, role, cell_id, active FROM officers WHERE id = %(id)s
+SELECT id, name, role, cell_id, active FROM users WHERE id = %(id)s

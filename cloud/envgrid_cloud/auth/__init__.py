@@ -1,0 +1,1 @@
+"""Accounts and access: passwords, sessions, API tokens, login throttling, the audit log."""

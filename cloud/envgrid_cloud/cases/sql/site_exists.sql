@@ -1,2 +1,0 @@
--- Whether a site exists.
-SELECT EXISTS (SELECT 1 FROM sites WHERE id = %(id)s) AS found
