@@ -114,7 +114,7 @@ def wait_taken(
         if now >= report_at:
             report_at = now + every_s
             print(f"    {n:>9,} of {total:,} {what} ({rate:,.0f}/s)", flush=True)
-        time.sleep(0.05)
+        time.sleep(0.1)
 
 
 # The counting subscriber, in a process of its own --------------------------------------------
