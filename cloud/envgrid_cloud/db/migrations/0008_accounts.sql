@@ -17,6 +17,16 @@ ALTER TABLE users ADD CONSTRAINT users_cell_unless_admin
     CHECK (cell_id IS NOT NULL OR role = 'admin');
 CREATE UNIQUE INDEX users_login_idx ON users (lower(login));
 
+-- A user's area: their cell and every cell below it (what they see and act on).
+CREATE FUNCTION cells_within(root text) RETURNS text[] LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE area AS (
+        SELECT id FROM grid_cells WHERE id = root
+        UNION ALL
+        SELECT c.id FROM grid_cells c JOIN area a ON c.parent_id = a.id
+    )
+    SELECT coalesce(array_agg(id), '{}') FROM area
+$$;
+
 -- A browser's session: the cookie holds a random token, the table only its SHA-256.
 CREATE TABLE sessions (
     token_hash    bytea PRIMARY KEY,
