@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from envgrid_cloud.api import (
     API_PREFIX,
@@ -18,8 +20,10 @@ from envgrid_cloud.api import (
     grid,
     health,
     latest,
+    live,
     metrics,
     nodes,
+    openapi,
     readings,
     sites,
     status,
@@ -121,19 +125,37 @@ RESOURCES = (
 )
 
 
+DOCS_URL = "/docs"
+
+
+async def _home() -> RedirectResponse:
+    """The API's documentation, until the desk has a sign-in page of its own."""
+    return RedirectResponse(DOCS_URL, status_code=307)
+
+
 def create_app(settings: CloudSettings) -> FastAPI:
     """The API application; its lifespan opens and closes the database pool."""
-    app = FastAPI(
+    # Swagger UI and ReDoc from files the fastapi-offline wheel installs: no page of the app
+    # loads anything from another host (a township intranet has no internet).
+    app = FastAPIOffline(
         title="envgrid",
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
+        docs_url=DOCS_URL,
+        redoc_url="/redoc",
+        swagger_ui_parameters={"validatorUrl": None},
         lifespan=_lifespan(settings),
     )
     app.state.settings = settings
     install_handlers(app)
+    openapi.install(app)
+    app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
     app.include_router(auth.router, prefix=API_PREFIX)
+    # Before the cases router (whose /cases/{case_id} would take /cases/live); it signs in on a
+    # connection of its own rather than hold a pooled one for as long as it streams.
+    app.include_router(live.router, prefix=API_PREFIX)
     for resource in RESOURCES:
         app.include_router(
             resource.router,

@@ -23,6 +23,7 @@ from envgrid_cloud.api import (
     auth,
     database,
     health,
+    live,
 )
 from envgrid_cloud.api.database import DatabaseUnreachable
 from envgrid_cloud.app import RESOURCES, create_app
@@ -141,7 +142,7 @@ async def test_openapi_documents_every_path_with_its_response_model(migrated_url
     # Every route any router declares is documented (no router forgotten in create_app).
     declared = {r.path for r in health.router.routes if isinstance(r, APIRoute)} | {
         API_PREFIX + r.path
-        for resource in (*RESOURCES, auth)
+        for resource in (*RESOURCES, auth, live)
         for r in resource.router.routes
         if isinstance(r, APIRoute)
     }

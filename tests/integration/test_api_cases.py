@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from envgrid_cloud.api.database import POOL_MAX
 from envgrid_cloud.app import create_app
 from envgrid_cloud.cases.feed import CaseFeed
 from envgrid_cloud.cases.model import Severity
@@ -207,6 +209,25 @@ async def test_an_officer_reports_a_problem_found_on_the_spot(db: str) -> None:
     assert nowhere.status_code == 404
     assert nowhere.json() == {"detail": "no site with id 'atlantis'"}
     assert empty.status_code == 422
+
+
+def test_open_live_feeds_do_not_take_the_apis_database_connections(db: str) -> None:
+    """More streams than the pool has connections: the rest of the API still answers."""
+    headers = as_user(db, "t-admin")
+    with uvicorn_thread(db) as server, contextlib.ExitStack() as streams:
+        base = f"http://127.0.0.1:{server.config.port}"
+        client = streams.enter_context(
+            httpx.Client(base_url=base, timeout=httpx.Timeout(10, read=5), headers=headers)
+        )
+        for _ in range(POOL_MAX + 2):
+            stream = streams.enter_context(client.stream("GET", f"{CASES}/live"))
+            assert stream.status_code == 200
+            assert next(stream.iter_lines()) == "retry: 3000"
+        began = time.monotonic()
+        answer = client.get("/api/v1/metrics/cod")
+        took = time.monotonic() - began
+    assert answer.status_code == 200, answer.text
+    assert took < 2.0
 
 
 def test_the_live_feed_delivers_a_case_raised_elsewhere_within_a_second(db: str) -> None:

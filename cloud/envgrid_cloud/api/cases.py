@@ -1,4 +1,4 @@
-"""``/api/v1/cases``: cases through the closed loop, their files, and their live feed.
+"""``/api/v1/cases``: cases through the closed loop and their files (the live feed: live.py).
 
 Reads use the API's async pool; moves and new cases run the synchronous case store (the same
 code the rules engine calls) in a thread, on the cases' own small pool.
@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import binascii
 from base64 import b64decode
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.responses import RedirectResponse
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
@@ -34,11 +34,8 @@ from envgrid_cloud.api.case_models import (
 )
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
-from envgrid_cloud.api.live_scope import LiveScope
 from envgrid_cloud.api.security import CurrentUser
-from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.cases.errors import CaseRefused, IllegalMove, Invalid, NotFound, NotPermitted
-from envgrid_cloud.cases.feed import CaseFeed
 from envgrid_cloud.cases.model import CaseState, Severity
 from envgrid_cloud.cases.pool import SyncPool
 from envgrid_cloud.cases.records import Row
@@ -48,10 +45,8 @@ from envgrid_cloud.cases.transitions import act
 
 router = APIRouter(tags=["cases"])
 
-KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
 READINGS_MARGIN = timedelta(hours=1)  # readings shown before the first and after the last breach
 READINGS_LIMIT = 2000
-READY_WAIT_S = 5.0
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "The officer may not make this move (role, activity or area)"},
@@ -158,53 +153,6 @@ async def report(
         ),
     )
     return Case.model_validate(row)
-
-
-def _frame(event: str, data: str) -> str:
-    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return f"event: {event}\n{lines}\n"
-
-
-async def _stream(feed: CaseFeed, scope: LiveScope, principal: Principal) -> AsyncIterator[str]:
-    subscriber = feed.subscribe()
-    try:
-        yield "retry: 3000\n: connected\n\n"
-        while not subscriber.dropped:
-            try:
-                event, data = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            if await scope.allows(principal, event, data):
-                yield _frame(event, data)
-        yield ": dropped: this client fell behind; reconnect\n\n"
-    finally:
-        feed.unsubscribe(subscriber)
-
-
-@router.get(
-    "/cases/live",
-    summary="Live feed of case changes (Server-Sent Events)",
-    response_class=StreamingResponse,
-    response_model=None,
-    responses={
-        200: {
-            "description": "`event: case` with `data:` a case summary (JSON) per change; "
-            "`event: resync` when changes may have been missed (reload); a comment every "
-            f"{KEEPALIVE_S:.0f} s keeps the stream alive",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        }
-    },
-)
-async def live(request: Request, principal: CurrentUser) -> StreamingResponse:
-    """New and changed cases of your area as they happen, for the desk (新案件无需刷新)."""
-    feed: CaseFeed = request.app.state.case_feed
-    await feed.wait_ready(READY_WAIT_S)
-    return StreamingResponse(
-        _stream(feed, request.app.state.live_scope, principal),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
 
 
 def _attachment(case_id: int, event_id: int, item: dict[str, Any]) -> AttachmentOut:

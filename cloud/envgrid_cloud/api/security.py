@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg.types.json import Jsonb
 
-from envgrid_cloud.api.database import Conn
+from envgrid_cloud.api.database import Conn, pool_of
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.auth.tokens import digest
 from envgrid_cloud.queries import fetch_one, load
@@ -147,6 +147,17 @@ async def _by_session(request: Request, conn: Conn, session: str) -> Principal:
             },
         )
     return principal
+
+
+async def authenticate_briefly(
+    request: Request,
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[str | None, Depends(session_cookie)],
+) -> Principal:
+    """:func:`authenticate` on a pooled connection given back at once: for a response that
+    streams for hours (the live feed), which would otherwise hold one for all that time."""
+    async with pool_of(request).connection() as conn:
+        return await authenticate(request, conn, token, session)
 
 
 CurrentUser = Annotated[Principal, Depends(authenticate)]
