@@ -6,9 +6,12 @@ import logging
 
 import psycopg
 from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 log = logging.getLogger("envgrid.api")
 
@@ -33,7 +36,31 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Starlette answers 405 from the first route whose path matches, and so names only that
+    # route's methods in Allow; FastAPI makes one route per method. Name them all.
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        allow = allowed_methods(request)
+        if allow:
+            exc = StarletteHTTPException(exc.status_code, exc.detail, {"Allow": ", ".join(allow)})
+    return await http_exception_handler(request, exc)
+
+
 def install_handlers(app: FastAPI) -> None:
-    """Answer 503, not 500, while the database is down or overloaded: it is worth a retry."""
+    """Answer 503, not 500, while the database is down or overloaded: it is worth a retry; a
+    405 lists every method its path supports."""
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
