@@ -434,3 +434,37 @@ def test_an_officer_reports_problems_found_on_the_spot(db: str) -> None:
         "v1-officer",
         "现场发现",
     )
+
+
+def test_an_officer_claims_a_case_nobody_was_found_for(db: str) -> None:
+    with psycopg.connect(db) as conn:
+        conn.execute("UPDATE users SET active = false WHERE role = 'grid_officer'")
+    nobody = raise_case(db, breach(site="farm1"))
+    assert nobody.state is CaseState.RAISED
+    with psycopg.connect(db) as conn:
+        conn.execute("UPDATE users SET active = true WHERE id = 'v1-officer'")
+    claimed = move(db, nobody.case_id, A.CLAIM, "v1-officer", T0 + minutes(3))
+    assert (claimed["state"], claimed["assignee_id"]) == ("acknowledged", "v1-officer")
+    last = events(db, nobody.case_id)[-1]
+    assert (last["action"], last["actor"], last["to_state"]) == (
+        "claim",
+        "v1-officer",
+        "acknowledged",
+    )
+    with pytest.raises(IllegalMove, match="cannot claim a case that is acknowledged"):
+        move(db, nobody.case_id, A.CLAIM, "v1-officer", T0 + minutes(4))
+
+
+def test_a_comment_is_kept_on_the_file_in_any_state_and_moves_nothing(db: str) -> None:
+    case_id = raise_case(db, breach()).case_id
+    move(db, case_id, A.DISMISS, "luxi-reviewer", T0 + minutes(1), reason="传感器校准")
+    noted = move(db, case_id, A.COMMENT, "g1-officer", T0 + minutes(2), notes="已通知厂方")
+    assert noted["state"] == "dismissed"
+    last = events(db, case_id)[-1]
+    assert (last["action"], last["notes"], last["from_state"], last["to_state"]) == (
+        "comment", "已通知厂方", "dismissed", "dismissed"
+    )  # fmt: skip
+    with pytest.raises(Invalid, match="comment needs notes"):
+        move(db, case_id, A.COMMENT, "g1-officer", T0 + minutes(3), notes="  ")
+    with pytest.raises(NotFound):
+        move(db, 999_999, A.COMMENT, "g1-officer", T0, notes="x")

@@ -84,6 +84,8 @@ class Action(StrEnum):
     REJECT = "reject"  # 退回整改
     CLOSE = "close"  # 销号
     DISMISS = "dismiss"  # 误报, with a reason
+    CLAIM = "claim"  # 认领: an officer takes a case nobody was found for, and signs for it
+    COMMENT = "comment"  # 评论: a note on the file, in any state; the case does not move
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,10 @@
 raised ─dispatch→ dispatched ─acknowledge→ acknowledged ─inspect→ inspecting ─rectify→
 rectifying ─report→ reported ─close→ closed; a reviewer may reject a report (back to rectifying),
 reassign a case still being worked (back to dispatched: the new officer signs for it), or dismiss
-any open case as a false alarm with a reason. Closed and dismissed cases accept nothing. The
-rules never appear here: a condition clearing is recorded on the case, only a person closes it.
+any open case as a false alarm with a reason. An officer may claim a case no grid officer was
+found for (raised → acknowledged, theirs). Anyone who may see a case may comment on it, in any
+state; nothing else is accepted by closed and dismissed cases. The rules never appear here: a
+condition clearing is recorded on the case, only a person closes it.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ class Move:
 
     action: Action
     sources: frozenset[CaseState]
-    target: CaseState
+    target: CaseState | None  # None: the case stays where it is (a comment)
     roles: frozenset[Role]
     needs_reason: bool = False  # the actor must say why (dismiss)
     needs_assignee: bool = False  # the actor must name the officer (reassign)
+    needs_notes: bool = False  # the actor must write something (comment)
 
 
 MOVES: dict[Action, Move] = {
@@ -52,15 +55,23 @@ MOVES: dict[Action, Move] = {
         Move(Action.REJECT, frozenset({S.REPORTED}), S.RECTIFYING, REVIEWERS),
         Move(Action.CLOSE, frozenset({S.REPORTED}), S.CLOSED, REVIEWERS),
         Move(Action.DISMISS, OPEN_STATES, S.DISMISSED, REVIEWERS, needs_reason=True),
+        Move(Action.CLAIM, frozenset({S.RAISED}), S.ACKNOWLEDGED, WORKERS),
+        Move(Action.COMMENT, frozenset(S), None, WORKERS, needs_notes=True),
     )
 }
 
-WORKER_ACTIONS = frozenset(a for a, m in MOVES.items() if m.roles == WORKERS)
+WORKER_ACTIONS = frozenset(
+    a for a, m in MOVES.items() if m.roles == WORKERS and a is not Action.COMMENT
+)
 
 
 def allowed_from(state: CaseState) -> list[Action]:
-    """The actions that apply to a case in ``state``, in loop order."""
-    return [action for action, move in MOVES.items() if state in move.sources]
+    """The moves that apply to a case in ``state``, in loop order (a comment is not a move)."""
+    return [
+        action
+        for action, move in MOVES.items()
+        if state in move.sources and action is not Action.COMMENT
+    ]
 
 
 def _roles(move: Move) -> str:
@@ -68,7 +79,8 @@ def _roles(move: Move) -> str:
 
 
 def check(state: CaseState, action: Action, role: Role) -> CaseState:
-    """The state ``action`` by a ``role`` leads to from ``state``; refuse an illegal move.
+    """The state ``action`` by a ``role`` leads to from ``state`` (the same for a comment);
+    refuse an illegal move.
 
     The state is checked before the role: a move that makes no sense is ``IllegalMove`` for
     everybody, a legal move by the wrong role is ``NotPermitted``.
@@ -84,4 +96,4 @@ def check(state: CaseState, action: Action, role: Role) -> CaseState:
         raise IllegalMove(f"cannot {action} a case that is {state}; {allowed}")
     if role not in move.roles:
         raise NotPermitted(f"a {role} may not {action} a case; {action} is for: {_roles(move)}")
-    return move.target
+    return state if move.target is None else move.target

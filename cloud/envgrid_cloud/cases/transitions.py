@@ -51,11 +51,16 @@ def act(
         detail: dict[str, Any] = {}
         if MOVES[action].needs_reason or (reason and reason.strip()):
             detail["reason"] = _reason(reason, action)
+        if MOVES[action].needs_notes and not (notes and notes.strip()):
+            raise Invalid(f"{action} needs notes: what to say")
         if action in (Action.DISPATCH, Action.REASSIGN):
             target = _target(cur, case, action, assignee_id)
             detail.update(from_assignee=case["assignee_id"], assignee_id=target["id"])
             updated = assign(cur, case, target, after, now)
             detail["ack_due_at"] = updated["ack_due_at"].isoformat()
+        elif action is Action.CLAIM:
+            detail.update(from_assignee=case["assignee_id"], assignee_id=actor["id"])
+            updated = assign(cur, case, actor, after, now)
         else:
             closed = now if after in (CaseState.CLOSED, CaseState.DISMISSED) else None
             updated = update_case(cur, case_id, after, now, closed_at=closed)
