@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from envgrid_common.messages import Identifier
 
@@ -71,13 +72,53 @@ class OfficerRole(StrEnum):
     ADMIN = "admin"
 
 
-Longitude = Annotated[float, Field(ge=-180, le=180)]
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(min_length=1, max_length=4000)]
-CensusRef = Annotated[str, Field(min_length=1, max_length=100)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+
+# What no text may hold: C0 controls (NUL, \x01–\x1f), DEL and C1 controls (\x80–\x9f).
+CONTROLS = r"\x00-\x1f\x7f-\x9f"
+# Text of several lines may also hold tabs and line breaks (\t \n \r), nothing else of those.
+TEXT_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+
+
+def visible_pattern(controls: str = CONTROLS) -> str:
+    """Text with at least one character that is not a blank, and none of ``controls``."""
+    return rf"^[^{controls}]*[^\s{controls}][^{controls}]*$"
+
+
+def visible(controls: str = CONTROLS) -> AfterValidator:
+    """A check of ``visible_pattern`` that says in words what is wrong."""
+    pattern = re.compile(visible_pattern(controls))
+
+    def check(text: str) -> str:
+        if not pattern.fullmatch(text):
+            if text.isspace() or not text:
+                raise ValueError("the text is blank")
+            raise ValueError("the text holds a control character (NUL, \\x01–\\x1f, \\x7f–\\x9f)")
+        return text
+
+    return AfterValidator(check)
+
+
+def _text(max_length: int, controls: str = CONTROLS) -> Any:
+    # The pattern and lengths judge the text as sent, then surrounding blanks are dropped: what
+    # the schema accepts is what is accepted, and what is stored is never blank.
+    return Field(
+        min_length=1,
+        max_length=max_length,
+        json_schema_extra={"pattern": visible_pattern(controls)},
+    )
+
+
+_strip = AfterValidator(str.strip)
+
+Name = Annotated[str, _text(200), visible(), _strip]
+LongText = Annotated[str, _text(4000, TEXT_CONTROLS), visible(TEXT_CONTROLS), _strip]
+CensusRef = Annotated[str, _text(100), visible(), _strip]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 ()-]{2,30}$")]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Email = Annotated[
+    str, Field(pattern=rf"^[^@\s{CONTROLS}]+@[^@\s{CONTROLS}]+\.[^@\s{CONTROLS}]+$", max_length=254)
+]
 
 
 def water_details_problem(

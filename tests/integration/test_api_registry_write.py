@@ -195,7 +195,7 @@ async def test_a_site_is_created_with_its_details_and_read_back(migrated_url: st
         ({"target_class": "VI"}, 422, "target_class: Input should be"),
         ({"lon": 200}, 422, "lon: Input should be less than or equal to 180"),
         ({"lat": None}, 422, "body: Value error, give both lon and lat, or neither"),
-        ({"name": "  "}, 422, "name: String should have at least 1 character"),
+        ({"name": "  "}, 422, "name: Value error, the text is blank"),
     ],
 )
 async def test_a_site_that_does_not_fit_is_refused_with_the_reason(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from envgrid_cloud.api.auth_models import AuditEntry, AuditLog
 from envgrid_cloud.api.database import Conn
+from envgrid_cloud.api.errors import invalid
+from envgrid_cloud.api.params import Offset, instant_query, text_query
 from envgrid_cloud.api.security import FORBIDDEN, UNAUTHORIZED, Admin
+from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.queries import fetch_all
 
 router = APIRouter(tags=["audit"])
@@ -21,23 +23,26 @@ router = APIRouter(tags=["audit"])
 async def audit_log(
     conn: Conn,
     _admin: Admin,
-    actor: Annotated[str | None, Query(max_length=200, description="Only this actor's")] = None,
-    action: Annotated[
-        str | None, Query(max_length=200, description="Only this action, e.g. 'token used'")
-    ] = None,
-    since: Annotated[datetime | None, Query(description="From this time on")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time")] = None,
+    actor: Annotated[str | None, text_query("Only this actor's")] = None,
+    action: Annotated[str | None, text_query("Only this action, e.g. 'token used'")] = None,
+    since: Annotated[str | None, instant_query(f"From this time on. {NAIVE_NOTE}")] = None,
+    until: Annotated[str | None, instant_query(f"Before this time. {NAIVE_NOTE}")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: Offset = 0,
 ) -> AuditLog:
     """Every write, case action, login and token use: who, when, what, from where."""
+    instants = {}
+    for name, text in (("since", since), ("until", until)):
+        try:
+            instants[name] = within_range(parse_instant(text)) if text is not None else None
+        except ValueError as exc:
+            raise invalid(name, str(exc), text) from None
     rows = await fetch_all(
         conn,
         "audit_list",
         actor=actor,
         action=action,
-        since=since,
-        until=until,
+        **instants,
         limit=limit,
         offset=offset,
     )

@@ -22,6 +22,24 @@ FORMS = (
     "intervals and are refused"
 )
 
+# The forms the API accepts, exactly, each within 1 second … 366 days by its digits: a number
+# and a unit (at most 9,999,999 s, 99,999 min, 999 h, 366 d or 52 w), or an ISO 8601
+# duration of weeks, or of days (≤ 365) and hours (≤ 23), minutes and seconds (≤ 59), or P366D.
+_DAYS = r"(?:[1-9][0-9]?|[12][0-9]{2}|3[0-5][0-9]|36[0-5])"
+_SIXTY = r"(?:[1-9]|[1-5][0-9])"
+_HOURS = r"(?:[1-9]|1[0-9]|2[0-3])"
+_WEEKS = r"(?:[1-9]|[1-4][0-9]|5[0-2])"
+_TIME = (
+    rf"[tT](?:{_HOURS}[hH](?:{_SIXTY}[mM])?(?:{_SIXTY}[sS])?"
+    rf"|{_SIXTY}[mM](?:{_SIXTY}[sS])?|{_SIXTY}[sS])"
+)
+BUCKET_PATTERN = (
+    r"^(?:[1-9][0-9]{0,6}[sS]|[1-9][0-9]{0,4}(?:[mM]|[mM][iI][nN])|[1-9][0-9]{0,2}[hH]"
+    rf"|(?:{_DAYS}|366)[dD]|{_WEEKS}[wW]"
+    rf"|[pP](?:{_WEEKS}[wW]|366[dD]|{_DAYS}[dD](?:{_TIME})?|{_TIME}))$"
+)
+_BUCKET = re.compile(BUCKET_PATTERN)
+
 
 def parse_bucket(text: str) -> timedelta:
     """The interval ``text`` names. Raises ``ValueError`` saying which forms are accepted."""
@@ -48,6 +66,18 @@ def parse_bucket(text: str) -> timedelta:
             raise ValueError(f"{text!r} is longer than {MAX_BUCKET.days} days") from None
     if not MIN_BUCKET <= interval <= MAX_BUCKET:
         raise ValueError(f"{text!r}: an interval runs from 1 second to {MAX_BUCKET.days} days")
+    return interval
+
+
+def parse_bucket_parameter(text: str) -> timedelta:
+    """The interval of the API's ``bucket`` parameter: one of the forms of BUCKET_PATTERN."""
+    interval = parse_bucket(text)  # says what is wrong with nonsense, months or 0 s
+    if not _BUCKET.fullmatch(text):
+        raise ValueError(
+            f"{text!r}: write it as a number and a unit (e.g. 15m, at most 9999999s, 99999m, "
+            "999h, 366d or 52w) or an ISO 8601 duration of weeks, or days (≤ 365) with hours "
+            "(≤ 23), minutes and seconds (≤ 59), such as PT15M or P1DT12H"
+        )
     return interval
 
 

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from envgrid_cloud.api.models import ShanghaiTime
-from envgrid_cloud.cases.attachments import MAX_ATTACHMENTS, MAX_BYTES
+from envgrid_cloud.cases.attachments import MAX_ATTACHMENTS, MAX_BYTES, NAME_MAX
 from envgrid_cloud.cases.model import Action, CaseState, Severity
+from envgrid_cloud.cases.transitions import REASON_MAX
+from envgrid_common.messages import FiniteFloat, Identifier
+from envgrid_common.messages import MetricName as KnownMetric
+from envgrid_common.metrics import METRICS
+from envgrid_common.registry import CONTROLS, TEXT_CONTROLS, visible_pattern
+
+# Notes on a step: several lines, no other control characters; may be empty.
+Notes = Annotated[str, Field(max_length=4000, pattern=rf"^[^{TEXT_CONTROLS}]*$")]
+Reason = Annotated[str, Field(max_length=REASON_MAX, pattern=rf"^[^{TEXT_CONTROLS}]*$")]
+MetricName = Annotated[
+    KnownMetric,
+    Field(description="A metric of the catalogue", json_schema_extra={"enum": [*METRICS]}),
+]
+# An http(s) link: printable, without blanks.
+URL_PATTERN = rf"^https?://[^\s{CONTROLS}]+$"
+# A media type as a Content-Type header carries it: ASCII only.
+CONTENT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*/[A-Za-z0-9_.+-]+$"
+# Canonical base64; at most MAX_BYTES once decoded (4 characters carry 3 bytes).
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+BASE64_MAX = MAX_BYTES // 3 * 4
 
 
 class _Out(BaseModel):
@@ -120,25 +140,40 @@ class CaseFile(_Out):
     readings_truncated: bool
 
 
-class AttachmentIn(_In):
-    """A photo or document: uploaded as base64, or linked by URL."""
-
-    name: str = Field(min_length=1, max_length=200, examples=["现场照片.jpg"])
-    content_type: str = Field(examples=["image/jpeg"])
-    url: str | None = Field(default=None, description="http(s) link to the file")
-    data_base64: str | None = Field(
-        default=None, description=f"The file itself, base64, at most {MAX_BYTES} bytes decoded"
+class _Attachment(_In):
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=visible_pattern(), examples=["现场照片.jpg"]
     )
+    content_type: str = Field(pattern=CONTENT_TYPE_PATTERN, examples=["image/jpeg"])
+
+
+class AttachmentLink(_Attachment):
+    """A photo or document kept elsewhere, linked by URL."""
+
+    url: str = Field(max_length=2000, pattern=URL_PATTERN, description="http(s) link to the file")
+
+
+class AttachmentUpload(_Attachment):
+    """A photo or document uploaded with the step."""
+
+    data_base64: str = Field(
+        max_length=BASE64_MAX,
+        pattern=BASE64_PATTERN,
+        description=f"The file itself, base64, at most {BASE64_MAX // 4 * 3} bytes decoded",
+    )
+
+
+AttachmentIn = AttachmentLink | AttachmentUpload
 
 
 class CaseActionRequest(_In):
     """A move on a case, made by the signed-in user (or the owner of the token)."""
 
     action: Action
-    notes: str | None = Field(default=None, max_length=4000)
+    notes: Notes | None = None
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
-    reason: str | None = Field(default=None, description="Why (required to dismiss)")
-    assignee_id: str | None = Field(
+    reason: Reason | None = Field(default=None, description="Why (required to dismiss)")
+    assignee_id: Identifier | None = Field(
         default=None,
         description="To whom (reassign: required; dispatch: default the site's grid officer)",
     )
@@ -147,11 +182,11 @@ class CaseActionRequest(_In):
 class NewCaseRequest(_In):
     """A problem the signed-in officer found on the spot (主动发现)."""
 
-    site_id: str
-    title: str = Field(min_length=1, max_length=200)
+    site_id: Identifier
+    title: str = Field(min_length=1, max_length=200, pattern=visible_pattern())
     severity: Severity = Severity.MEDIUM
-    notes: str | None = Field(default=None, max_length=4000)
+    notes: Notes | None = None
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
-    node_id: str | None = None
-    metric: str | None = None
-    value: float | None = None
+    node_id: Identifier | None = Field(default=None, description="A node of the site")
+    metric: MetricName | None = None
+    value: Annotated[FiniteFloat, Field(strict=True)] | None = None

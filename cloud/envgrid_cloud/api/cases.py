@@ -34,6 +34,7 @@ from envgrid_cloud.api.case_models import (
 )
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
+from envgrid_cloud.api.params import MAX_INT, Offset, Serial, id_query
 from envgrid_cloud.api.security import CurrentUser
 from envgrid_cloud.cases.errors import CaseRefused, IllegalMove, Invalid, NotFound, NotPermitted
 from envgrid_cloud.cases.model import CaseState, Severity
@@ -42,6 +43,7 @@ from envgrid_cloud.cases.records import Row
 from envgrid_cloud.cases.sql import load
 from envgrid_cloud.cases.store import report_problem
 from envgrid_cloud.cases.transitions import act
+from envgrid_cloud.queries import fetch_one
 
 router = APIRouter(tags=["cases"])
 
@@ -90,16 +92,16 @@ async def _write(request: Request, work: Callable[[psycopg.Connection[Any]], Row
 async def list_cases(
     conn: Conn,
     principal: CurrentUser,
-    township_id: Annotated[str | None, Query(description="Only this township's")] = None,
-    site_id: Annotated[str | None, Query(description="Only this site's")] = None,
+    township_id: Annotated[str | None, id_query("Only this township's")] = None,
+    site_id: Annotated[str | None, id_query("Only this site's")] = None,
     state: Annotated[CaseState | None, Query(description="Only in this state")] = None,
     open: Annotated[
         bool | None, Query(description="true: still in the loop; false: closed or dismissed")
     ] = None,
-    assignee_id: Annotated[str | None, Query(description="Only those this officer has")] = None,
+    assignee_id: Annotated[str | None, id_query("Only those this officer has")] = None,
     severity: Annotated[Severity | None, Query(description="Only of this severity")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Most items returned")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Items skipped (paging)")] = 0,
+    offset: Offset = 0,
 ) -> Cases:
     """Cases of your area (and those your townships were told of, downstream) matching every
     filter given, newest raised first, and how many match in all."""
@@ -129,13 +131,17 @@ async def list_cases(
     "/cases",
     summary="Report a problem found on the spot (主动发现)",
     status_code=status.HTTP_201_CREATED,
-    responses={403: ERRORS[403], 404: ERRORS[404]},
+    responses={403: ERRORS[403], 404: {"description": "Unknown site, or a node not on it"}},
 )
 async def report(
     request: Request, conn: Conn, principal: CurrentUser, body: NewCaseRequest
 ) -> Case:
     """An officer opens a case at a site in their area; it is dispatched like any other."""
     await scope.require_site(conn, principal, body.site_id)
+    if body.node_id is not None:
+        node = await fetch_one(conn, "node", node_id=body.node_id)
+        if node is None or node["site_id"] != body.site_id:
+            raise not_found(f"node on site {body.site_id!r}", body.node_id)
     row = await _write(
         request,
         lambda conn: report_problem(
@@ -169,7 +175,7 @@ def _window(case: DictRow) -> tuple[datetime, datetime]:
 
 
 @router.get("/cases/{case_id}", summary="A case file (一案一档)", responses={404: ERRORS[404]})
-async def get_case(conn: Conn, principal: CurrentUser, case_id: int) -> CaseFile:
+async def get_case(conn: Conn, principal: CurrentUser, case_id: Serial) -> CaseFile:
     """The case, every step with who, when, notes and attachments, and the readings around it."""
     await scope.require_case(conn, principal, case_id)
     found = await _rows(conn, "case_row", id=case_id)
@@ -208,7 +214,7 @@ async def get_case(conn: Conn, principal: CurrentUser, case_id: int) -> CaseFile
 
 @router.post("/cases/{case_id}/actions", summary="Move a case through the loop", responses=ERRORS)
 async def move(
-    request: Request, conn: Conn, principal: CurrentUser, case_id: int, body: CaseActionRequest
+    request: Request, conn: Conn, principal: CurrentUser, case_id: Serial, body: CaseActionRequest
 ) -> Case:
     """Dispatch, acknowledge, inspect, rectify, report, reject, close, dismiss or reassign.
 
@@ -240,7 +246,10 @@ async def move(
     response_class=Response,
     response_model=None,
     responses={
-        200: {"description": "The file", "content": {"application/octet-stream": {}}},
+        200: {
+            "description": "The file, with the media type it was uploaded with",
+            "content": {"*/*": {}},
+        },
         307: {"description": "The file is kept elsewhere: its link"},
         404: {"description": "No such attachment"},
     },
@@ -248,9 +257,9 @@ async def move(
 async def get_attachment(
     conn: Conn,
     principal: CurrentUser,
-    case_id: int,
-    event_id: int,
-    index: Annotated[int, Path(ge=0)],
+    case_id: Serial,
+    event_id: Serial,
+    index: Annotated[int, Path(ge=0, le=MAX_INT)],
 ) -> Response:
     """The file as uploaded, with its media type (or a redirect to where it is kept)."""
     await scope.require_case(conn, principal, case_id)

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid
 from envgrid_cloud.api.models import DeadLetter, DeadLetters
+from envgrid_cloud.api.params import id_query, instant_query
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import CurrentUser
-from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant
+from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.queries import fetch_all
 
 router = APIRouter(tags=["dead letters"])
@@ -22,17 +23,17 @@ async def list_dead_letters(
     conn: Conn,
     principal: CurrentUser,
     source: Annotated[
-        str | None, Query(description="Only those refused by this gateway id or component")
+        str | None, id_query("Only those refused by this gateway id or component")
     ] = None,
     since: Annotated[
-        str | None, Query(description=f"Only those stored at or after this time. {NAIVE_NOTE}")
+        str | None, instant_query(f"Only those stored at or after this time. {NAIVE_NOTE}")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most items returned")] = 100,
 ) -> DeadLetters:
     """The newest dead letters of your area's nodes with why each was refused, and how many
     match in all (an administrator sees every one, those naming no node too)."""
     try:
-        since_at = parse_instant(since) if since is not None else None
+        since_at = within_range(parse_instant(since)) if since is not None else None
     except ValueError as exc:
         raise invalid("since", str(exc), since) from None
     rows = await fetch_all(

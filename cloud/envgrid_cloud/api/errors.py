@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 log = logging.getLogger("envgrid.api")
 
@@ -36,15 +39,19 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app answers at this request's path."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods:
-            match, _ = route.matches({**request.scope, "method": "GET"})
-            if match is not Match.NONE:
-                methods |= route.methods
-    return sorted(methods)
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -58,9 +65,31 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with non-finite numbers as text: JSON has no NaN or infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+async def _request_invalid(request: Request, exc: Exception) -> Response:
+    # FastAPI's own answer, but one that can say what was sent when it was 1e400 or NaN (which
+    # Python's JSON reader accepts) instead of failing to encode it.
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": _json_safe(jsonable_encoder(exc.errors()))},
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """Answer 503, not 500, while the database is down or overloaded: it is worth a retry; a
     405 lists every method its path supports."""
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)

@@ -11,6 +11,7 @@ from envgrid_cloud.api.conflicts import conflict, plural, require_cell, write_on
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.models import GridCell, GridCellCreate, GridCellUpdate
+from envgrid_cloud.api.params import Id
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import Admin, CurrentUser
 from envgrid_cloud.queries import fetch_all, fetch_one
@@ -44,7 +45,7 @@ async def list_cells(
 
 
 @router.get("/grid/{cell_id}", summary="One grid cell", responses=NOT_FOUND)
-async def get_cell(conn: Conn, principal: CurrentUser, cell_id: str) -> GridCell:
+async def get_cell(conn: Conn, principal: CurrentUser, cell_id: Id) -> GridCell:
     """One cell of your area, or above your own."""
     await scope.require_cell(conn, principal, cell_id)
     row = await fetch_one(conn, "grid_cell", cell_id=cell_id)
@@ -86,7 +87,7 @@ async def create_cell(conn: Conn, _admin: Admin, body: GridCellCreate) -> GridCe
 
 
 @router.put("/grid/{cell_id}", summary="Change a grid cell", responses={**NOT_FOUND, **WRITE})
-async def update_cell(conn: Conn, _admin: Admin, cell_id: str, body: GridCellUpdate) -> GridCell:
+async def update_cell(conn: Conn, _admin: Admin, cell_id: Id, body: GridCellUpdate) -> GridCell:
     """Rename a cell, or move it under another parent; its level changes only while it is empty."""
     async with writing(conn):
         old = await fetch_one(conn, "grid_cell", cell_id=cell_id)
@@ -111,7 +112,7 @@ async def update_cell(conn: Conn, _admin: Admin, cell_id: str, body: GridCellUpd
     response_class=Response,
     responses={**NOT_FOUND, 409: {"description": "Cells, sites, users or cases refer to it"}},
 )
-async def delete_cell(conn: Conn, _admin: Admin, cell_id: str) -> None:
+async def delete_cell(conn: Conn, _admin: Admin, cell_id: Id) -> None:
     """Delete a cell nothing refers to any more."""
     async with writing(conn):
         usage = await fetch_one(conn, "cell_usage", cell_id=cell_id)

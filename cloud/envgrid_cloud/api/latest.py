@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.models import LatestValue, SiteLatest
+from envgrid_cloud.api.params import Id
 from envgrid_cloud.api.scope import require_site
 from envgrid_cloud.api.security import CurrentUser
 from envgrid_cloud.queries import fetch_all
@@ -19,7 +20,7 @@ router = APIRouter(tags=["readings"])
     summary="Latest value of every metric at a site (实时数据)",
     responses={404: {"description": "Unknown site"}},
 )
-async def site_latest(conn: Conn, principal: CurrentUser, site_id: str) -> SiteLatest:
+async def site_latest(conn: Conn, principal: CurrentUser, site_id: Id) -> SiteLatest:
     """Per metric, the newest value any of the site's nodes reported, by metric name."""
     await require_site(conn, principal, site_id)
     values = []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from envgrid_cloud.api.errors import not_found
 from envgrid_cloud.api.models import Metric
 from envgrid_common import metrics
+from envgrid_common.messages import ID_PATTERN
 
 router = APIRouter(tags=["metrics"])
 
@@ -30,7 +33,7 @@ async def list_metrics() -> list[Metric]:
 
 
 @router.get("/metrics/{name}", summary="One metric", responses={404: {"description": "Unknown"}})
-async def get_metric(name: str) -> Metric:
+async def get_metric(name: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]) -> Metric:
     """One metric of the catalogue."""
     metric = metrics.METRICS.get(name)
     if metric is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -37,6 +38,11 @@ ShanghaiTime = Annotated[
 ]
 
 
+# A node reports at most every second and at least once a day (the no-data rule relies on it).
+MIN_REPORT_INTERVAL_S = 1.0
+MAX_REPORT_INTERVAL_S = 86_400.0
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -62,7 +68,27 @@ class GridCell(_Out):
     parent_id: str | None = Field(description="The enclosing cell; null for a county")
 
 
+def _storable(value: JsonValue) -> JsonValue:
+    """``value`` if PostgreSQL's jsonb can hold it: no NUL in text, no infinite numbers."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text may not contain NUL characters")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    if isinstance(value, list):
+        for item in value:
+            _storable(item)
+    return value
+
+
 RuleOverrides = dict[str, dict[str, JsonValue]]
+# As sent: rule ids and field names are ids; what jsonb cannot hold is refused.
+RuleOverridesIn = Annotated[
+    dict[Identifier, dict[Identifier, JsonValue]], AfterValidator(_storable)
+]
 
 
 class Site(_Out):
@@ -143,9 +169,14 @@ class UserRemoved(_Out):
     detail: str
 
 
+# A number is a JSON number and a flag a JSON boolean: not true for 1.0, nor "60" for 60.
+STRICT = Field(strict=True)
+
+
 class _In(BaseModel):
-    # A misspelt field is an error, not silently ignored; surrounding blanks are not data.
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # A misspelt field is an error, not silently ignored. Text fields (Name, LongText, …) bar
+    # control characters and drop surrounding blanks themselves (envgrid_common.registry).
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class GridCellUpdate(_In):
@@ -179,14 +210,17 @@ class SiteUpdate(_In):
     name: Name
     category: SiteCategory
     cell_id: Identifier = Field(description="The grid cell it belongs to")
-    lon: Longitude | None = None
-    lat: Latitude | None = None
+    lon: Annotated[Longitude, STRICT] | None = None
+    lat: Annotated[Latitude, STRICT] | None = None
     production_process: LongText | None = None
     treatment_requirements: LongText | None = None
     target_class: WaterClass | None = Field(default=None, description="Water bodies only")
     water_type: WaterType | None = Field(default=None, description="Water bodies only")
     downstream: list[Identifier] = Field(
-        default_factory=list, description="Sites the water flows on to; replaces the old list"
+        default_factory=list,
+        max_length=100,
+        description="Sites the water flows on to; replaces the old list",
+        json_schema_extra={"uniqueItems": True},
     )
     census_ref: CensusRef | None = None
 
@@ -214,7 +248,12 @@ class NodeUpdate(_In):
     site_id: Identifier
     kind: NodeKind = NodeKind.SENSOR
     report_interval_s: float = Field(
-        default=60.0, gt=0, description="Expected seconds between readings"
+        default=60.0,
+        ge=MIN_REPORT_INTERVAL_S,
+        le=MAX_REPORT_INTERVAL_S,
+        allow_inf_nan=False,
+        strict=True,
+        description="Expected seconds between readings: 1 s to a day",
     )
 
 
@@ -235,7 +274,7 @@ class UserUpdate(_In):
     )
     phone: Phone | None = None
     email: Email | None = None
-    active: bool = True
+    active: Annotated[bool, STRICT] = True
     locale: Literal["zh-CN", "en"] = "zh-CN"
 
     @model_validator(mode="after")

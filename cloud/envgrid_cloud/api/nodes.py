@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from envgrid_cloud.api import scope
 from envgrid_cloud.api.conflicts import conflict, plural, require_site, write_one, writing
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import not_found
 from envgrid_cloud.api.models import Node, NodeCreate, NodeUpdate
+from envgrid_cloud.api.params import Id, id_query
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import Admin, CurrentUser
 from envgrid_cloud.queries import fetch_all, fetch_one
@@ -28,7 +29,7 @@ WRITE: dict[int | str, dict[str, Any]] = {
 async def list_nodes(
     conn: Conn,
     principal: CurrentUser,
-    site_id: Annotated[str | None, Query(description="Only the nodes of this site")] = None,
+    site_id: Annotated[str | None, id_query("Only the nodes of this site")] = None,
 ) -> list[Node]:
     """Nodes at the sites of your area by id, optionally of one site."""
     if site_id is not None:
@@ -38,7 +39,7 @@ async def list_nodes(
 
 
 @router.get("/nodes/{node_id}", summary="One node", responses=NOT_FOUND)
-async def get_node(conn: Conn, principal: CurrentUser, node_id: str) -> Node:
+async def get_node(conn: Conn, principal: CurrentUser, node_id: Id) -> Node:
     """One node of your area, with its liveness and when it last reported."""
     await scope.require_node(conn, principal, node_id)
     return await _node(conn, node_id)
@@ -64,7 +65,7 @@ async def create_node(conn: Conn, _admin: Admin, body: NodeCreate) -> Node:
 
 
 @router.put("/nodes/{node_id}", summary="Change a node", responses={**NOT_FOUND, **WRITE})
-async def update_node(conn: Conn, _admin: Admin, node_id: str, body: NodeUpdate) -> Node:
+async def update_node(conn: Conn, _admin: Admin, node_id: Id, body: NodeUpdate) -> Node:
     """Move a node to another site, or change its kind or reporting interval."""
     async with writing(conn):
         if await fetch_one(conn, "node", node_id=node_id) is None:
@@ -83,7 +84,7 @@ async def update_node(conn: Conn, _admin: Admin, node_id: str, body: NodeUpdate)
     response_class=Response,
     responses={**NOT_FOUND, 409: {"description": "Cases name it as their source"}},
 )
-async def delete_node(conn: Conn, _admin: Admin, node_id: str) -> None:
+async def delete_node(conn: Conn, _admin: Admin, node_id: Id) -> None:
     """Delete a node no case names; the readings it sent stay stored."""
     async with writing(conn):
         usage = await fetch_one(conn, "registry_node_cases", node_id=node_id)

@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from envgrid_cloud.api.buckets import FORMS, iso_duration, parse_bucket
+from envgrid_cloud.api.buckets import BUCKET_PATTERN, FORMS, iso_duration, parse_bucket_parameter
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.models import Bucket, BucketSeries, RawSeries, ReadingPoint, Series
+from envgrid_cloud.api.params import Id, id_query, instant_query, metric_query
 from envgrid_cloud.api.scope import require_site
 from envgrid_cloud.api.security import CurrentUser
-from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant
+from envgrid_cloud.api.shanghai import EARLIEST, NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.queries import fetch_all, fetch_one
 from envgrid_common.metrics import METRICS
@@ -30,20 +31,20 @@ CATALOGUE = "/api/v1/metrics"
 
 def _instant(param: str, text: str | None) -> datetime | None:
     try:
-        return parse_instant(text) if text is not None else None
+        return within_range(parse_instant(text)) if text is not None else None
     except ValueError as exc:
         raise invalid(param, str(exc), text) from None
 
 
 def window(start_text: str | None, end_text: str | None) -> tuple[datetime, datetime]:
-    """[start, end) from the query; by default the 24 hours up to now (or up to ``end``)."""
+    """[start, end) from the query; by default the 24 hours up to now (or up to ``end``).
+
+    A window that ends before it starts holds nothing (an empty answer, not an error)."""
     start, end = _instant("start", start_text), _instant("end", end_text)
     if end is None:
         end = datetime.now(UTC)
     if start is None:
-        start = end - DEFAULT_WINDOW
-    if start >= end:
-        raise invalid("end", "end must be later than start", end_text)
+        start = end - DEFAULT_WINDOW if end - EARLIEST > DEFAULT_WINDOW else EARLIEST
     return start, end
 
 
@@ -65,20 +66,18 @@ async def _check_site_and_node(
 async def site_readings(
     conn: Conn,
     principal: CurrentUser,
-    site_id: str,
-    metric: Annotated[
-        str,
-        Query(
-            description=f"Canonical metric name; see [{CATALOGUE}]({CATALOGUE})",
-            examples=["cod"],
-        ),
-    ],
+    site_id: Id,
+    metric: Annotated[str, metric_query(f"Canonical metric name; see [{CATALOGUE}]({CATALOGUE})")],
     start: Annotated[
         str | None,
-        Query(description=f"Window start (inclusive). {NAIVE_NOTE} Default: 24 h before end."),
+        instant_query(f"Window start (inclusive). {NAIVE_NOTE} Default: 24 h before end."),
     ] = None,
     end: Annotated[
-        str | None, Query(description=f"Window end (exclusive). {NAIVE_NOTE} Default: now.")
+        str | None,
+        instant_query(
+            f"Window end (exclusive). {NAIVE_NOTE} Default: now. A window that ends before "
+            "it starts holds nothing."
+        ),
     ] = None,
     bucket: Annotated[
         str | None,
@@ -87,10 +86,12 @@ async def site_readings(
             f"{FORMS}. Intervals are aligned to midnight Asia/Shanghai; those at the "
             "window's edges hold only the values inside the window.",
             examples=["15m"],
+            max_length=32,
+            json_schema_extra={"pattern": BUCKET_PATTERN},
         ),
     ] = None,
     node_id: Annotated[
-        str | None, Query(description="Only this node of the site (default: all of them)")
+        str | None, id_query("Only this node of the site (default: all of them)")
     ] = None,
     limit: Annotated[
         int,
@@ -105,7 +106,7 @@ async def site_readings(
         )
     first, last = window(start, end)
     try:
-        interval = parse_bucket(bucket) if bucket is not None else None
+        interval = parse_bucket_parameter(bucket) if bucket is not None else None
     except ValueError as exc:
         raise invalid("bucket", str(exc), bucket) from None
     await _check_site_and_node(conn, principal, site_id, node_id)

@@ -28,6 +28,21 @@ def to_shanghai(value: datetime) -> datetime:
     return value.astimezone(SHANGHAI)
 
 
+# Instants are kept a day inside what Python's datetime holds, so that any offset or window
+# added to them stays representable.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def within_range(value: datetime) -> datetime:
+    """``value`` in UTC, moved to EARLIEST or LATEST if it lies beyond them."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # beyond year 1 or 9999 once in UTC
+        return EARLIEST if value.year == 1 else LATEST
+    return min(max(utc, EARLIEST), LATEST)
+
+
 def parse_instant(text: str) -> datetime:
     """An ISO 8601 instant; without an offset it is Shanghai time. Raises ``ValueError``."""
     cleaned = text.strip()

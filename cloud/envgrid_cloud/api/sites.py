@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 from psycopg.types.json import Jsonb
 
 from envgrid_cloud.api import scope
@@ -17,16 +17,17 @@ from envgrid_cloud.api.conflicts import (
     writing,
 )
 from envgrid_cloud.api.database import Conn
-from envgrid_cloud.api.errors import not_found
+from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.models import (
     Node,
-    RuleOverrides,
+    RuleOverridesIn,
     Site,
     SiteCreate,
     SiteDetail,
     SiteRules,
     SiteUpdate,
 )
+from envgrid_cloud.api.params import Id, id_query
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import Admin, CurrentUser
 from envgrid_cloud.queries import fetch_all, fetch_one
@@ -50,8 +51,7 @@ async def list_sites(
     principal: CurrentUser,
     category: Annotated[SiteCategory | None, Query(description="Only this category")] = None,
     cell_id: Annotated[
-        str | None,
-        Query(description="Only sites in this grid cell or any cell below it (辖区内)"),
+        str | None, id_query("Only sites in this grid cell or any cell below it (辖区内)")
     ] = None,
 ) -> list[Site]:
     """Sites of your area by id, optionally of one category and within one cell's area."""
@@ -76,7 +76,7 @@ async def _detail(conn: Conn, site_id: str) -> SiteDetail:
 
 
 @router.get("/sites/{site_id}", summary="One site with its nodes", responses=NOT_FOUND)
-async def get_site(conn: Conn, principal: CurrentUser, site_id: str) -> SiteDetail:
+async def get_site(conn: Conn, principal: CurrentUser, site_id: Id) -> SiteDetail:
     """One site of your area, the nodes that watch it and the sites upstream of it."""
     await scope.require_site(conn, principal, site_id)
     return await _detail(conn, site_id)
@@ -108,7 +108,7 @@ async def create_site(conn: Conn, _admin: Admin, body: SiteCreate) -> SiteDetail
 
 
 @router.put("/sites/{site_id}", summary="Change a site", responses={**NOT_FOUND, **WRITE})
-async def update_site(conn: Conn, _admin: Admin, site_id: str, body: SiteUpdate) -> SiteDetail:
+async def update_site(conn: Conn, _admin: Admin, site_id: Id, body: SiteUpdate) -> SiteDetail:
     """Replace everything about a site but its rule overrides; `downstream` replaces the links."""
     async with writing(conn):
         if await fetch_one(conn, "site", site_id=site_id) is None:
@@ -117,13 +117,20 @@ async def update_site(conn: Conn, _admin: Admin, site_id: str, body: SiteUpdate)
     return await _detail(conn, site_id)
 
 
-@router.put("/sites/{site_id}/rules", summary="Set a site's rule overrides", responses=NOT_FOUND)
+@router.put(
+    "/sites/{site_id}/rules",
+    summary="Set a site's rule overrides",
+    responses={
+        **NOT_FOUND,
+        422: {"description": "A rule the site's category does not have, or a field it refuses"},
+    },
+)
 async def set_rules(
     conn: Conn,
     _admin: Admin,
-    site_id: str,
+    site_id: Id,
     overrides: Annotated[
-        RuleOverrides,
+        RuleOverridesIn,
         Body(
             description="Per rule id, the fields to change; `{}` restores the category defaults",
             examples=[RULES_EXAMPLE],
@@ -137,7 +144,7 @@ async def set_rules(
     try:
         validate_overrides(SiteCategory(site["category"]), overrides)
     except RuleError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+        raise invalid("body", str(error), None, where="body") from error
     row = await fetch_one(conn, "site_rules", site_id=site_id, rule_overrides=Jsonb(overrides))
     if row is None:
         raise not_found("site", site_id)
@@ -151,7 +158,7 @@ async def set_rules(
     response_class=Response,
     responses={**NOT_FOUND, 409: {"description": "Nodes or cases refer to it"}},
 )
-async def delete_site(conn: Conn, _admin: Admin, site_id: str) -> None:
+async def delete_site(conn: Conn, _admin: Admin, site_id: Id) -> None:
     """Delete a site no node watches and no case names; its downstream links go with it."""
     async with writing(conn):
         usage = await fetch_one(conn, "site_usage", site_id=site_id)

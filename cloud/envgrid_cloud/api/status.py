@@ -6,14 +6,16 @@ from fastapi import APIRouter
 
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.models import DeadLetterSummary, Gateway, IngestWorker, PipelineStatus
-from envgrid_cloud.api.security import Admin
+from envgrid_cloud.api.security import FORBIDDEN, Admin
 from envgrid_cloud.queries import fetch_all, fetch_one
 
 router = APIRouter(tags=["status"])
 
 
 @router.get(
-    "/status", summary="Pipeline status (运行状态): ingest lag, gateway queues, dead letters"
+    "/status",
+    summary="Pipeline status (运行状态): ingest lag, gateway queues, dead letters",
+    responses=FORBIDDEN,
 )
 async def pipeline_status(conn: Conn, _admin: Admin) -> PipelineStatus:
     """What each ingest worker and gateway last reported, and how many messages were refused."""

@@ -17,6 +17,7 @@ from envgrid_cloud.api.conflicts import conflict, require_cell, write_one, writi
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.models import User, UserCreate, UserRemoved, UserUpdate
+from envgrid_cloud.api.params import Id, id_query
 from envgrid_cloud.api.security import FORBIDDEN, Admin, CurrentUser
 from envgrid_cloud.auth.passwords import WeakPassword, hash_password
 from envgrid_cloud.queries import fetch_all, fetch_one
@@ -39,8 +40,7 @@ async def list_users(
     conn: Conn,
     principal: CurrentUser,
     cell_id: Annotated[
-        str | None,
-        Query(max_length=64, description="Only users of this grid cell or any cell below it"),
+        str | None, id_query("Only users of this grid cell or any cell below it")
     ] = None,
     role: Annotated[OfficerRole | None, Query(description="Only this role")] = None,
     active: Annotated[
@@ -62,7 +62,7 @@ async def list_users(
 
 
 @router.get("/users/{user_id}", summary="One user", responses=NOT_FOUND)
-async def get_user(conn: Conn, principal: CurrentUser, user_id: str) -> User:
+async def get_user(conn: Conn, principal: CurrentUser, user_id: Id) -> User:
     """One user of your area."""
     row = await fetch_one(conn, "user", user_id=user_id, area=scope.area(principal))
     if row is None:
@@ -90,7 +90,7 @@ async def create_user(request: Request, conn: Conn, _admin: Admin, body: UserCre
 
 
 @router.put("/users/{user_id}", summary="Change a user", responses={**NOT_FOUND, **WRITE})
-async def update_user(conn: Conn, _admin: Admin, user_id: str, body: UserUpdate) -> User:
+async def update_user(conn: Conn, _admin: Admin, user_id: Id, body: UserUpdate) -> User:
     """Replace a user's details; `active: false` ends their sessions and their tokens' use."""
     async with writing(conn):
         if await fetch_one(conn, "user", user_id=user_id, area=None) is None:
@@ -102,7 +102,7 @@ async def update_user(conn: Conn, _admin: Admin, user_id: str, body: UserUpdate)
 
 
 @router.delete("/users/{user_id}", summary="Remove a user", responses={**NOT_FOUND, **FORBIDDEN})
-async def remove_user(conn: Conn, _admin: Admin, user_id: str) -> UserRemoved:
+async def remove_user(conn: Conn, _admin: Admin, user_id: Id) -> UserRemoved:
     """Delete a user; one named by cases is deactivated instead, so their files stay whole."""
     async with writing(conn):
         row = await fetch_one(conn, "user_remove", user_id=user_id)
