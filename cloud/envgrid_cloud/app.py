@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from envgrid_cloud.api import (
     API_PREFIX,
+    assessment,
     audit,
     auth,
     cases,
@@ -122,6 +123,7 @@ RESOURCES = (
     dead_letters,
     status,
     audit,
+    assessment,
 )
 
 

@@ -127,6 +127,9 @@ def reads(w: World) -> list[tuple[str, str, dict[str, int]]]:
         ("GET", "/api/v1/dead-letters", SIGNED_IN),
         ("GET", "/api/v1/status", {**ADMIN_ONLY, "admin": 200}),
         ("GET", "/api/v1/audit", {**ADMIN_ONLY, "admin": 200}),
+        ("GET", "/api/v1/assessment", SIGNED_IN),
+        ("GET", "/api/v1/assessment/weights", SIGNED_IN),
+        ("GET", "/api/v1/assessment/luxi", SIGNED_IN),  # each officer: their own village's row
     ]
 
 
@@ -151,6 +154,9 @@ def writes(w: World, who: str) -> list[tuple[str, str, Any, dict[str, int]]]:
          {"id": f"u-{who}", "login": f"u-{who}", "name": "新人", "role": "grid_officer",
           "cell_id": "xicun"}, {**ADMIN_ONLY, "admin": 201}),
         ("DELETE", "/api/v1/grid/none", None, {**ADMIN_ONLY, "admin": 404}),
+        ("PUT", "/api/v1/assessment/weights",
+         {"ack_on_time": 40, "close_on_time": 40, "self_found": 20, "overdue": 20,
+          "false_alarm": 10}, {**ADMIN_ONLY, "admin": 200}),
         ("POST", "/api/v1/cases", {"site_id": "farm1", "title": f"巡查发现 {who}"},
          {"officer_a": 201, "officer_b": 404, "reviewer": 201, "admin": 201}),
         # A grid officer may not dismiss; B does not see the case; the others may dismiss it
