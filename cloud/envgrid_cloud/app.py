@@ -17,7 +17,9 @@ from envgrid_cloud.api import (
     audit,
     auth,
     cases,
+    channels,
     dead_letters,
+    deliveries,
     grid,
     health,
     latest,
@@ -26,6 +28,7 @@ from envgrid_cloud.api import (
     nodes,
     openapi,
     readings,
+    silences,
     sites,
     status,
     users,
@@ -39,6 +42,7 @@ from envgrid_cloud.cases.feed import STARTUP_WAIT_S, CaseFeed
 from envgrid_cloud.cases.pool import open_sync_pool
 from envgrid_cloud.cases.sweeps import SWEEPS, Sweep, run_periodically
 from envgrid_cloud.cases.topic import CaseTopic
+from envgrid_cloud.notify.service import start_notifications
 from envgrid_cloud.rules.day_close_sweep import DayCloseSweep
 from envgrid_cloud.rules.nodata_sweep import NoDataSweep
 from envgrid_cloud.settings import CloudSettings
@@ -84,6 +88,9 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
                 out = CaseTopic(settings.mqtt_url, settings.topics)
                 stack.callback(out.start().stop)
                 tasks.append(asyncio.create_task(out.run(feed), name="case topics"))
+            if settings.notify_enabled:
+                # Robots and e-mail from the outbox, reminders (envgrid_cloud.notify).
+                tasks += await start_notifications(settings, case_pool, stack)
             stack.push_async_callback(_cancel, tasks)
             # A client of the live feed must not miss what happens just after startup.
             if not await feed.wait_ready(STARTUP_WAIT_S):
@@ -124,6 +131,9 @@ RESOURCES = (
     status,
     audit,
     assessment,
+    channels,
+    silences,
+    deliveries,
 )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr
 
 from envgrid_common.settings import EnvgridSettings
 
@@ -88,4 +90,74 @@ class CloudSettings(EnvgridSettings):
         ge=1,
         le=86400,
         description="The window for counting failed logins; beyond the limits, 429 until it passes",
+    )
+
+    desk_url: str = Field(
+        default="http://127.0.0.1:8080",
+        max_length=500,
+        pattern=r"^https?://\S+$",
+        description="Base URL of the desk in notifications' links ({desk_url}/cases/{id})",
+    )
+    notify_enabled: bool = Field(
+        default=True,
+        description="Deliver notifications (robots, e-mail) and reminders from this API process",
+    )
+    notify_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between two looks at the outbox"
+    )
+    notify_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Longest wait for a robot's or the SMTP server's answer, in seconds",
+    )
+    notify_backoff_min_s: float = Field(
+        default=2.0, gt=0, le=3600, description="First wait before retrying a failed channel"
+    )
+    notify_backoff_max_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="Longest wait between retries (the wait doubles from the first)",
+    )
+    notify_failing_after: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Failures in a row after which a channel is shown as failing",
+    )
+    smtp_host: str = Field(
+        default="", description="SMTP server for e-mail channels; empty: no e-mail is sent"
+    )
+    smtp_port: int = Field(
+        default=0, ge=0, le=65535, description="SMTP port; 0: 587 (starttls), 465 (tls) or 25"
+    )
+    smtp_mode: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade the connection), tls (TLS from the start) or none",
+    )
+    smtp_user: str = Field(default="", description="SMTP login; empty: no authentication")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password")
+    smtp_from: str = Field(
+        default="envgrid <envgrid@localhost>", description="The From of notification e-mails"
+    )
+    smtp_ca_file: str = Field(
+        default="",
+        description="CA certificates to verify the SMTP server with; empty: the system's",
+    )
+    reminder_critical_min: int = Field(
+        default=15,
+        ge=0,
+        le=10080,
+        description="Remind the assignee of an unacknowledged critical case every this many "
+        "minutes (0: never)",
+    )
+    reminder_high_min: int = Field(
+        default=30, ge=0, le=10080, description="The same for a high case"
+    )
+    reminder_medium_min: int = Field(
+        default=60, ge=0, le=10080, description="The same for a medium case"
+    )
+    reminder_low_min: int = Field(
+        default=240, ge=0, le=10080, description="The same for a low case"
     )

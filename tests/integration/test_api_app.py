@@ -60,6 +60,13 @@ PATHS = {
     "/api/v1/cases/{case_id}/attachments/{event_id}/{index}",
     "/api/v1/dead-letters",
     "/api/v1/status",
+    "/api/v1/channels",
+    "/api/v1/channels/{channel_id}",
+    "/api/v1/channels/{channel_id}/attempts",
+    "/api/v1/silences",
+    "/api/v1/silences/{silence_id}",
+    "/api/v1/silences/{silence_id}/lift",
+    "/api/v1/cases/{case_id}/deliveries",
 }
 # Answers that are not a JSON model: a stream, files, and deletions without a body.
 NOT_JSON = {

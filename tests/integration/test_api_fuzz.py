@@ -51,6 +51,11 @@ SEMANTIC_422 = {
     "PUT /api/v1/users/{user_id}": "an unknown cell; a grid officer without one",
     "POST /api/v1/cases/{case_id}/actions": "a move without its reason or assignee",
     "POST /api/v1/auth/password": "the current password is wrong; the new one is weak",
+    "POST /api/v1/channels": "a target unfit for the kind (an address for a robot, a URL for "
+    "e-mail), a secret for other than DingTalk, both cell and user, an unknown cell or user",
+    "PATCH /api/v1/channels/{channel_id}": "the same, of the channel as changed",
+    "POST /api/v1/silences": "an end in the past or over 31 days away; neither site nor rule; a "
+    "cell with a site; an unknown cell",
 }
 
 

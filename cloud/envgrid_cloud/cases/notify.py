@@ -1,4 +1,5 @@
-"""A case changed: tell listeners (the live desk, delivery) with ``pg_notify`` on commit."""
+"""A case changed: tell listeners (the live desk, delivery) with ``pg_notify`` on commit, and
+queue what phones are to hear of it (``envgrid_cloud.notify.outbox``) in the same transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import psycopg
 from psycopg.rows import DictRow
 
 from envgrid_cloud.api.shanghai import to_shanghai
+from envgrid_cloud.notify.outbox import enqueue
 
 CHANNEL = "envgrid_cases"
 # PostgreSQL refuses a payload of 8000 bytes or more.
@@ -47,5 +49,7 @@ def encode(body: dict[str, Any]) -> str:
 
 
 def notify(cur: psycopg.Cursor[DictRow], row: dict[str, Any], event: str, **extra: Any) -> None:
-    """Queue the case's summary on ``envgrid_cases``; sent when the transaction commits."""
+    """Queue the case's summary on ``envgrid_cases``, and its notifications in the outbox; both
+    go when the transaction commits."""
     cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, encode(summary(row, event, **extra))))
+    enqueue(cur, row["id"], event, extra)

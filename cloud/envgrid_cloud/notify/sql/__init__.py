@@ -1,0 +1,5 @@
+"""The notifications' SQL, one statement per ``.sql`` file."""
+
+from envgrid_cloud.sqlfiles import loader
+
+load = loader(__name__)

@@ -1,0 +1,11 @@
+-- Every message that carried a case (the latest 500), oldest first.
+SELECT * FROM (
+    SELECT a.id, a.channel_id, ch.name AS channel_name, ch.kind AS channel_kind, a.at, a.ok,
+           a.status, a.response, a.error, a.digest, cardinality(a.case_ids) AS cases, a.request,
+           a.duration_ms
+    FROM notify_attempts a JOIN notify_channels ch ON ch.id = a.channel_id
+    WHERE a.case_ids @> ARRAY[%(case_id)s::bigint]
+    ORDER BY a.id DESC
+    LIMIT 500
+) latest
+ORDER BY id
