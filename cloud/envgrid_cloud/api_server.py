@@ -12,15 +12,16 @@ GRACEFUL_SHARE = 0.5
 
 
 class ApiServer:
-    """uvicorn serving :func:`envgrid_cloud.app.create_app` until asked to stop."""
+    """uvicorn serving the API and the desk (:func:`envgrid_cloud.desk.mount.create_desk_app`)
+    until asked to stop."""
 
     def __init__(self, settings: CloudSettings) -> None:
         import uvicorn
 
-        from envgrid_cloud.app import create_app
+        from envgrid_cloud.desk.mount import create_desk_app
 
         config = uvicorn.Config(
-            create_app(settings),
+            create_desk_app(settings),
             host=settings.api_host,
             port=settings.api_port,
             log_level=settings.log_level.lower(),

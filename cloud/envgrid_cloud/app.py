@@ -141,12 +141,15 @@ DOCS_URL = "/docs"
 
 
 async def _home() -> RedirectResponse:
-    """The API's documentation, until the desk has a sign-in page of its own."""
+    """The API's documentation, on an app without the desk."""
     return RedirectResponse(DOCS_URL, status_code=307)
 
 
-def create_app(settings: CloudSettings) -> FastAPI:
-    """The API application; its lifespan opens and closes the database pool."""
+def create_app(settings: CloudSettings, *, home: bool = True) -> FastAPI:
+    """The API application; its lifespan opens and closes the database pool.
+
+    ``home``: ``/`` leads to the documentation (the desk, when mounted, has ``/`` instead).
+    """
     # Swagger UI and ReDoc from files the fastapi-offline wheel installs: no page of the app
     # loads anything from another host (a township intranet has no internet).
     app = FastAPIOffline(
@@ -162,7 +165,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.state.settings = settings
     install_handlers(app)
     openapi.install(app)
-    app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
+    if home:
+        app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
     app.include_router(auth.router, prefix=API_PREFIX)
     # Before the cases router (whose /cases/{case_id} would take /cases/live); it signs in on a

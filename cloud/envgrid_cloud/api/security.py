@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from envgrid_cloud.api.database import Conn, pool_of
@@ -123,11 +125,9 @@ async def _by_token(request: Request, conn: Conn, token: str) -> Principal:
 
 
 async def _by_session(request: Request, conn: Conn, session: str) -> Principal:
-    token_hash = digest(session)
-    row = await fetch_one(conn, "auth_session", token_hash=token_hash)
-    if row is None:
+    principal = await session_principal(conn, session, settings_of(request))
+    if principal is None:
         raise unauthorized("not signed in: the session has ended; sign in again")
-    principal = Principal.from_row(row, "session")
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not secrets.compare_digest(sent.encode(), (principal.csrf_token or "").encode()):
@@ -135,9 +135,21 @@ async def _by_session(request: Request, conn: Conn, session: str) -> Principal:
                 status.HTTP_403_FORBIDDEN,
                 detail=f"a write from a browser needs the {CSRF_HEADER} header of its sign-in",
             )
-    idle = time.time() - row["last_seen_at"].timestamp()
-    if idle >= TOUCH_EVERY_S:
-        settings = settings_of(request)
+    return principal
+
+
+async def session_principal(
+    conn: AsyncConnection[DictRow], session: str, settings: CloudSettings
+) -> Principal | None:
+    """The user a session cookie signs in, if the session is live (its use is noted); else None.
+
+    The desk's pages use it too: they are reached by a browser's GET, with no CSRF to check.
+    """
+    token_hash = digest(session)
+    row = await fetch_one(conn, "auth_session", token_hash=token_hash)
+    if row is None:
+        return None
+    if time.time() - row["last_seen_at"].timestamp() >= TOUCH_EVERY_S:
         await conn.execute(
             load("auth_session_touch"),
             {
@@ -146,7 +158,7 @@ async def _by_session(request: Request, conn: Conn, session: str) -> Principal:
                 "max_s": settings.auth_session_max_s,
             },
         )
-    return principal
+    return Principal.from_row(row, "session")
 
 
 async def authenticate_briefly(
