@@ -250,7 +250,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         database_url, township_url, cloud_url, api_port = demo.start()
         print(
-            f"  web API        http://127.0.0.1:{api_port}  (docs: /docs, health: /healthz)\n"
+            f"  duty desk      http://127.0.0.1:{api_port}  (sign in with an account below)\n"
+            f"  web API        http://127.0.0.1:{api_port}/api/v1  (docs: /docs, /healthz)\n"
             f"  township MQTT  {township_url}  (nodes publish here: envgrid/v1/nodes/…)\n"
             f"  cloud MQTT     {cloud_url}\n"
             f"  logs           {settings.data_dir / 'logs'}\n"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
 from envgrid_cli.demo_lock import OWNER_VARIABLE
@@ -140,8 +141,14 @@ def test_demo_comes_up_with_every_site_reporting_and_keeps_data(tmp_path: Path) 
         sign_in_as_demo_admin(base, data)
         wait_for("every site reporting", lambda: not sites_without_data(base), 60, (log,))
         first: set[int] = wait_for("a few readings", lambda: _at_least(3, base, since), 30)
+        # The address the demo prints leads a newcomer to the desk's sign-in, not to a 404.
+        home = httpx.get(f"{base}/", follow_redirects=True, timeout=10)
+        assert home.status_code == 200
+        assert home.url.path == "/login"
+        assert "网格环保值班台" in home.text
     finally:
         stop_and_time(demo, log)
+    assert "duty desk" in log.read_text()
     assert "web API" in log.read_text()
     printed = log.read_text()
     assert "sign in (demo accounts" in printed

@@ -259,3 +259,43 @@ def test_every_page_in_both_languages_on_phone_and_desktop(
     newcomer.page.get_by_test_id("password").fill("wrong password")
     newcomer.page.get_by_test_id("sign-in").click()
     expect(newcomer.page.get_by_test_id("login-error")).to_have_text("登录名或密码错误")
+
+
+def test_reviewer_silences_a_site_and_its_officer_sees_why_and_until_when(
+    desk_server: DeskServer,  # noqa: F811
+    browser: Browser,  # noqa: F811
+) -> None:
+    server = desk_server
+    reviewer = new_visitor(browser, server.base, DESKTOP)
+    sign_in(reviewer.page, REVIEWER, f"/sites/{RIVER_SITE}")
+    reviewer.page.get_by_test_id("silence").click()
+    reviewer.page.get_by_test_id("silence-save").click()  # no reason: refused, says why
+    expect(reviewer.page.get_by_text("reason").first).to_be_visible()
+    reviewer.page.get_by_test_id("silence-reason").fill("排污口检修")
+    reviewer.page.get_by_test_id("silence-save").click()
+    expect(reviewer.page.get_by_test_id("silences")).to_contain_text("排污口检修")
+    expect(reviewer.page.get_by_test_id("silences")).to_contain_text("王秀英")
+    until = server.scalar(
+        "SELECT until - now() FROM notify_silences WHERE site_id = %s AND lifted_at IS NULL",
+        RIVER_SITE,
+    )
+    assert until is not None
+
+    officer = new_visitor(browser, server.base, PHONE)
+    sign_in(officer.page, OFFICER, f"/sites/{RIVER_SITE}")
+    expect(officer.page.get_by_test_id("silences")).to_contain_text("排污口检修")
+    expect(officer.page.get_by_test_id("silence")).to_have_count(0)  # officers may not
+    # A case is still raised and shown while the site is silent.
+    case_id = report_case(server.base, REVIEWER, RIVER_SITE, "检修期间异味", "high")
+    officer.page.goto(f"/cases/{case_id}")
+    expect(officer.page.get_by_test_id("silences")).to_contain_text("排污口检修")
+
+    reviewer.page.locator("[data-testid^=lift-]").click()
+    expect(reviewer.page.get_by_test_id("silences")).to_have_count(0)
+    lifted = server.scalar("SELECT lifted_by FROM notify_silences WHERE site_id = %s", RIVER_SITE)
+    assert lifted == REVIEWER
+    logged = server.scalar(
+        "SELECT count(*) FROM audit_log WHERE action LIKE 'DESK /silences%%' AND actor = %s",
+        REVIEWER,
+    )
+    assert logged == 3  # the refused one, the silence, the lift

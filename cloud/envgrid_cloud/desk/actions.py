@@ -7,13 +7,9 @@ in the audit log like the API's own (with ``desk`` in its action).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-
-import psycopg
-from psycopg.types.json import Jsonb
 
 from envgrid_cloud.api import scope
 from envgrid_cloud.auth.principal import Principal
@@ -21,11 +17,10 @@ from envgrid_cloud.cases.errors import CaseRefused, IllegalMove, Invalid, NotFou
 from envgrid_cloud.cases.model import Action
 from envgrid_cloud.cases.records import Row
 from envgrid_cloud.cases.transitions import act
+from envgrid_cloud.desk.audit import audit
 from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.signin import principal_of
-from envgrid_cloud.queries import fetch_one, load
-
-log = logging.getLogger("envgrid.desk")
+from envgrid_cloud.queries import fetch_one
 
 OUTCOMES: dict[type[CaseRefused], str] = {
     IllegalMove: "409",
@@ -84,24 +79,11 @@ async def move_case(
         outcome = "401" if isinstance(refused, SignedOut) else OUTCOMES.get(type(refused), "400")
         raise
     finally:
-        await _audit(principal, case_id, action, outcome, address)
-
-
-async def _audit(
-    principal: Principal, case_id: int, action: Action, outcome: str, address: str | None
-) -> None:
-    entry = {
-        "actor": principal.user_id,
-        "via": principal.via,
-        "token_id": principal.token_id,
-        "address": address,
-        "action": "DESK /cases/{case_id}/actions",
-        "target": f"case_id={case_id}",
-        "outcome": outcome,
-        "detail": Jsonb({"action": action.value}),
-    }
-    try:
-        async with desk().pool.connection() as conn:
-            await conn.execute(load("audit_insert"), entry)
-    except (psycopg.Error, OSError) as error:
-        log.error("could not log the desk's %s of case %s: %s", action, case_id, error)
+        await audit(
+            principal,
+            "/cases/{case_id}/actions",
+            f"case_id={case_id}",
+            outcome,
+            {"action": action.value},
+            address,
+        )

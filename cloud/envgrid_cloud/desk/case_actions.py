@@ -128,7 +128,7 @@ def action_buttons(
 ) -> None:
     """A button per move; a one-tap move is made at once, the others open their form."""
     locale = visit.locale
-    with ui.row().classes("w-full gap-2"):
+    with ui.row().classes("gap-2"):
         for index, action in enumerate(actions):
             style = "unelevated color=teal-9" if index == 0 else "outline color=teal-9"
             if action is Action.DISMISS:

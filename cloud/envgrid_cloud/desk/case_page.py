@@ -28,6 +28,7 @@ from envgrid_cloud.desk.i18n import ACTIONS, CATEGORIES, STATES, label, t
 from envgrid_cloud.desk.layout import frame
 from envgrid_cloud.desk.live import follow_cases
 from envgrid_cloud.desk.signin import to_login
+from envgrid_cloud.desk.silences_view import active_silences, silence_button, silences_card
 from envgrid_cloud.desk.visit import Visit, number, visit_of, when
 from envgrid_cloud.queries import fetch_all
 
@@ -83,14 +84,23 @@ class CaseFileView:
             }
         if row is None:
             return False
+        silences = await active_silences(self.visit, None)
         self.body.clear()
         with self.body:
             self._summary(file, row)
+            case_silences = [s for s in silences if s.site_id in (None, file.case.site_id)]
+            await silences_card(self.visit, case_silences, self.render_again, file.case.rule_id)
             actions = actions_for(
                 self.visit, file.case.state, file.case.assignee_id, row["site_cell_id"]
             )
-            if actions:
-                action_buttons(self.visit, self.case_id, actions, officers, self.render_again)
+            with ui.row().classes("w-full items-center gap-2"):
+                if actions:
+                    action_buttons(self.visit, self.case_id, actions, officers, self.render_again)
+                if file.case.source == "rule" and file.case.state.value not in (
+                    "closed",
+                    "dismissed",
+                ):
+                    silence_button(self.visit, self.render_again, rule_id=file.case.rule_id)
             self._chart(file)
             self._snapshot(file)
             self._timeline(file.events, names)

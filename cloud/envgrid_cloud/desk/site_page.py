@@ -21,6 +21,7 @@ from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.i18n import CATEGORIES, STATES, label, t
 from envgrid_cloud.desk.layout import frame
 from envgrid_cloud.desk.signin import to_login
+from envgrid_cloud.desk.silences_view import active_silences, silence_button, silences_card
 from envgrid_cloud.desk.site_limits import limit_text, site_limits
 from envgrid_cloud.desk.visit import Visit, number, visit_of, when
 from envgrid_cloud.queries import fetch_one
@@ -155,13 +156,21 @@ async def _render(visit: Visit, site_id: str) -> bool:
     if raw is None:
         return False
     view = SitePageView(visit, site, dict(raw))
+    silences = await active_silences(visit, site_id)
+
+    async def redraw() -> None:
+        ui.navigate.reload()
+
     with ui.card().classes("w-full").props("flat bordered data-testid=site-summary"):
-        ui.label(site.name).classes("text-h6")
+        with ui.row().classes("w-full items-center"):
+            ui.label(site.name).classes("text-h6 col")
+            silence_button(visit, redraw, site_id=site_id)
         ui.label(f"{label(CATEGORIES, site.category.value, locale)} · {site.id}").classes(
             "eg-muted"
         )
         if site.lon is not None and site.lat is not None:
             ui.label(f"{site.lat:.5f}°N {site.lon:.5f}°E").classes("eg-muted")
+    await silences_card(visit, silences, redraw)
     with ui.card().classes("w-full").props("flat bordered"):
         ui.label(t("latest", locale)).classes("text-subtitle1")
         _latest_table(latest, view)
