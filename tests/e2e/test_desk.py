@@ -299,3 +299,20 @@ def test_reviewer_silences_a_site_and_its_officer_sees_why_and_until_when(
         REVIEWER,
     )
     assert logged == 3  # the refused one, the silence, the lift
+
+
+def test_the_language_switch_follows_the_user_to_another_browser(
+    desk_server: DeskServer,  # noqa: F811
+    browser: Browser,  # noqa: F811
+) -> None:
+    server = desk_server
+    phone = new_visitor(browser, server.base, PHONE)
+    sign_in(phone.page, OFFICER)
+    expect(phone.page.get_by_test_id("language")).to_have_text("English")
+    phone.page.get_by_test_id("language").click()
+    expect(phone.page.get_by_text("Cases").first).to_be_visible()
+    assert server.scalar("SELECT locale FROM users WHERE id = %s", OFFICER) == "en"
+    desk_pc = new_visitor(browser, server.base, DESKTOP)  # zh-CN browser, no cookie
+    sign_in(desk_pc.page, OFFICER)
+    expect(desk_pc.page.get_by_test_id("language")).to_have_text("中文")
+    expect(desk_pc.page.get_by_text("Cases").first).to_be_visible()

@@ -6,7 +6,9 @@ from nicegui import ui
 
 from envgrid_cloud.api.security import CSRF_COOKIE, CSRF_HEADER
 from envgrid_cloud.auth.principal import Principal
+from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.i18n import LANG_COOKIE, t
+from envgrid_cloud.queries import load
 
 # Our own few styles: cards of the case list, the severity colours, phone-sized spacing.
 STYLE = """
@@ -39,14 +41,30 @@ window.location.href = '/login';
 """
 
 
+def other_language(locale: str) -> str:
+    """The language the switch turns to."""
+    return "en" if locale != "en" else "zh-CN"
+
+
 def switch_language_js(locale: str) -> str:
     """JavaScript that remembers the other language for this browser and reloads the page."""
-    other = "en" if locale != "en" else "zh-CN"
+    other = other_language(locale)
     year = 365 * 24 * 3600
     return (
         f"document.cookie = '{LANG_COOKIE}={other}; path=/; max-age={year}; samesite=lax';"
         "window.location.reload();"
     )
+
+
+async def _switch_language(principal: Principal, locale: str) -> None:
+    # The user's own choice (their other browsers follow it) and this browser's (the sign-in
+    # page, before anyone is known, follows that).
+    async with desk().pool.connection() as conn:
+        await conn.execute(
+            load("desk_user_locale"),
+            {"user_id": principal.user_id, "locale": other_language(locale)},
+        )
+    ui.run_javascript(switch_language_js(locale))
 
 
 def frame(principal: Principal, locale: str, title: str) -> None:
@@ -67,7 +85,7 @@ def frame(principal: Principal, locale: str, title: str) -> None:
         ui.label(principal.name).classes("eg-wide")
         ui.button(
             t("language", locale),
-            on_click=lambda: ui.run_javascript(switch_language_js(locale)),
+            on_click=lambda: _switch_language(principal, locale),
         ).props("flat dense no-caps color=white").props("data-testid=language")
         ui.button(icon="logout", on_click=lambda: ui.run_javascript(SIGN_OUT_JS)).props(
             "flat dense round color=white"
