@@ -11,10 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from envgrid_common.outbox import OutboxLocked
+from envgrid_common.signals import Incident
 from envgrid_sim.node import china_now
 from envgrid_sim.scenario import Scenario, load_scenario, scenarios
 from envgrid_sim.settings import SimSettings
-from envgrid_sim.signals import Incident
 from envgrid_sim.table import render_table
 from envgrid_sim.township import Township
 

@@ -18,9 +18,9 @@ import aiomqtt
 
 from envgrid_common.messages import NodeState, NodeStatus, Reading
 from envgrid_common.outbox import Kind, Outbox, OutMessage, wire_payload
+from envgrid_common.signals import CHINA, NodeSignals
 from envgrid_sim.link import LinkConfig, NodeClient
 from envgrid_sim.scenario import NodeSpec
-from envgrid_sim.signals import CHINA, NodeSignals
 
 log = logging.getLogger("envgrid.sim")
 

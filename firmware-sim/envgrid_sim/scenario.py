@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from itertools import chain, zip_longest
 
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
-from envgrid_sim.profiles import Profile
-from envgrid_sim.signals import NodeSignals
+from envgrid_common.signals import NodeSignals, Profile
 
 
 @dataclass(frozen=True, slots=True)

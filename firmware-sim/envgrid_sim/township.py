@@ -11,11 +11,11 @@ from pathlib import Path
 
 from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.outbox import Bounds, Outbox
+from envgrid_common.signals import Incident
 from envgrid_sim.link import LinkConfig
 from envgrid_sim.node import FIRST_SEQ, Clock, VirtualNode, china_now, seq_counter
 from envgrid_sim.scenario import Scenario
 from envgrid_sim.settings import SimSettings
-from envgrid_sim.signals import Incident
 
 log = logging.getLogger("envgrid.sim")
 

@@ -10,7 +10,7 @@ import pytest
 from envgrid_common.messages import ID_PATTERN
 from envgrid_common.metrics import METRICS
 from envgrid_common.registry import GridLevel, Registry, SiteCategory
-from envgrid_sim.profiles import CATEGORY_PROFILES, PROFILES
+from envgrid_common.signals import CATEGORY_PROFILES, PROFILES
 from envgrid_sim.scenario import Scenario, load_scenario
 from envgrid_sim.scenarios.luxi import luxi_scenario
 

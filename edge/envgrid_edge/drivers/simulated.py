@@ -1,4 +1,4 @@
-"""A virtual instrument: the simulator's believable signals for one kind of site."""
+"""A virtual instrument: the signals `envgrid sim` plays, for one kind of site."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from envgrid_common.messages import MetricName
+from envgrid_common.signals import PROFILES, NodeSignals
 from envgrid_edge.drivers.base import DriverError, Sample
-from envgrid_sim.profiles import PROFILES
-from envgrid_sim.signals import NodeSignals
 
 
 class SimulatedConfig(BaseModel):
@@ -48,7 +47,7 @@ class SimulatedConfig(BaseModel):
 
 
 class SimulatedDriver:
-    """Values from :class:`envgrid_sim.signals.NodeSignals`, deterministic per node and time."""
+    """Values from :class:`envgrid_common.signals.NodeSignals`, deterministic per node and time."""
 
     def __init__(self, config: SimulatedConfig, node_id: str) -> None:
         profile = PROFILES[config.profile]

@@ -22,7 +22,7 @@ from envgrid_common.registry import (
     WaterType,
 )
 from envgrid_common.registry import SiteCategory as Cat
-from envgrid_sim.profiles import CATEGORY_PROFILES
+from envgrid_common.signals import CATEGORY_PROFILES
 from envgrid_sim.scenario import NodeSpec, Scenario
 
 COUNTY = GridCell(id="luxi-county", level=GridLevel.COUNTY, name="芦溪县")

@@ -19,7 +19,8 @@ from types import MappingProxyType
 
 from envgrid_common.metrics import METRICS
 from envgrid_common.registry import SiteCategory
-from envgrid_sim.signals import Bump, DailyCycle, MetricSignal, Sawtooth
+from envgrid_common.signals.cycles import Bump, DailyCycle, Sawtooth
+from envgrid_common.signals.metric import MetricSignal
 
 # Barns are hosed down morning and late afternoon: effluent strength peaks an hour or two later.
 _WASHING = (Bump(8.5, 1.5, 1.0), Bump(17.0, 1.5, 0.75))

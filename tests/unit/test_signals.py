@@ -9,10 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from envgrid_sim.profiles import FARM_AIR, FARM_EFFLUENT, REFUSE_POINT, RIVER, ROAD_SECTION, Profile
-from envgrid_sim.scenario import NodeSpec
-from envgrid_sim.scenarios.luxi import luxi_scenario
-from envgrid_sim.signals import (
+from envgrid_common.signals import (
     CHINA,
     DRIFT_CLIP,
     NOISE_CLIP,
@@ -21,6 +18,16 @@ from envgrid_sim.signals import (
     NodeSignals,
     local_hour,
 )
+from envgrid_common.signals.profiles import (
+    FARM_AIR,
+    FARM_EFFLUENT,
+    REFUSE_POINT,
+    RIVER,
+    ROAD_SECTION,
+    Profile,
+)
+from envgrid_sim.scenario import NodeSpec
+from envgrid_sim.scenarios.luxi import luxi_scenario
 
 START = datetime(2026, 5, 4, 0, 0, tzinfo=CHINA)
 
