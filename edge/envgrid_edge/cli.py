@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"envgrid edge sensor: {error}", file=sys.stderr)
         return 2
-    if getattr(args, "log_level", None) is None and config.log_level is not None:
-        logging.getLogger().setLevel(config.log_level)
+    if getattr(args, "log_level", None) is None:
+        logging.getLogger().setLevel(config.log_level)  # the file's, else ENVGRID_LOG_LEVEL
     if args.check:
         print(
             f"node {config.node_id} ({config.kind}): {config.driver.type} driver, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,9 +13,10 @@ from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.outbox.sender import DEFAULT_WINDOW
 from envgrid_common.outbox.store import Bounds, Durability
 from envgrid_common.paths import default_data_dir
-from envgrid_common.topics import DEFAULT_ROOT, Topics
+from envgrid_common.topics import Topics
 from envgrid_edge.drivers.modbus import ModbusConfig
 from envgrid_edge.drivers.simulated import SimulatedConfig
+from envgrid_edge.settings import EdgeSettings
 
 DriverConfig = Annotated[SimulatedConfig | ModbusConfig, Field(discriminator="type")]
 _MB = 1024 * 1024
@@ -50,29 +50,22 @@ class OutboxConfig(_Config):
         )
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
 class NodeConfig(_Config):
     """One edge node: who it is, where it reports, what it reads and how often."""
 
     node_id: Identifier
     kind: Literal["sensor"] = "sensor"
-    mqtt_url: str = Field(
-        default_factory=lambda: _env("ENVGRID_MQTT_URL", "mqtt://127.0.0.1:1883"),
-        description="township broker; default ENVGRID_MQTT_URL",
-    )
-    topic_root: str = Field(
-        default_factory=lambda: _env("ENVGRID_TOPIC_ROOT", DEFAULT_ROOT),
-        description="default ENVGRID_TOPIC_ROOT, else envgrid",
-    )
+    # No defaults here: what the file leaves out comes from EdgeSettings (see parse_config).
+    mqtt_url: str = Field(description="township broker; default ENVGRID_MQTT_URL")
+    topic_root: str = Field(description="default ENVGRID_TOPIC_ROOT, else envgrid")
     client_id: str | None = Field(default=None, description="MQTT client id; default node_id")
     poll_interval_s: float = Field(default=60.0, ge=0.01, le=86400)
     align: bool = Field(default=True, description="poll on whole multiples of the interval")
     utc_offset_h: float = Field(default=8.0, ge=-12, le=14, description="offset stamped on ts")
     progress_interval_s: float = Field(default=60.0, gt=0)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        description="default ENVGRID_LOG_LEVEL, else INFO"
+    )
     driver: DriverConfig
     outbox: OutboxConfig = OutboxConfig()
 
@@ -114,12 +107,33 @@ def describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_config(data: Any, base_dir: Path | None = None) -> NodeConfig:
-    """Validate a loaded YAML document; a relative outbox path is taken from ``base_dir``."""
+def load_settings() -> EdgeSettings:
+    """The ``ENVGRID_`` settings, or a ConfigError naming what is wrong with them."""
+    try:
+        return EdgeSettings()
+    except ValidationError as error:
+        raise ConfigError(f"ENVGRID_ variables or ENVGRID_CONFIG:\n{describe(error)}") from None
+    except FileNotFoundError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _from_settings(settings: EdgeSettings) -> dict[str, Any]:
+    return {
+        "mqtt_url": settings.mqtt_url,
+        "topic_root": settings.topic_root,
+        "log_level": settings.log_level.upper(),
+    }
+
+
+def parse_config(
+    data: Any, base_dir: Path | None = None, settings: EdgeSettings | None = None
+) -> NodeConfig:
+    """Validate a YAML document, gaps filled from ``settings``, outbox paths from ``base_dir``."""
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of settings (node_id: …, driver: …)")
+    defaults = _from_settings(settings or load_settings())
     try:
-        config = NodeConfig.model_validate(data)
+        config = NodeConfig.model_validate(_merged(defaults, data))
     except ValidationError as error:
         raise ConfigError(f"{error.error_count()} problem(s):\n{describe(error)}") from None
     path = config.outbox.path
@@ -139,8 +153,11 @@ def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_config(path: Path, overrides: dict[str, Any] | None = None) -> NodeConfig:
+def load_config(
+    path: Path, overrides: dict[str, Any] | None = None, settings: EdgeSettings | None = None
+) -> NodeConfig:
     """Read and validate a node's YAML file; ``overrides`` (command-line options) win."""
+    settings = settings or load_settings()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -150,6 +167,6 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> NodeConf
     if isinstance(data, dict):
         data = _merged(data, overrides or {})
     try:
-        return parse_config(data, path.parent.resolve())
+        return parse_config(data, path.parent.resolve(), settings)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None

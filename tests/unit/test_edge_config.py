@@ -73,6 +73,26 @@ def test_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert config.outbox_path == Path("/data/envgrid/edge/n1.sqlite")
 
 
+def test_log_level_and_empty_variables_follow_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVGRID_MQTT_URL", "")  # empty counts as unset
+    monkeypatch.setenv("ENVGRID_LOG_LEVEL", "debug")
+    config = parse_config(modbus())
+    assert config.address.host == "127.0.0.1"
+    assert config.topics.readings("n1") == "envgrid/v1/nodes/n1/readings"
+    assert config.log_level == "DEBUG"
+    assert parse_config({**modbus(), "log_level": "ERROR"}).log_level == "ERROR"
+
+
+def test_bad_settings_are_reported_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVGRID_STOP_TIMEOUT_S", "soon")
+    assert "ENVGRID_ variables or ENVGRID_CONFIG:\n  stop_timeout_s:" in problems(modbus())
+    monkeypatch.delenv("ENVGRID_STOP_TIMEOUT_S")
+    monkeypatch.setenv("ENVGRID_MQTT_URL", "http://nowhere")
+    assert "mqtt_url:" in problems(modbus())
+    monkeypatch.setenv("ENVGRID_CONFIG", "/nonexistent/envgrid.yaml")
+    assert "ENVGRID_CONFIG=/nonexistent/envgrid.yaml: no such file" in problems(modbus())
+
+
 def test_the_file_wins_over_the_environment_and_options_over_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

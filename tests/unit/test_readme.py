@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings
 from envgrid_cli.demo import DemoSettings
 from envgrid_cli.main import build_parser
 from envgrid_cloud.settings import CloudSettings
+from envgrid_edge.settings import EdgeSettings
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_sim.settings import SimSettings
 
@@ -17,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("settings", [CloudSettings, GatewaySettings, SimSettings, DemoSettings])
+@pytest.mark.parametrize(
+    "settings", [CloudSettings, GatewaySettings, EdgeSettings, SimSettings, DemoSettings]
+)
 def test_every_setting_is_in_the_configuration_table(settings: type[BaseSettings]) -> None:
     for name in settings.model_fields:
         assert f"| `ENVGRID_{name.upper()}` |" in README, f"README lacks ENVGRID_{name.upper()}"
