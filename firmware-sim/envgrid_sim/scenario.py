@@ -61,20 +61,9 @@ class Scenario:
         """The township cell (the first one in the registry)."""
         return next(c for c in self.registry.cells if c.level is GridLevel.TOWNSHIP)
 
-    def spec(self, node_id: str) -> NodeSpec:
-        """The spec of one node."""
-        for spec in self.specs:
-            if spec.node.id == node_id:
-                return spec
-        raise KeyError(f"scenario {self.name} has no node {node_id!r}")
-
     def site(self, site_id: str) -> Site:
         """One site by id."""
         return self._sites[site_id]
-
-    def cell(self, cell_id: str) -> GridCell:
-        """One grid cell by id."""
-        return self._cells[cell_id]
 
     def place(self, site: Site) -> str:
         """The grid cell a site belongs to, by name (``东阳村二组``)."""

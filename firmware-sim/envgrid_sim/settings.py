@@ -35,9 +35,6 @@ class SimSettings(EnvgridSettings):
     sim_progress_interval_s: float = Field(
         default=30.0, gt=0, description="Seconds between progress lines"
     )
-    sim_seq_block: int = Field(
-        default=20, ge=1, description="Ignored: the outbox keeps each node's next seq exactly"
-    )
     sim_reconnect_max_s: float = Field(
         default=30.0, gt=0, description="Longest wait between reconnection attempts"
     )

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from envgrid_common.mqtt import BrokerAddress
@@ -83,11 +82,6 @@ class Township:
     def sent(self) -> int:
         """Readings acknowledged by the broker so far."""
         return sum(n.counters.sent for n in self.nodes.values())
-
-    @property
-    def produced(self) -> int:
-        """Readings measured and stored so far."""
-        return sum(n.counters.produced for n in self.nodes.values())
 
     @property
     def failed(self) -> int:
@@ -200,16 +194,3 @@ class Township:
                 box.dropped,
             )
             last = sent
-
-
-async def run_township(
-    settings: SimSettings,
-    scenario: Scenario,
-    stop: asyncio.Event,
-    incidents: Iterable[tuple[str, Incident]] = (),
-) -> None:
-    """Run ``scenario`` until ``stop`` is set, with (node id, incident) pairs injected."""
-    township = Township(settings, scenario)
-    for node_id, incident in incidents:
-        township.inject(node_id, incident)
-    await township.run(stop)

@@ -280,7 +280,6 @@ def _sim_process(url: str, topics: Topics, data_dir: Path, nodes: int) -> subpro
         "ENVGRID_MQTT_URL": url,
         "ENVGRID_TOPIC_ROOT": topics.root,
         "ENVGRID_SIM_CLIENT_ID_PREFIX": f"{topics.root.split('/')[0]}-",
-        "ENVGRID_SIM_SEQ_BLOCK": "10",
     }
     command = [sys.executable, "-m", "envgrid_cli", "sim", "--nodes", str(nodes)]
     command += ["--interval", str(INTERVAL), "--data-dir", str(data_dir)]
