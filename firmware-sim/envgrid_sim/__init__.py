@@ -1,1 +1,1 @@
-"""Virtual nodes, township scenarios, record and replay."""
+"""Virtual nodes and township scenarios."""
