@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
@@ -50,21 +50,24 @@ def bench_database(prefix: str = "envgrid_bench") -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def registry_for(nodes: list[str], report_interval_s: float = 60.0) -> Registry:
-    """One site per node, in one township, so the ingest knows them."""
+def registry_for(
+    nodes: Iterable[str], report_interval_s: float = 60.0, prefix: str = "bench"
+) -> Registry:
+    """One water-body site per node, in one township named ``prefix``, so the ingest knows them."""
+    ids = list(nodes)  # read twice: for the sites and for the nodes
+    county, town = f"{prefix}-county", f"{prefix}-town"
     cells = (
-        GridCell(id="bench-county", level=GridLevel.COUNTY, name="bench"),
-        GridCell(id="bench-town", level=GridLevel.TOWNSHIP, name="bench", parent_id="bench-county"),
+        GridCell(id=county, level=GridLevel.COUNTY, name=prefix),
+        GridCell(id=town, level=GridLevel.TOWNSHIP, name=prefix, parent_id=county),
     )
     sites = tuple(
-        Site(id=f"site-{n}", name=n, category=SiteCategory.WATER_BODY, cell_id="bench-town")
-        for n in nodes
+        Site(id=f"site-{n}", name=n, category=SiteCategory.WATER_BODY, cell_id=town) for n in ids
     )
     return Registry(
         cells=cells,
         sites=sites,
         nodes=tuple(
-            Node(id=n, site_id=f"site-{n}", report_interval_s=report_interval_s) for n in nodes
+            Node(id=n, site_id=f"site-{n}", report_interval_s=report_interval_s) for n in ids
         ),
     )
 

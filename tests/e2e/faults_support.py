@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -22,10 +22,10 @@ from pathlib import Path
 import orjson
 import psycopg
 
+from bench.support import registry_for
 from envgrid_cli.services.mosquitto import SHIPPED_CONF, MosquittoBroker
 from envgrid_cli.services.postgres import EmbeddedPostgres
 from envgrid_common.lifecycle import start_child
-from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
 from envgrid_common.topics import Topics
 from tests.e2e.support import clean_env
 from tests.mqtt_clients import Publisher
@@ -40,22 +40,6 @@ Key = tuple[str, int]
 def node_ids(count: int, prefix: str = "fault-node") -> list[str]:
     """``count`` node ids."""
     return [f"{prefix}-{i:03d}" for i in range(count)]
-
-
-def registry_for(nodes: Iterable[str]) -> Registry:
-    """One water-body site per node (and the probe), in one township."""
-    ids = [*nodes, PROBE_NODE]
-    cells = (
-        GridCell(id="fault-county", level=GridLevel.COUNTY, name="fault"),
-        GridCell(id="fault-town", level=GridLevel.TOWNSHIP, name="fault", parent_id="fault-county"),
-    )
-    sites = tuple(
-        Site(id=f"site-{n}", name=n, category=SiteCategory.WATER_BODY, cell_id="fault-town")
-        for n in ids
-    )
-    return Registry(
-        cells=cells, sites=sites, nodes=tuple(Node(id=n, site_id=f"site-{n}") for n in ids)
-    )
 
 
 def reading(seq: int) -> bytes:
@@ -247,7 +231,7 @@ class Stack:
         self.database_url = self.postgres.start()
         migrate(self.database_url)
         with psycopg.connect(self.database_url) as conn:
-            upsert_registry(conn, registry_for(self.nodes))
+            upsert_registry(conn, registry_for([*self.nodes, PROBE_NODE], prefix="fault"))
         cloud_env = clean_env(
             ENVGRID_DATABASE_URL=self.database_url,
             ENVGRID_MQTT_URL=self.cloud_broker.url,
