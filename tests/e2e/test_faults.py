@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import orjson
@@ -102,6 +103,21 @@ def run_stream(
     return outcome, dict(zip(keys, handed, strict=True))
 
 
+class Restartable(Protocol):
+    """A broker or an envgrid process of the stack."""
+
+    def kill(self) -> None: ...
+
+    def start(self) -> object: ...
+
+
+def sigkill_and_restart(service: Restartable) -> None:
+    """SIGKILL ``service`` and start it again a second later, the fault several tests inject."""
+    service.kill()
+    time.sleep(1)
+    service.start()
+
+
 def assert_exactly_once(outcome: Outcome, stack: Stack) -> None:
     """The database holds exactly the sent set, each once."""
     assert not outcome.extra, f"readings stored that were never sent: {outcome.extra[:5]}"
@@ -163,9 +179,7 @@ def test_township_broker_sigkilled_mid_stream(make_stack: Callable[..., Stack]) 
 
     def kill_broker() -> None:
         killed.append(time.monotonic())
-        stack.township.kill()
-        time.sleep(1)
-        stack.township.start()
+        sigkill_and_restart(stack.township)
 
     outcome, handed = run_stream(stack, "township broker SIGKILL", kill_broker)
     # The gateway takes each message as it arrives, so little is ever queued in the broker
@@ -205,13 +219,7 @@ def test_township_broker_sigkilled_during_an_uplink_outage(
 
 def test_cloud_ingest_sigkilled_mid_batch(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack()
-
-    def kill_ingest() -> None:
-        stack.cloud.kill()
-        time.sleep(1)
-        stack.cloud.start()
-
-    outcome, _ = run_stream(stack, "cloud ingest SIGKILL", kill_ingest)
+    outcome, _ = run_stream(stack, "cloud ingest SIGKILL", lambda: sigkill_and_restart(stack.cloud))
     assert_exactly_once(outcome, stack)
 
 
@@ -229,13 +237,7 @@ def test_postgres_restarted_mid_stream(make_stack: Callable[..., Stack], mode: s
 
 def test_gateway_sigkilled_and_restarted(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack()
-
-    def kill_gateway() -> None:
-        stack.gateway.kill()
-        time.sleep(1)
-        stack.gateway.start()
-
-    outcome, _ = run_stream(stack, "gateway SIGKILL", kill_gateway)
+    outcome, _ = run_stream(stack, "gateway SIGKILL", lambda: sigkill_and_restart(stack.gateway))
     assert_exactly_once(outcome, stack)
 
 
