@@ -22,6 +22,7 @@ from tests.integration.test_ingest_support import (
     NODES,
     count,
     ingest_settings,
+    publish_rounds,
     publisher,
     reading,
     running,
@@ -38,13 +39,9 @@ EXACTLY_ONCE = "SELECT count(*), count(DISTINCT (node_id, seq)) FROM readings"
 def streaming(pub: Publisher, topics: Topics, per_node: int, pace_s: float) -> Iterator[None]:
     """Publish ``per_node`` readings of every node from a thread, ``pace_s`` per round."""
 
-    def stream() -> None:
-        for seq in range(per_node):
-            for node in NODES:
-                pub.publish(topics.readings(node), reading(seq))
-            time.sleep(pace_s)
-
-    thread = threading.Thread(target=stream)
+    thread = threading.Thread(
+        target=publish_rounds, args=(pub, topics, per_node), kwargs={"pace_s": pace_s}
+    )
     thread.start()
     try:
         yield
@@ -61,9 +58,7 @@ def test_two_workers_on_a_shared_subscription_store_everything_once(
     total = per_node * len(NODES)
     settings = ingest_settings(migrated_url, mqtt_url, topics, ingest_batch_max=200)
     with running(settings, 0) as first, running(settings, 1) as second, publisher(mqtt_url) as pub:
-        for seq in range(per_node):
-            for node in NODES:
-                pub.publish(topics.readings(node), reading(seq))
+        publish_rounds(pub, topics, per_node)
         pub.flush()
         wait_until(lambda: count(migrated_url, "readings") == total, what=f"{total} rows")
         wait_until(lambda: first.stats.lag_s == second.stats.lag_s == 0.0)
@@ -179,9 +174,7 @@ def test_database_outage_holds_messages_and_stores_them_when_back(
                 (database,),
             )
             try:
-                for seq in range(per_node):
-                    for node in NODES:
-                        pub.publish(topics.readings(node), reading(seq))
+                publish_rounds(pub, topics, per_node)
                 pub.flush()
                 wait_until(lambda: worker.stats.received == total + 1, what="all received")
                 time.sleep(1.0)  # several retries fail meanwhile

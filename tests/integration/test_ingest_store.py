@@ -12,6 +12,7 @@ from tests.integration.test_ingest_support import (
     NODES,
     count,
     ingest_settings,
+    publish_rounds,
     publisher,
     reading,
     rows,
@@ -30,17 +31,13 @@ def test_readings_are_stored_once_and_a_replay_stores_nothing(
     total = per_node * len(NODES)
     settings = ingest_settings(migrated_url, mqtt_url, topics, ingest_batch_max=250)
     with running(settings) as worker, publisher(mqtt_url) as pub:
-        for seq in range(per_node):
-            for node in NODES:
-                pub.publish(topics.readings(node), reading(seq, cod=seq, nh3n=seq / 10))
+        publish_rounds(pub, topics, per_node, lambda seq: reading(seq, cod=seq, nh3n=seq / 10))
         pub.flush()
         wait_until(lambda: worker.stats.stored == total, what=f"{total} stored")
         assert count(migrated_url, "readings") == total
         assert worker.stats.batches > 1  # batch_max splits the stream
 
-        for seq in range(per_node):
-            for node in NODES:
-                pub.publish(topics.readings(node), reading(seq, cod=seq, nh3n=seq / 10))
+        publish_rounds(pub, topics, per_node, lambda seq: reading(seq, cod=seq, nh3n=seq / 10))
         pub.flush()
         wait_until(lambda: worker.stats.duplicates == total, what=f"{total} duplicates")
         stats = worker.stats

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,6 +60,21 @@ def reading(seq: int, **values: float) -> bytes:
     """A valid reading of ``seq``, one second apart from the previous."""
     ts = (BASE_TS + timedelta(seconds=seq)).isoformat()
     return orjson.dumps({"seq": seq, "ts": ts, "values": values or {"cod": 10.0 + seq}})
+
+
+def publish_rounds(
+    pub: Publisher,
+    topics: Topics,
+    per_node: int,
+    payload: Callable[[int], bytes] = reading,
+    pace_s: float = 0.0,
+) -> None:
+    """Publish ``payload(seq)`` of every node for seq 0 to ``per_node - 1``, a round a seq."""
+    for seq in range(per_node):
+        for node in NODES:
+            pub.publish(topics.readings(node), payload(seq))
+        if pace_s:
+            time.sleep(pace_s)
 
 
 def publisher(mqtt_url: str) -> Publisher:
