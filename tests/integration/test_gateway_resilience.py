@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_gateway.gateway import Gateway
+from envgrid_gateway.settings import GatewaySettings
 from tests.integration.test_gateway_forwarding import forwarding, spawn_gateway
 from tests.integration.test_gateway_support import Stream, gateway_settings, missing_and_duplicates
 from tests.mqtt_clients import Collector
@@ -36,6 +38,24 @@ def all_arrived(collector: Collector, topic: str, stream: Stream, timeout_s: flo
         f"(missing {missing_and_duplicates(collector, topic, stream.payloads)[0]})",
     )
     return missing_and_duplicates(collector, topic, stream.payloads)[1]
+
+
+@contextmanager
+def own_township(
+    own_broker: MosquittoBroker, topic_root: str, mqtt_url: str
+) -> Iterator[tuple[GatewaySettings, Collector, Node]]:
+    """A gateway's settings on ``own_broker`` as the township's, a collector upstream on the
+    machine's broker and a node publishing locally; node and collector closed afterwards."""
+    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
+    collector = Collector(mqtt_url, settings.uplink_topics).start()
+    try:
+        node = Node(own_broker.url, background=False).start()
+        try:
+            yield settings, collector, node
+        finally:
+            node.close()
+    finally:
+        collector.stop()
 
 
 @pytest.mark.parametrize("how", ["kill", "stop"])
@@ -75,68 +95,57 @@ def test_uplink_broker_outage_loses_nothing(
 def test_township_broker_restart_loses_nothing(
     own_broker: MosquittoBroker, mqtt_url: str, topic_root: str
 ) -> None:
-    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
-    up = settings.uplink_topics
-    collector = Collector(mqtt_url, up).start()
-    node = Node(own_broker.url, background=False).start()
-    gateway = Gateway(settings).start()
-    try:
-        assert gateway.wait_ready(10)
-        stream = Stream(node, settings.topics.readings("n1"), COUNT, RATE).start()
-        stream.wait_sent(COUNT // 4)
-        own_broker.stop()  # SIGTERM: Mosquitto saves sessions and queued messages
-        time.sleep(1.0)
-        own_broker.start()
-        stream.join()
-        node.flush(20)
-        duplicates = all_arrived(collector, up.readings("n1"), stream)
-        wait_until(lambda: gateway.stats["local_unacked"] == 0, 10, "local acks")
-        # Redelivery after a reconnect may repeat a few; never more than were in flight.
-        assert duplicates <= settings.gateway_receive_maximum
-    finally:
-        gateway.stop(drain_timeout_s=2)
-        node.close()
-        collector.stop()
+    with own_township(own_broker, topic_root, mqtt_url) as (settings, collector, node):
+        up = settings.uplink_topics
+        gateway = Gateway(settings).start()
+        try:
+            assert gateway.wait_ready(10)
+            stream = Stream(node, settings.topics.readings("n1"), COUNT, RATE).start()
+            stream.wait_sent(COUNT // 4)
+            own_broker.stop()  # SIGTERM: Mosquitto saves sessions and queued messages
+            time.sleep(1.0)
+            own_broker.start()
+            stream.join()
+            node.flush(20)
+            duplicates = all_arrived(collector, up.readings("n1"), stream)
+            wait_until(lambda: gateway.stats["local_unacked"] == 0, 10, "local acks")
+            # Redelivery after a reconnect may repeat a few; never more than were in flight.
+            assert duplicates <= settings.gateway_receive_maximum
+        finally:
+            gateway.stop(drain_timeout_s=2)
 
 
 def test_gateway_killed_mid_stream_and_restarted_loses_nothing(
     own_broker: MosquittoBroker, mqtt_url: str, topic_root: str
 ) -> None:
-    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
-    up = settings.uplink_topics
-    collector = Collector(mqtt_url, up).start()
-    node = Node(own_broker.url, background=False).start()
-    process = spawn_gateway(settings)
-    try:
-        status = up.gateway_status(settings.gateway_id)
-        wait_until(lambda: forwarding(collector, status), 15, "gateway forwarding")
-        stream = Stream(node, settings.topics.readings("n1"), COUNT, RATE).start()
-        stream.wait_sent(COUNT // 3)
-        process.send_signal(signal.SIGKILL)
-        process.wait(5)
-        time.sleep(0.5)  # readings keep coming and queue in the gateway's session
-        with Gateway(settings) as gateway:
-            stream.join()
-            node.flush()
-            all_arrived(collector, up.readings("n1"), stream)
-            wait_until(lambda: gateway.stats["local_unacked"] == 0, 10, "local acks")
-            assert gateway.stats["received"] > 0
-    finally:
-        process.kill()
-        process.wait(5)
-        node.close()
-        collector.stop()
+    with own_township(own_broker, topic_root, mqtt_url) as (settings, collector, node):
+        up = settings.uplink_topics
+        process = spawn_gateway(settings)
+        try:
+            status = up.gateway_status(settings.gateway_id)
+            wait_until(lambda: forwarding(collector, status), 15, "gateway forwarding")
+            stream = Stream(node, settings.topics.readings("n1"), COUNT, RATE).start()
+            stream.wait_sent(COUNT // 3)
+            process.send_signal(signal.SIGKILL)
+            process.wait(5)
+            time.sleep(0.5)  # readings keep coming and queue in the gateway's session
+            with Gateway(settings) as gateway:
+                stream.join()
+                node.flush()
+                all_arrived(collector, up.readings("n1"), stream)
+                wait_until(lambda: gateway.stats["local_unacked"] == 0, 10, "local acks")
+                assert gateway.stats["received"] > 0
+        finally:
+            process.kill()
+            process.wait(5)
 
 
 def test_gateway_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
     own_broker: MosquittoBroker, mqtt_url: str, topic_root: str
 ) -> None:
-    settings = gateway_settings(own_broker.url, topic_root, mqtt_url, gateway_session_expiry_s=60)
-    up = settings.uplink_topics
-    collector = Collector(mqtt_url, up).start()
-    node = Node(own_broker.url, background=False).start()
-    first = Gateway(settings).start()
-    try:
+    with own_township(own_broker, topic_root, mqtt_url) as (settings, collector, node):
+        up = settings.uplink_topics
+        first = Gateway(settings).start()
         assert first.wait_ready(10)
         stream = Stream(node, settings.topics.readings("n1"), COUNT, RATE).start()
         stream.wait_sent(COUNT // 3)
@@ -153,6 +162,3 @@ def test_gateway_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
                 5,
                 "each reading forwarded by exactly one of the two",
             )
-    finally:
-        node.close()
-        collector.stop()
