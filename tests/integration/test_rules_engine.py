@@ -72,6 +72,17 @@ def detection(node: str, seq: int, at: datetime, phase: str, confidence: float) 
     return (node, at, seq, "ev1", "smoke", phase, confidence, orjson.dumps(body), False)
 
 
+FARM_DAY = datetime(2026, 4, 30, 16, 0, tzinfo=UTC)  # 2026-05-01 00:00 in Shanghai
+
+
+def farm_hours(hours: int) -> list[ReadingRow]:
+    """The farm's first ``hours`` hourly readings of ``FARM_DAY``: COD 440, 450, 460 in turn."""
+    return [
+        reading(FARM, h + 1, FARM_DAY + timedelta(hours=h), cod=440.0 + 10 * (h % 3))
+        for h in range(hours)
+    ]
+
+
 def write(
     store: BatchStore,
     readings: Sequence[ReadingRow] = (),
@@ -204,10 +215,8 @@ def test_a_stuck_analyser_is_told_from_one_repeating_its_cycle(db: str, store: B
 def test_a_farm_is_judged_on_its_daily_mean_once_the_day_is_complete(
     db: str, store: BatchStore
 ) -> None:
-    day = datetime(2026, 4, 30, 16, 0, tzinfo=UTC)  # 2026-05-01 00:00 in Shanghai
-    hourly = [
-        reading(FARM, h + 1, day + timedelta(hours=h), cod=440.0 + 10 * (h % 3)) for h in range(24)
-    ]
+    day = FARM_DAY
+    hourly = farm_hours(24)
     write(store, hourly)
     assert cases(db, site_id="farm1") == [], "GB 18596 limits are daily means: not yet"
     write(store, [reading(FARM, 25, day + timedelta(hours=24, minutes=5), cod=300.0)])
@@ -218,10 +227,8 @@ def test_a_farm_is_judged_on_its_daily_mean_once_the_day_is_complete(
 def test_a_silent_farms_day_is_judged_after_midnight_by_the_sweep(
     db: str, store: BatchStore
 ) -> None:
-    day = datetime(2026, 4, 30, 16, 0, tzinfo=UTC)  # 2026-05-01 00:00 in Shanghai
-    hourly = [
-        reading(FARM, h + 1, day + timedelta(hours=h), cod=440.0 + 10 * (h % 3)) for h in range(20)
-    ]
+    day = FARM_DAY
+    hourly = farm_hours(20)
     write(store, hourly)  # then the node falls silent
     sweep = DayCloseSweep()
     with psycopg.connect(db) as conn:
