@@ -33,10 +33,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
 import psycopg
+from psycopg import sql
 
 from bench.load import publish_files
 from bench.support import Counter, bench_database, exit_on_sigterm, registry_for, wait_taken
@@ -95,6 +97,16 @@ def case_bare(broker: MosquittoBroker, load: Load) -> float:
 
 
 # (b) -----------------------------------------------------------------------------------------
+def copy_into(conn: psycopg.Connection[Any], table: str, block: bytes) -> None:
+    """COPY ``block`` (text format: node, ts, seq, vals, historical) into ``table``."""
+    with conn.cursor().copy(
+        sql.SQL("COPY {} (node_id, ts, seq, vals, historical) FROM STDIN").format(
+            sql.Identifier(table)
+        )
+    ) as copy:
+        copy.write(block)
+
+
 def case_copy(database_url: str, load: Load) -> tuple[float, float]:
     """COPY the same rows straight into readings; then through a staging table + ON CONFLICT."""
 
@@ -111,10 +123,7 @@ def case_copy(database_url: str, load: Load) -> tuple[float, float]:
         conn.execute("TRUNCATE readings")
         conn.commit()
         started = time.perf_counter()
-        with conn.cursor().copy(
-            "COPY readings (node_id, ts, seq, vals, historical) FROM STDIN"
-        ) as copy:
-            copy.write(block)
+        copy_into(conn, "readings", block)
         conn.commit()
         raw = load.total / (time.perf_counter() - started)
 
@@ -124,10 +133,7 @@ def case_copy(database_url: str, load: Load) -> tuple[float, float]:
         )
         conn.commit()
         started = time.perf_counter()
-        with conn.cursor().copy(
-            "COPY staging (node_id, ts, seq, vals, historical) FROM STDIN"
-        ) as copy:
-            copy.write(block)
+        copy_into(conn, "staging", block)
         conn.execute("INSERT INTO readings SELECT * FROM staging ON CONFLICT DO NOTHING")
         conn.commit()
         staged = load.total / (time.perf_counter() - started)
