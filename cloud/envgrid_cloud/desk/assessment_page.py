@@ -26,7 +26,7 @@ from envgrid_cloud.assessment import (
 )
 from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.i18n import t
-from envgrid_cloud.desk.layout import frame
+from envgrid_cloud.desk.layout import dialog_buttons, frame
 from envgrid_cloud.desk.signin import to_login
 from envgrid_cloud.desk.visit import Visit, visit_of
 from envgrid_cloud.queries import fetch_one
@@ -158,11 +158,7 @@ def _weights_editor(visit: Visit, weights: Weights) -> None:
             dialog.close()
             ui.navigate.reload()
 
-        with ui.row().classes("w-full justify-end"):
-            ui.button(t("cancel", locale), on_click=dialog.close).props("flat no-caps")
-            ui.button(t("send", locale), on_click=save).props(
-                "unelevated color=teal-9 no-caps data-testid=weights-save"
-            )
+        dialog_buttons(locale, dialog.close, save, "weights-save")
     ui.button(t("weights", locale), icon="tune", on_click=dialog.open).props(
         "outline dense no-caps color=teal-9 data-testid=weights-edit"
     )

@@ -15,6 +15,7 @@ from envgrid_cloud.cases.model import Action, CaseState
 from envgrid_cloud.cases.states import MOVES, allowed_from
 from envgrid_cloud.desk.actions import move_case
 from envgrid_cloud.desk.i18n import ACTIONS, label, t
+from envgrid_cloud.desk.layout import dialog_buttons
 from envgrid_cloud.desk.photos import MAX_UPLOAD, shrink_photo
 from envgrid_cloud.desk.visit import Visit
 
@@ -83,11 +84,7 @@ class ActionForm:
                 ).props(
                     'accept="image/*" capture=environment flat bordered data-testid=form-photo'
                 ).classes("w-full")
-            with ui.row().classes("w-full justify-end"):
-                ui.button(t("cancel", locale), on_click=self.dialog.close).props("flat no-caps")
-                ui.button(t("send", locale), on_click=self.submit).props(
-                    "unelevated color=teal-9 no-caps data-testid=form-submit"
-                )
+            dialog_buttons(locale, self.dialog.close, self.submit, "form-submit")
 
     async def _add_photo(self, event: events.UploadEventArguments) -> None:
         data = await event.file.read()

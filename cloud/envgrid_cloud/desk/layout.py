@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from nicegui import ui
 
 from envgrid_cloud.api.security import CSRF_COOKIE, CSRF_HEADER
@@ -90,3 +92,14 @@ def frame(principal: Principal, locale: str, title: str) -> None:
         ui.button(icon="logout", on_click=lambda: ui.run_javascript(SIGN_OUT_JS)).props(
             "flat dense round color=white"
         ).tooltip(t("logout", locale)).props("data-testid=logout")
+
+
+def dialog_buttons(
+    locale: str, cancel: Callable[[], object], send: Callable[[], Awaitable[None]], testid: str
+) -> None:
+    """A dialog's closing row: cancel, and send (``data-testid`` ``testid``)."""
+    with ui.row().classes("w-full justify-end"):
+        ui.button(t("cancel", locale), on_click=cancel).props("flat no-caps")
+        ui.button(t("send", locale), on_click=send).props(
+            f"unelevated color=teal-9 no-caps data-testid={testid}"
+        )

@@ -16,6 +16,7 @@ from envgrid_cloud.cases.model import Role
 from envgrid_cloud.desk.audit import audit
 from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.i18n import t
+from envgrid_cloud.desk.layout import dialog_buttons
 from envgrid_cloud.desk.visit import Visit, when
 from envgrid_cloud.queries import fetch_all
 
@@ -135,11 +136,7 @@ def silence_button(
                 dialog.close()
                 await redraw()
 
-        with ui.row().classes("w-full justify-end"):
-            ui.button(t("cancel", locale), on_click=dialog.close).props("flat no-caps")
-            ui.button(t("send", locale), on_click=save).props(
-                "unelevated color=teal-9 no-caps data-testid=silence-save"
-            )
+        dialog_buttons(locale, dialog.close, save, "silence-save")
     ui.button(t("silence", locale), icon="notifications_paused", on_click=dialog.open).props(
         "outline dense no-caps color=amber-9 data-testid=silence"
     )
