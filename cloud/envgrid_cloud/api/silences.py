@@ -49,20 +49,33 @@ def _reviewer(principal: Principal) -> None:
         )
 
 
-async def _find(
-    conn: AsyncConnection[DictRow], principal: Principal | None, silence_id: int
-) -> DictRow:
-    rows = await fetch_all(
+async def _silences(
+    conn: AsyncConnection[DictRow],
+    principal: Principal | None,
+    *,
+    silence_id: int | None = None,
+    active: bool | None = None,
+    site_id: str | None = None,
+    limit: int = 1,
+) -> list[DictRow]:
+    """The silences that concern ``principal``'s area (None: all) and match, latest set first."""
+    return await fetch_all(
         conn,
         "silences",
         id=silence_id,
-        active=None,
-        site_id=None,
+        active=active,
+        site_id=site_id,
         now=datetime.now(UTC),
-        limit=1,
+        limit=limit,
         area=None if principal is None else scope.area(principal),
         home=None if principal is None else principal.cell_id,
     )
+
+
+async def _find(
+    conn: AsyncConnection[DictRow], principal: Principal | None, silence_id: int
+) -> DictRow:
+    rows = await _silences(conn, principal, silence_id=silence_id)
     if not rows:
         raise not_found("silence", str(silence_id))
     return rows[0]
@@ -83,17 +96,7 @@ async def list_silences(
     """Silences that concern your area, the latest set first."""
     if site_id is not None:
         await scope.require_site(conn, principal, site_id)
-    rows = await fetch_all(
-        conn,
-        "silences",
-        id=None,
-        active=active,
-        site_id=site_id,
-        now=datetime.now(UTC),
-        limit=limit,
-        area=scope.area(principal),
-        home=principal.cell_id,
-    )
+    rows = await _silences(conn, principal, active=active, site_id=site_id, limit=limit)
     return [Silence.model_validate(row) for row in rows]
 
 
