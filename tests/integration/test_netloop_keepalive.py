@@ -82,23 +82,33 @@ def backlog(url: str, topic: str, n: int = BACKLOG) -> list[bytes]:
     return sent
 
 
+def unread_backlog(url: str, topic: str, loop: NetLoop) -> tuple[Subscriber, list[bytes]]:
+    """A subscribed subscriber that reads nothing (flow control), and the backlog queued for it."""
+    sub = Subscriber(url, topic, loop).start()
+    assert sub.subscribed.wait(10)
+    sub.reading.clear()  # flow control: not one byte read from now on
+    return sub, backlog(url, topic)
+
+
+def assert_read_on_one_connection(sub: Subscriber, sent: list[bytes], timeout_s: float) -> None:
+    """``sub`` reads all of ``sent``, in order, without ever losing its connection."""
+    wait_until(lambda: len(sub.received) >= len(sent), timeout_s, "the whole backlog")
+    assert sub.received == sent
+    assert sub.connects == 1
+    assert sub.disconnects == []
+
+
 def test_a_subscriber_holding_the_broker_back_for_long_stays_connected(
     own_broker: MosquittoBroker, topic_root: str
 ) -> None:
     topic = f"{topic_root}/held"
     loop = NetLoop("t-net").start()
     try:
-        sub = Subscriber(own_broker.url, topic, loop).start()
-        assert sub.subscribed.wait(10)
-        sub.reading.clear()  # flow control: not one byte read from now on
-        sent = backlog(own_broker.url, topic)
+        sub, sent = unread_backlog(own_broker.url, topic, loop)
         time.sleep(3 * KEEPALIVE_S)  # paho's rule would have dropped it by now
         assert sub.disconnects == [], "dropped while holding the broker back"
         sub.reading.set()
-        wait_until(lambda: len(sub.received) >= len(sent), 20, "the whole backlog")
-        assert sub.received == sent
-        assert sub.connects == 1
-        assert sub.disconnects == []
+        assert_read_on_one_connection(sub, sent, 20)
     finally:
         loop.stop()
 
@@ -111,16 +121,10 @@ def test_a_subscriber_slow_through_a_backlog_stays_connected(
     topic = f"{topic_root}/slow"
     loop = NetLoop("t-net").start()
     try:
-        sub = Subscriber(own_broker.url, topic, loop).start()
-        assert sub.subscribed.wait(10)
-        sub.reading.clear()
-        sent = backlog(own_broker.url, topic)  # queued in the broker
+        sub, sent = unread_backlog(own_broker.url, topic, loop)
         sub.message_cost_s = 0.002
         sub.reading.set()
-        wait_until(lambda: len(sub.received) >= len(sent), 60, "the whole backlog")
-        assert sub.received == sent
-        assert sub.connects == 1
-        assert sub.disconnects == []
+        assert_read_on_one_connection(sub, sent, 60)
     finally:
         loop.stop()
 
