@@ -56,14 +56,26 @@ def wait_connected(broker: MosquittoBroker, client_id: str, times: int, log: Pat
     wait_for(f"{times} worker connection(s)", count, 60, (log,))
 
 
+def ingest_only_cloud(
+    database_url: str, broker: MosquittoBroker, workers: int, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``envgrid cloud --ingest-only`` once its ``workers`` have connected, and their client id."""
+    env = cloud_env(database_url, broker, ENVGRID_INGEST_WORKERS=str(workers))
+    cloud = start(["cloud", "--ingest-only"], env, log)
+    try:
+        wait_connected(broker, env["ENVGRID_INGEST_CLIENT_ID"], workers, log)
+    except BaseException:
+        stop(cloud)  # the test's own finally is not reached: stop it here
+        raise
+    return cloud, env["ENVGRID_INGEST_CLIENT_ID"]
+
+
 def test_no_ingest_worker_survives_a_sigkilled_cloud(
     migrated_url: str, own_broker: MosquittoBroker, tmp_path: Path
 ) -> None:
-    env = cloud_env(migrated_url, own_broker, ENVGRID_INGEST_WORKERS="2")
     log = tmp_path / "cloud.log"
-    cloud = start(["cloud", "--ingest-only"], env, log)
+    cloud, _ = ingest_only_cloud(migrated_url, own_broker, 2, log)
     try:
-        wait_connected(own_broker, env["ENVGRID_INGEST_CLIENT_ID"], 2, log)
         workers = workers_of(cloud)
         assert len(workers) == 2, [command_line(pid) for pid in children(cloud.pid)]
         # Its other child, multiprocessing's resource tracker, must not stay either.
@@ -79,14 +91,12 @@ def test_no_ingest_worker_survives_a_sigkilled_cloud(
 def test_a_worker_that_dies_is_restarted_and_the_log_says_so(
     migrated_url: str, own_broker: MosquittoBroker, tmp_path: Path
 ) -> None:
-    env = cloud_env(migrated_url, own_broker, ENVGRID_INGEST_WORKERS="1")
     log = tmp_path / "cloud.log"
-    cloud = start(["cloud", "--ingest-only"], env, log)
+    cloud, client_id = ingest_only_cloud(migrated_url, own_broker, 1, log)
     try:
-        wait_connected(own_broker, env["ENVGRID_INGEST_CLIENT_ID"], 1, log)
         [worker] = workers_of(cloud)
         os.kill(worker, signal.SIGKILL)
-        wait_connected(own_broker, env["ENVGRID_INGEST_CLIENT_ID"], 2, log)
+        wait_connected(own_broker, client_id, 2, log)
         text = log.read_text()
         assert f"ingest-0 (pid {worker}) exited unexpectedly (killed by SIGKILL)" in text
         assert "ingest-0 restarted" in text
