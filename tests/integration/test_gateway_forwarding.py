@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -219,14 +220,16 @@ def test_gateway_status_is_retained_online_then_offline_on_stop(
         node.publish(topic, b"", retain=True)
 
 
-def spawn_gateway(settings: GatewaySettings) -> subprocess.Popen[bytes]:
-    """The gateway as its own process (``python -m envgrid_gateway``), to be killed."""
+@contextmanager
+def spawned_gateway(settings: GatewaySettings) -> Iterator[subprocess.Popen[bytes]]:
+    """The gateway as its own process (``python -m envgrid_gateway``), to be killed; killed at
+    the end in any case."""
     env = {
         **os.environ,
         "ENVGRID_GATEWAY_SESSION_EXPIRY_S": str(settings.gateway_session_expiry_s),
         "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
     }
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -247,31 +250,34 @@ def spawn_gateway(settings: GatewaySettings) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait(5)
 
 
 def test_last_will_says_offline_when_the_gateway_is_killed(
     settings: GatewaySettings, collector: Collector, node: Node
 ) -> None:
     topic = settings.uplink_topics.gateway_status(settings.gateway_id)
-    process = spawn_gateway(settings)
     try:
-        wait_until(lambda: bool(status_on(collector, topic)), 15, "online status")
-        assert status_on(collector, topic)[-1].state is NodeState.ONLINE
-        process.send_signal(signal.SIGKILL)
-        process.wait(5)
-        wait_until(
-            lambda: status_on(collector, topic)[-1].state is NodeState.OFFLINE, 10, "Last Will"
-        )
-        late = Collector(settings.uplink_url, settings.uplink_topics).start()
-        try:
-            wait_until(lambda: bool(status_on(late, topic)), 5, "retained Will")
-            assert status_on(late, topic)[0].state is NodeState.OFFLINE
-            assert late.on(topic)[0].retain
-        finally:
-            late.stop()
+        with spawned_gateway(settings) as process:
+            wait_until(lambda: bool(status_on(collector, topic)), 15, "online status")
+            assert status_on(collector, topic)[-1].state is NodeState.ONLINE
+            process.send_signal(signal.SIGKILL)
+            process.wait(5)
+            wait_until(
+                lambda: status_on(collector, topic)[-1].state is NodeState.OFFLINE, 10, "Last Will"
+            )
+            late = Collector(settings.uplink_url, settings.uplink_topics).start()
+            try:
+                wait_until(lambda: bool(status_on(late, topic)), 5, "retained Will")
+                assert status_on(late, topic)[0].state is NodeState.OFFLINE
+                assert late.on(topic)[0].retain
+            finally:
+                late.stop()
     finally:
-        process.kill()
-        process.wait(5)
         node.publish(topic, b"", retain=True)
 
 
@@ -279,20 +285,20 @@ def test_sigterm_stops_cleanly_with_offline_status(
     settings: GatewaySettings, collector: Collector, node: Node
 ) -> None:
     topic = settings.uplink_topics.gateway_status(settings.gateway_id)
-    process = spawn_gateway(settings)
     try:
-        wait_until(lambda: forwarding(collector, topic), 15, "gateway forwarding")
-        node.publish(settings.topics.readings("n1"), reading(1))
-        node.flush()
-        wait_until(lambda: len(collector.on(settings.uplink_topics.readings("n1"))) == 1, 5, "up")
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(10) == 0
-        wait_until(lambda: status_on(collector, topic)[-1].state is NodeState.OFFLINE, 5, "off")
-        last = status_on(collector, topic)[-1]
-        assert last.counters["forwarded"] == 1
+        with spawned_gateway(settings) as process:
+            wait_until(lambda: forwarding(collector, topic), 15, "gateway forwarding")
+            node.publish(settings.topics.readings("n1"), reading(1))
+            node.flush()
+            wait_until(
+                lambda: len(collector.on(settings.uplink_topics.readings("n1"))) == 1, 5, "up"
+            )
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0
+            wait_until(lambda: status_on(collector, topic)[-1].state is NodeState.OFFLINE, 5, "off")
+            last = status_on(collector, topic)[-1]
+            assert last.counters["forwarded"] == 1
     finally:
-        process.kill()
-        process.wait(5)
         node.publish(topic, b"", retain=True)
 
 

@@ -12,7 +12,7 @@ import pytest
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
-from tests.integration.test_gateway_forwarding import forwarding, spawn_gateway
+from tests.integration.test_gateway_forwarding import forwarding, spawned_gateway
 from tests.integration.test_gateway_support import Stream, gateway_settings, missing_and_duplicates
 from tests.mqtt_clients import Collector
 from tests.mqtt_clients import Publisher as Node
@@ -120,8 +120,7 @@ def test_gateway_killed_mid_stream_and_restarted_loses_nothing(
 ) -> None:
     with own_township(own_broker, topic_root, mqtt_url) as (settings, collector, node):
         up = settings.uplink_topics
-        process = spawn_gateway(settings)
-        try:
+        with spawned_gateway(settings) as process:
             status = up.gateway_status(settings.gateway_id)
             wait_until(lambda: forwarding(collector, status), 15, "gateway forwarding")
             stream = Stream(node, settings.topics.readings("n1"), COUNT, RATE).start()
@@ -135,9 +134,6 @@ def test_gateway_killed_mid_stream_and_restarted_loses_nothing(
                 all_arrived(collector, up.readings("n1"), stream)
                 wait_until(lambda: gateway.stats["local_unacked"] == 0, 10, "local acks")
                 assert gateway.stats["received"] > 0
-        finally:
-            process.kill()
-            process.wait(5)
 
 
 def test_gateway_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
