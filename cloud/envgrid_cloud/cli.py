@@ -206,9 +206,12 @@ def run_sites_import(args: argparse.Namespace) -> int:
     import psycopg
 
     from envgrid_cloud.api.database import describe
-    from envgrid_cloud.registry.census import CensusUnreadable, read_census
-    from envgrid_cloud.registry.census_import import import_census
-    from envgrid_cloud.registry.census_report import report_lines
+    from envgrid_cloud.registry.census import (
+        CensusUnreadable,
+        import_census,
+        read_census,
+        report_lines,
+    )
 
     path: Path = args.file
     try:

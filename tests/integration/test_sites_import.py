@@ -9,9 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from envgrid_cli.main import main
-from envgrid_cloud.registry.census import read_census
-from envgrid_cloud.registry.census_import import ImportReport, import_census
-from envgrid_cloud.registry.census_report import report_lines
+from envgrid_cloud.registry.census import ImportReport, import_census, read_census, report_lines
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_sim.scenarios.luxi import luxi_scenario
 from tests.integration.test_api_support import REGISTRY

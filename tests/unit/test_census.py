@@ -16,8 +16,8 @@ from envgrid_cloud.registry.census import (
     Column,
     read_census,
 )
-from envgrid_cloud.registry.census_values import parse_degrees, parse_water_class
-from envgrid_cloud.registry.places import Grid, PlaceProblem
+from envgrid_cloud.registry.census.places import Grid, PlaceProblem
+from envgrid_cloud.registry.census.values import parse_degrees, parse_water_class
 from envgrid_common.registry import (
     GridCell,
     GridLevel,

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.rows import dict_row
 
+from envgrid_cloud.registry.sql import load as load_sql
 from envgrid_common.registry import GridCell, GridLevel
 
-_CELLS = "SELECT id, level, name, parent_id FROM grid_cells ORDER BY id"
 # Township names are matched whole first; "芦溪" for "芦溪镇" only when that is unambiguous.
 _TOWNSHIP_SUFFIX = re.compile(r"(镇|乡|街道|街道办事处|苏木|民族乡)$")
 
@@ -40,7 +40,7 @@ class Grid:
     def load(cls, conn: psycopg.Connection[object]) -> Grid:
         """The grid as stored."""
         with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(_CELLS).fetchall()
+            rows = cur.execute(load_sql("grid_cells")).fetchall()
         return cls({row["id"]: GridCell.model_validate(row) for row in rows})
 
     def _all(self) -> list[GridCell]:

@@ -1,8 +1,34 @@
-"""An import report in words: counts, created cells, every rejected row with its reason."""
+"""What an import did, row by row, and the same in words: counts, cells made, rejected rows."""
 
 from __future__ import annotations
 
-from envgrid_cloud.registry.census_import import ImportReport
+from dataclasses import dataclass, field
+
+from envgrid_cloud.registry.census.check import Rejection
+from envgrid_common.registry import GridCell
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A row that went in, and the site it is."""
+
+    line: int
+    site_id: str
+    name: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did (or, in a dry run, would do), row by row."""
+
+    dry_run: bool
+    rows: int
+    imported: list[Outcome] = field(default_factory=list)
+    updated: list[Outcome] = field(default_factory=list)
+    unchanged: list[Outcome] = field(default_factory=list)
+    created_cells: list[tuple[int, GridCell]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _count(count: int, noun: str) -> str:
