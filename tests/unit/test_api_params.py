@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from envgrid_cloud.api.buckets import iso_duration, parse_bucket
-from envgrid_cloud.api.models import ReadingPoint
+from envgrid_cloud.api.models.readings import ReadingPoint
 from envgrid_cloud.api.shanghai import parse_instant, to_shanghai
 
 CST = timezone(timedelta(hours=8))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from starlette.requests import Request
 
-from envgrid_cloud.api.case_models import Case, CaseFile, CaseReading
+from envgrid_cloud.api.models.cases import Case, CaseFile, CaseReading
 from envgrid_cloud.cases.errors import Invalid
 from envgrid_cloud.desk.case_chart import beijing_ms, case_chart_options, limits_of
 from envgrid_cloud.desk.i18n import TEXTS, locale_of, t

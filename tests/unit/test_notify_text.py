@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from envgrid_cloud.api.notify_models import mask
+from envgrid_cloud.api.models.channels import mask
 from envgrid_cloud.notify import dingtalk, email, wecom
 from envgrid_cloud.notify.deliver import backoff_s, gap_s
 from envgrid_cloud.notify.text import Entry, compose, number, value_text

@@ -13,13 +13,9 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
-from envgrid_cloud.api.assessment_models import (
-    Assessment,
-    AssessmentWeights,
-    AssessmentWeightsIn,
-)
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import not_found
+from envgrid_cloud.api.models.assessment import Assessment, AssessmentWeights, AssessmentWeightsIn
 from envgrid_cloud.api.security import FORBIDDEN, Admin, CurrentUser
 from envgrid_cloud.assessment import (
     Month,

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from envgrid_cloud.api.auth_models import AuditEntry, AuditLog
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid
+from envgrid_cloud.api.models.audit import AuditEntry, AuditLog
 from envgrid_cloud.api.params import Offset, instant_query, text_query
 from envgrid_cloud.api.security import FORBIDDEN, UNAUTHORIZED, Admin
 from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant, within_range

@@ -15,9 +15,9 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
-from envgrid_cloud.api.auth_models import LoginRequest, LoginResult, Me, PasswordChange
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid
+from envgrid_cloud.api.models.auth import LoginRequest, LoginResult, Me, PasswordChange
 from envgrid_cloud.api.security import (
     CSRF_COOKIE,
     FORBIDDEN,

@@ -21,7 +21,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from envgrid_cloud.api import API_PREFIX, scope
-from envgrid_cloud.api.case_models import (
+from envgrid_cloud.api.database import Conn
+from envgrid_cloud.api.errors import invalid, not_found
+from envgrid_cloud.api.models.cases import (
     AttachmentOut,
     Case,
     CaseActionRequest,
@@ -32,8 +34,6 @@ from envgrid_cloud.api.case_models import (
     Cases,
     NewCaseRequest,
 )
-from envgrid_cloud.api.database import Conn
-from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.params import MAX_INT, Offset, Serial, id_query
 from envgrid_cloud.api.security import CurrentUser
 from envgrid_cloud.cases.errors import CaseRefused, IllegalMove, Invalid, NotFound, NotPermitted

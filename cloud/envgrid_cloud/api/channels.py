@@ -20,9 +20,8 @@ from envgrid_cloud.api import scope
 from envgrid_cloud.api.conflicts import require_cell, write_one, writing
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
-from envgrid_cloud.api.notify_models import (
+from envgrid_cloud.api.models.channels import (
     DEFAULT_RATE,
-    Attempt,
     ChannelCreate,
     ChannelKind,
     ChannelRemoved,
@@ -30,6 +29,7 @@ from envgrid_cloud.api.notify_models import (
     NotifyChannel,
     mask,
 )
+from envgrid_cloud.api.models.deliveries import Attempt
 from envgrid_cloud.api.security import FORBIDDEN, Admin, CurrentUser
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.queries import fetch_all, fetch_one, load

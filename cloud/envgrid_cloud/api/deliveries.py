@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path
 
 from envgrid_cloud.api import scope
 from envgrid_cloud.api.database import Conn
-from envgrid_cloud.api.notify_models import Attempt, CaseDeliveries, Delivery
+from envgrid_cloud.api.models.deliveries import Attempt, CaseDeliveries, Delivery
 from envgrid_cloud.api.security import CurrentUser
 from envgrid_cloud.queries import fetch_all
 

@@ -10,7 +10,7 @@ from envgrid_cloud.api import scope
 from envgrid_cloud.api.conflicts import conflict, plural, require_cell, write_one, writing
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
-from envgrid_cloud.api.models import GridCell, GridCellCreate, GridCellUpdate
+from envgrid_cloud.api.models.grid import GridCell, GridCellCreate, GridCellUpdate
 from envgrid_cloud.api.params import Id
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import Admin, CurrentUser

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 from psycopg_pool import PoolTimeout
 
 from envgrid_cloud.api.database import pool_of
-from envgrid_cloud.api.models import Health
+from envgrid_cloud.api.models.health import Health
 from envgrid_cloud.queries import fetch_all, fetch_one
 from envgrid_common import __version__
 

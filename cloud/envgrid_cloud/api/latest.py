@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from envgrid_cloud.api.database import Conn
-from envgrid_cloud.api.models import LatestValue, SiteLatest
+from envgrid_cloud.api.models.latest import LatestValue, SiteLatest
 from envgrid_cloud.api.params import Id
 from envgrid_cloud.api.scope import require_site
 from envgrid_cloud.api.security import CurrentUser

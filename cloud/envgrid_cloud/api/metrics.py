@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from envgrid_cloud.api.errors import not_found
-from envgrid_cloud.api.models import Metric
+from envgrid_cloud.api.models.metrics import Metric
 from envgrid_common import metrics
 from envgrid_common.messages import ID_PATTERN
 

@@ -10,7 +10,7 @@ from envgrid_cloud.api import scope
 from envgrid_cloud.api.conflicts import conflict, plural, require_site, write_one, writing
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import not_found
-from envgrid_cloud.api.models import Node, NodeCreate, NodeUpdate
+from envgrid_cloud.api.models.nodes import Node, NodeCreate, NodeUpdate
 from envgrid_cloud.api.params import Id, id_query
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import Admin, CurrentUser

@@ -19,7 +19,7 @@ from envgrid_cloud.api import scope
 from envgrid_cloud.api.conflicts import require_cell, write_one, writing
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
-from envgrid_cloud.api.notify_models import Silence, SilenceCreate
+from envgrid_cloud.api.models.silences import Silence, SilenceCreate
 from envgrid_cloud.api.security import FORBIDDEN, CurrentUser
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.cases.model import Role

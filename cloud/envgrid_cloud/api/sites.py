@@ -18,8 +18,8 @@ from envgrid_cloud.api.conflicts import (
 )
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
-from envgrid_cloud.api.models import (
-    Node,
+from envgrid_cloud.api.models.nodes import Node
+from envgrid_cloud.api.models.sites import (
     RuleOverridesIn,
     Site,
     SiteCreate,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from envgrid_cloud.api.database import Conn
-from envgrid_cloud.api.models import DeadLetterSummary, Gateway, IngestWorker, PipelineStatus
+from envgrid_cloud.api.models.status import DeadLetterSummary, Gateway, IngestWorker, PipelineStatus
 from envgrid_cloud.api.security import FORBIDDEN, Admin
 from envgrid_cloud.queries import fetch_all, fetch_one
 

@@ -16,7 +16,7 @@ from envgrid_cloud.api import scope
 from envgrid_cloud.api.conflicts import conflict, require_cell, write_one, writing
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
-from envgrid_cloud.api.models import User, UserCreate, UserRemoved, UserUpdate
+from envgrid_cloud.api.models.users import User, UserCreate, UserRemoved, UserUpdate
 from envgrid_cloud.api.params import Id, id_query
 from envgrid_cloud.api.security import FORBIDDEN, Admin, CurrentUser
 from envgrid_cloud.auth.passwords import WeakPassword, hash_password

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from envgrid_cloud.api.case_models import CaseFile
+from envgrid_cloud.api.models.cases import CaseFile
 from envgrid_cloud.api.shanghai import to_shanghai
 from envgrid_common.metrics import METRICS
 

@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from nicegui.client import Client
 
-from envgrid_cloud.api.case_models import AttachmentOut, CaseEvent, CaseFile
 from envgrid_cloud.api.cases import get_case
 from envgrid_cloud.api.deliveries import case_deliveries
-from envgrid_cloud.api.notify_models import CaseDeliveries
+from envgrid_cloud.api.models.cases import AttachmentOut, CaseEvent, CaseFile
+from envgrid_cloud.api.models.deliveries import CaseDeliveries
 from envgrid_cloud.cases.errors import CaseRefused
 from envgrid_cloud.cases.model import Action
 from envgrid_cloud.desk.actions import move_case

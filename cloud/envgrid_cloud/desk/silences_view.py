@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import HTTPException
 from nicegui import ui
 
-from envgrid_cloud.api.notify_models import Silence, SilenceCreate
+from envgrid_cloud.api.models.silences import Silence, SilenceCreate
 from envgrid_cloud.api.silences import create_silence, lift_silence, list_silences
 from envgrid_cloud.cases.model import Role
 from envgrid_cloud.desk.audit import audit

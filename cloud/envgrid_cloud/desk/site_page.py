@@ -12,7 +12,9 @@ from nicegui import ui
 
 from envgrid_cloud.api.cases import list_cases
 from envgrid_cloud.api.latest import site_latest
-from envgrid_cloud.api.models import BucketSeries, SiteDetail, SiteLatest
+from envgrid_cloud.api.models.latest import SiteLatest
+from envgrid_cloud.api.models.readings import BucketSeries
+from envgrid_cloud.api.models.sites import SiteDetail
 from envgrid_cloud.api.readings import site_readings
 from envgrid_cloud.api.sites import get_site
 from envgrid_cloud.desk.case_card import severity_badge

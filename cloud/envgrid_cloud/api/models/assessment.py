@@ -1,4 +1,4 @@
-"""Request and response models of ``/api/v1/assessment`` (考评)."""
+"""Monthly assessment (考评) as the API shows it, and its weights."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from envgrid_cloud.api.models import ShanghaiTime
+from envgrid_cloud.api.models.common import Out, ShanghaiTime
 from envgrid_cloud.assessment import Assessed, Report, StoredWeights, Weights, formula
 from envgrid_cloud.assessment.score import MAX_WEIGHT
 
@@ -16,10 +16,6 @@ Weight = Annotated[
     Field(strict=True, ge=0, le=MAX_WEIGHT, allow_inf_nan=False, description="Points (0 … 1000)"),
 ]
 Rate = Annotated[float | None, Field(ge=0, le=1, description="0 … 1; null: nothing to judge")]
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 class AssessmentWeightsIn(BaseModel):
@@ -38,7 +34,7 @@ class AssessmentWeightsIn(BaseModel):
         return Weights(**self.model_dump())
 
 
-class AssessmentWeights(_Out):
+class AssessmentWeights(Out):
     """The weights in force, the formula they make, and who set them when."""
 
     ack_on_time: float = Field(description="× 按时签收率 (added)")
@@ -66,7 +62,7 @@ class AssessmentWeights(_Out):
         )
 
 
-class AssessmentRow(_Out):
+class AssessmentRow(Out):
     """One township's or village's month: counts, rates, medians, score and rank."""
 
     rank: int | None = Field(description="1 = best; equal scores share a rank; null: unranked")
@@ -122,14 +118,14 @@ class AssessmentRow(_Out):
         )
 
 
-class AssessmentTownship(_Out):
+class AssessmentTownship(Out):
     """The township broken down."""
 
     id: str
     name: str
 
 
-class Assessment(_Out):
+class Assessment(Out):
     """One month's assessment: townships ranked, or the villages of one township."""
 
     month: str = Field(examples=["2026-05"])

@@ -1,12 +1,12 @@
-"""Request and response models of ``/api/v1/cases``."""
+"""Cases (一案一档) as the API shows them, and the moves and reports it takes."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from envgrid_cloud.api.models import ShanghaiTime
+from envgrid_cloud.api.models.common import In, Out, ShanghaiTime
 from envgrid_cloud.cases.attachments import MAX_ATTACHMENTS, MAX_BYTES, NAME_MAX
 from envgrid_cloud.cases.model import Action, CaseState, Severity
 from envgrid_cloud.cases.transitions import REASON_MAX
@@ -31,15 +31,7 @@ BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=
 BASE64_MAX = MAX_BYTES // 3 * 4
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Case(_Out):
+class Case(Out):
     """A problem at a site, and where it stands in the closed loop (闭环)."""
 
     id: int
@@ -75,14 +67,14 @@ class Case(_Out):
     updated_at: ShanghaiTime
 
 
-class Cases(_Out):
+class Cases(Out):
     """Cases, newest first."""
 
     count: int = Field(description="Cases matching the filters (all, not only these)")
     items: list[Case]
 
 
-class AttachmentOut(_Out):
+class AttachmentOut(Out):
     """A file kept with a step; fetch it at ``url``."""
 
     name: str
@@ -91,7 +83,7 @@ class AttachmentOut(_Out):
     url: str = Field(description="Where to fetch it: the API's own path, or the link given")
 
 
-class CaseEvent(_Out):
+class CaseEvent(Out):
     """One step of a case: who, when, what."""
 
     id: int
@@ -108,7 +100,7 @@ class CaseEvent(_Out):
     detail: dict[str, Any]
 
 
-class CaseNotification(_Out):
+class CaseNotification(Out):
     """A township told of a case that is not its own (downstream, 上下游联防联控)."""
 
     township_id: str
@@ -116,7 +108,7 @@ class CaseNotification(_Out):
     at: ShanghaiTime
 
 
-class CaseReading(_Out):
+class CaseReading(Out):
     """A reading of the case's node (or site) around the case."""
 
     node_id: str
@@ -127,7 +119,7 @@ class CaseReading(_Out):
     historical: bool
 
 
-class CaseFile(_Out):
+class CaseFile(Out):
     """The case file (一案一档): the case, every step, who was told, the readings around it."""
 
     case: Case
@@ -140,7 +132,7 @@ class CaseFile(_Out):
     readings_truncated: bool
 
 
-class _Attachment(_In):
+class _Attachment(In):
     name: str = Field(
         min_length=1, max_length=NAME_MAX, pattern=visible_pattern(), examples=["现场照片.jpg"]
     )
@@ -166,7 +158,7 @@ class AttachmentUpload(_Attachment):
 AttachmentIn = AttachmentLink | AttachmentUpload
 
 
-class CaseActionRequest(_In):
+class CaseActionRequest(In):
     """A move on a case, made by the signed-in user (or the owner of the token)."""
 
     action: Action
@@ -179,7 +171,7 @@ class CaseActionRequest(_In):
     )
 
 
-class NewCaseRequest(_In):
+class NewCaseRequest(In):
     """A problem the signed-in officer found on the spot (主动发现)."""
 
     site_id: Identifier

@@ -1,41 +1,39 @@
-"""Request and response models of notification channels, silences and a case's deliveries."""
+"""Notification channels (robots, e-mail) as the API shows and takes them."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from envgrid_cloud.api.models import ShanghaiTime
-from envgrid_cloud.api.shanghai import SHANGHAI
+from envgrid_cloud.api.models.common import In, Out, ShanghaiTime, strip_blanks
 from envgrid_cloud.cases.model import Severity
 from envgrid_common.messages import Identifier
 
 # No control characters (C0, DEL, C1) anywhere; at least one character that is not a blank.
 _CONTROLS = r"\x00-\x1f\x7f-\x9f"
-_LINES = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # several lines: tabs and line breaks allowed
+
 URL_PATTERN = rf"^https?://[^\s{_CONTROLS}]+$"
+
 EMAIL_PATTERN = rf"^[^@\s{_CONTROLS}]+@[^@\s{_CONTROLS}]+\.[^@\s{_CONTROLS}]+$"
+
 ROBOTS = ("wecom", "dingtalk")
+
 DEFAULT_RATE = {"wecom": 20, "dingtalk": 20, "email": 60}  # messages a minute
+
 MASK_KEEP = 4  # characters of a credential in a URL left visible
-
-
-def _strip(text: str) -> str:
-    return text.strip()
-
 
 ChannelName = Annotated[
     str,
     Field(
         min_length=1, max_length=200, pattern=rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$"
     ),
-    AfterValidator(_strip),
+    AfterValidator(strip_blanks),
 ]
+
 Target = Annotated[
     str,
     Field(
@@ -45,6 +43,7 @@ Target = Annotated[
         description="The robot's webhook URL (http or https), or the e-mail address",
     ),
 ]
+
 Secret = Annotated[
     str,
     Field(
@@ -53,11 +52,6 @@ Secret = Annotated[
         pattern=rf"^[^\s{_CONTROLS}]+$",
         description="DingTalk's signing secret (加签, SEC…); never shown again",
     ),
-]
-Reason = Annotated[
-    str,
-    Field(min_length=1, max_length=1000, pattern=rf"^[^{_LINES}]*[^\s{_LINES}][^{_LINES}]*$"),
-    AfterValidator(_strip),
 ]
 
 
@@ -81,15 +75,7 @@ def mask(kind: str, target: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NotifyChannel(_Out):
+class NotifyChannel(Out):
     """Where notifications go (通知渠道), and whether it works."""
 
     id: int
@@ -121,7 +107,7 @@ class NotifyChannel(_Out):
     updated_at: ShanghaiTime
 
 
-class ChannelCreate(_In):
+class ChannelCreate(In):
     """A new channel: a group's (an area, or everywhere) or a person's (``user_id``)."""
 
     name: ChannelName
@@ -158,7 +144,7 @@ class ChannelCreate(_In):
         return self.rate_per_minute or DEFAULT_RATE[self.kind.value]
 
 
-class ChannelUpdate(_In):
+class ChannelUpdate(In):
     """Changes to a channel: only the fields sent change (``secret: null`` removes it)."""
 
     name: ChannelName | None = None
@@ -172,107 +158,9 @@ class ChannelUpdate(_In):
     rate_per_minute: int | None = Field(default=None, ge=1, le=600)
 
 
-class ChannelRemoved(_Out):
+class ChannelRemoved(Out):
     """What removing a channel did."""
 
     id: int
     outcome: Literal["deleted", "disabled"]
     detail: str
-
-
-class Attempt(_Out):
-    """One message sent (or tried) and the answer."""
-
-    id: int
-    channel_id: int
-    channel_name: str
-    channel_kind: ChannelKind
-    at: ShanghaiTime
-    ok: bool
-    status: int | None = Field(description="HTTP status, or the SMTP reply code")
-    response: str | None = Field(description="The answer's body, or the SMTP reply")
-    error: str | None = Field(description="Why it failed, in words")
-    digest: bool = Field(description="Several cases in one message")
-    cases: int = Field(description="Cases the message carried")
-    request: str | None = Field(
-        description="What was sent (the JSON body, or the e-mail); to others than "
-        "administrators only when the message carried this case alone"
-    )
-    duration_ms: int
-
-
-class Delivery(_Out):
-    """A notification of a case to one channel: queued, held, sent or dropped."""
-
-    id: int
-    channel_id: int
-    channel_name: str
-    channel_kind: ChannelKind
-    event: str = Field(description="raised, escalated, reminder, …")
-    state: Literal["pending", "held", "sent", "dropped"]
-    created_at: ShanghaiTime
-    due_at: ShanghaiTime
-    attempts: int
-    last_error: str | None
-    sent_at: ShanghaiTime | None
-    attempt_id: int | None = Field(description="The message that carried it last")
-    silence_id: int | None = Field(description="The silence that held it")
-
-
-class CaseDeliveries(_Out):
-    """Who was told of a case, and every attempt with its answer."""
-
-    case_id: int
-    items: list[Delivery]
-    attempts: list[Attempt]
-
-
-def _shanghai_if_naive(value: datetime) -> datetime:
-    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
-
-
-Instant = Annotated[
-    datetime,
-    AfterValidator(_shanghai_if_naive),
-    Field(description="ISO 8601; without an offset, Asia/Shanghai (北京时间)"),
-]
-
-
-class Silence(_Out):
-    """A quiet period (静默): notifications of a site or a rule held until it ends."""
-
-    id: int
-    site_id: str | None
-    rule_id: str | None
-    cell_id: str | None = Field(description="A rule's silence applies within this area; null: all")
-    reason: str
-    starts_at: ShanghaiTime
-    until: ShanghaiTime = Field(description="When it ends by itself")
-    set_by: str
-    created_at: ShanghaiTime
-    lifted_at: ShanghaiTime | None
-    lifted_by: str | None
-    active: bool = Field(description="Neither lifted nor ended")
-    held: int = Field(description="Notifications it holds now")
-
-
-class SilenceCreate(_In):
-    """Silence a site, or a rule (within an area), until a time, saying why."""
-
-    site_id: Identifier | None = None
-    rule_id: Identifier | None = None
-    cell_id: Identifier | None = Field(
-        default=None,
-        description="A rule's silence: the area (default: a reviewer's cell; an admin's: all)",
-    )
-    until: Instant
-    starts_at: Instant | None = Field(default=None, description="Default: now")
-    reason: Reason = Field(description="Why: maintenance, known works (检修、施工)…")
-
-    @model_validator(mode="after")
-    def _what(self) -> SilenceCreate:
-        if self.site_id is None and self.rule_id is None:
-            raise ValueError("name a site_id or a rule_id (or both) to silence")
-        if self.site_id is not None and self.cell_id is not None:
-            raise ValueError("a site's silence has no cell_id: the site says where")
-        return self
