@@ -22,7 +22,7 @@ log = logging.getLogger("envgrid.ingest.heartbeat")
 AckToken = tuple[int, int]
 
 
-_sql = loader("envgrid_cloud.ingest")
+_sql = loader("envgrid_cloud.ingest.sql")
 _UPSERT_WORKER = _sql("upsert_worker")
 _UPSERT_GATEWAY = _sql("upsert_gateway")
 

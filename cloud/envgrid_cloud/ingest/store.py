@@ -15,7 +15,7 @@ from psycopg.types.json import set_json_dumps
 from envgrid_cloud.ingest.batch import DeadLetterRow, DetectionRow, ReadingRow, StatusRow
 from envgrid_cloud.sqlfiles import loader
 
-_sql = loader("envgrid_cloud.ingest")
+_sql = loader("envgrid_cloud.ingest.sql")
 
 
 _STAGING = _sql("staging")
