@@ -65,9 +65,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from bench.support import bench_database, exit_on_sigterm
 from envgrid_cli.services.ports import free_port
+from envgrid_cloud.api.sql import load as load_query
 from envgrid_cloud.auth import accounts, passwords
 from envgrid_cloud.auth.tokens import digest
-from envgrid_cloud.queries import load as load_query
 from envgrid_common.lifecycle import die_with_parent, start_child
 
 COUNTY, TOWN = "bench-county", "bench-town"

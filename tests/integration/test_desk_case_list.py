@@ -11,6 +11,7 @@ import pytest
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from envgrid_cloud.api.sql import fetch_one
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.cases.model import Action, Role, Severity
 from envgrid_cloud.desk.case_list import (
@@ -21,7 +22,6 @@ from envgrid_cloud.desk.case_list import (
     matches,
     sort_key,
 )
-from envgrid_cloud.queries import fetch_one
 from tests.integration.test_cases_support import breach, move, raise_case, seed_grid
 
 NOW = datetime.now(UTC).replace(microsecond=0)

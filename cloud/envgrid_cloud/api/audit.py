@@ -12,7 +12,7 @@ from envgrid_cloud.api.models.audit import AuditEntry, AuditLog
 from envgrid_cloud.api.params import Offset, instant_query, text_query
 from envgrid_cloud.api.security import FORBIDDEN, UNAUTHORIZED, Admin
 from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant, within_range
-from envgrid_cloud.queries import fetch_all
+from envgrid_cloud.api.sql import fetch_all
 
 router = APIRouter(tags=["audit"])
 

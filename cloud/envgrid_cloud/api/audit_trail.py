@@ -17,8 +17,8 @@ from psycopg.types.json import Jsonb
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from envgrid_cloud.api.sql import load
 from envgrid_cloud.auth.principal import Principal
-from envgrid_cloud.queries import load
 
 log = logging.getLogger("envgrid.api.audit")
 

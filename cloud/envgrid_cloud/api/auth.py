@@ -28,6 +28,7 @@ from envgrid_cloud.api.security import (
     session_cookie,
     settings_of,
 )
+from envgrid_cloud.api.sql import fetch_all, fetch_one, load
 from envgrid_cloud.auth import throttle
 from envgrid_cloud.auth.passwords import (
     WeakPassword,
@@ -37,7 +38,6 @@ from envgrid_cloud.auth.passwords import (
 )
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.auth.tokens import digest, new_csrf_token, new_session_secret
-from envgrid_cloud.queries import fetch_all, fetch_one, load
 
 router = APIRouter(tags=["auth"])
 

@@ -36,6 +36,7 @@ from envgrid_cloud.api.models.cases import (
 )
 from envgrid_cloud.api.params import MAX_INT, Offset, Serial, id_query
 from envgrid_cloud.api.security import CurrentUser
+from envgrid_cloud.api.sql import fetch_one
 from envgrid_cloud.cases.errors import CaseRefused, IllegalMove, Invalid, NotFound, NotPermitted
 from envgrid_cloud.cases.model import CaseState, Severity
 from envgrid_cloud.cases.pool import SyncPool
@@ -43,7 +44,6 @@ from envgrid_cloud.cases.records import Row
 from envgrid_cloud.cases.sql import load
 from envgrid_cloud.cases.store import report_problem
 from envgrid_cloud.cases.transitions import act
-from envgrid_cloud.queries import fetch_one
 
 router = APIRouter(tags=["cases"])
 

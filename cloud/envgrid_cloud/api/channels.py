@@ -31,8 +31,8 @@ from envgrid_cloud.api.models.channels import (
 )
 from envgrid_cloud.api.models.deliveries import Attempt
 from envgrid_cloud.api.security import FORBIDDEN, Admin, CurrentUser
+from envgrid_cloud.api.sql import fetch_all, fetch_one, load
 from envgrid_cloud.auth.principal import Principal
-from envgrid_cloud.queries import fetch_all, fetch_one, load
 
 router = APIRouter(tags=["notifications"])
 

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from envgrid_cloud.api.errors import invalid
-from envgrid_cloud.queries import fetch_all, fetch_one, load
+from envgrid_cloud.api.sql import fetch_all, fetch_one, load
 from envgrid_common.registry import downstream_cycle
 
 

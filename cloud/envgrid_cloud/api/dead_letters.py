@@ -13,7 +13,7 @@ from envgrid_cloud.api.params import id_query, instant_query
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import CurrentUser
 from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant, within_range
-from envgrid_cloud.queries import fetch_all
+from envgrid_cloud.api.sql import fetch_all
 
 router = APIRouter(tags=["dead letters"])
 

@@ -14,7 +14,7 @@ from envgrid_cloud.api import scope
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.models.deliveries import Attempt, CaseDeliveries, Delivery
 from envgrid_cloud.api.security import CurrentUser
-from envgrid_cloud.queries import fetch_all
+from envgrid_cloud.api.sql import fetch_all
 
 router = APIRouter(tags=["notifications"])
 

@@ -14,7 +14,7 @@ from envgrid_cloud.api.models.grid import GridCell, GridCellCreate, GridCellUpda
 from envgrid_cloud.api.params import Id
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import Admin, CurrentUser
-from envgrid_cloud.queries import fetch_all, fetch_one
+from envgrid_cloud.api.sql import fetch_all, fetch_one
 from envgrid_common.registry import PARENT_LEVEL, GridLevel
 
 router = APIRouter(tags=["grid"])

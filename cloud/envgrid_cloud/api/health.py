@@ -11,7 +11,7 @@ from psycopg_pool import PoolTimeout
 
 from envgrid_cloud.api.database import pool_of
 from envgrid_cloud.api.models.health import Health
-from envgrid_cloud.queries import fetch_all, fetch_one
+from envgrid_cloud.api.sql import fetch_all, fetch_one
 from envgrid_common import __version__
 
 router = APIRouter(tags=["health"])

@@ -9,7 +9,7 @@ from envgrid_cloud.api.models.latest import LatestValue, SiteLatest
 from envgrid_cloud.api.params import Id
 from envgrid_cloud.api.scope import require_site
 from envgrid_cloud.api.security import CurrentUser
-from envgrid_cloud.queries import fetch_all
+from envgrid_cloud.api.sql import fetch_all
 from envgrid_common.metrics import METRICS
 
 router = APIRouter(tags=["readings"])

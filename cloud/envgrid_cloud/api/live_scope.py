@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 
 from envgrid_cloud.api.database import Pool
+from envgrid_cloud.api.sql import fetch_all
 from envgrid_cloud.auth.principal import Principal
-from envgrid_cloud.queries import fetch_all
 
 TTL_S = 60.0
 

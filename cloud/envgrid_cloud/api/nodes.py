@@ -14,7 +14,7 @@ from envgrid_cloud.api.models.nodes import Node, NodeCreate, NodeUpdate
 from envgrid_cloud.api.params import Id, id_query
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import Admin, CurrentUser
-from envgrid_cloud.queries import fetch_all, fetch_one
+from envgrid_cloud.api.sql import fetch_all, fetch_one
 
 router = APIRouter(tags=["nodes"])
 

@@ -15,8 +15,8 @@ from envgrid_cloud.api.params import Id, id_query, instant_query, metric_query
 from envgrid_cloud.api.scope import require_site
 from envgrid_cloud.api.security import CurrentUser
 from envgrid_cloud.api.shanghai import EARLIEST, NAIVE_NOTE, parse_instant, within_range
+from envgrid_cloud.api.sql import fetch_all, fetch_one
 from envgrid_cloud.auth.principal import Principal
-from envgrid_cloud.queries import fetch_all, fetch_one
 from envgrid_common.metrics import METRICS
 
 router = APIRouter(tags=["readings"])

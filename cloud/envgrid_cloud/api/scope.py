@@ -12,8 +12,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from envgrid_cloud.api.errors import not_found
+from envgrid_cloud.api.sql import fetch_one
 from envgrid_cloud.auth.principal import Principal
-from envgrid_cloud.queries import fetch_one
 
 
 def area(principal: Principal) -> list[str] | None:

@@ -19,9 +19,9 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from envgrid_cloud.api.database import Conn, pool_of
+from envgrid_cloud.api.sql import fetch_one, load
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.auth.tokens import digest
-from envgrid_cloud.queries import fetch_one, load
 from envgrid_cloud.settings import CloudSettings
 
 SESSION_COOKIE = "envgrid_session"

@@ -21,9 +21,9 @@ from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.models.silences import Silence, SilenceCreate
 from envgrid_cloud.api.security import FORBIDDEN, CurrentUser
+from envgrid_cloud.api.sql import fetch_all, fetch_one
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.cases.model import Role
-from envgrid_cloud.queries import fetch_all, fetch_one
 from envgrid_common.messages import ID_PATTERN
 
 router = APIRouter(tags=["notifications"])

@@ -30,7 +30,7 @@ from envgrid_cloud.api.models.sites import (
 from envgrid_cloud.api.params import Id, id_query
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import Admin, CurrentUser
-from envgrid_cloud.queries import fetch_all, fetch_one
+from envgrid_cloud.api.sql import fetch_all, fetch_one
 from envgrid_cloud.rules.model import RuleError
 from envgrid_cloud.rules.packs import validate_overrides
 from envgrid_common.registry import SiteCategory

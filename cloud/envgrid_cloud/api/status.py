@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.models.status import DeadLetterSummary, Gateway, IngestWorker, PipelineStatus
 from envgrid_cloud.api.security import FORBIDDEN, Admin
-from envgrid_cloud.queries import fetch_all, fetch_one
+from envgrid_cloud.api.sql import fetch_all, fetch_one
 
 router = APIRouter(tags=["status"])
 

@@ -19,8 +19,8 @@ from envgrid_cloud.api.errors import invalid, not_found
 from envgrid_cloud.api.models.users import User, UserCreate, UserRemoved, UserUpdate
 from envgrid_cloud.api.params import Id, id_query
 from envgrid_cloud.api.security import FORBIDDEN, Admin, CurrentUser
+from envgrid_cloud.api.sql import fetch_all, fetch_one
 from envgrid_cloud.auth.passwords import WeakPassword, hash_password
-from envgrid_cloud.queries import fetch_all, fetch_one
 from envgrid_common.registry import OfficerRole
 
 router = APIRouter(tags=["users"])

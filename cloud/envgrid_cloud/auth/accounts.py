@@ -13,9 +13,10 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
+from envgrid_cloud.api.sql import load as api_sql
 from envgrid_cloud.auth.passwords import hash_password
+from envgrid_cloud.auth.sql import load
 from envgrid_cloud.auth.tokens import digest, new_api_token
-from envgrid_cloud.queries import load
 
 Conn = psycopg.Connection[DictRow]
 
@@ -45,7 +46,7 @@ def connect(database_url: str) -> Conn:
 
 def _audit(conn: Conn, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
     conn.execute(
-        load("audit_insert"),
+        api_sql("audit_insert"),
         {
             "actor": f"cli:{_os_user()}",
             "via": "cli",
@@ -72,7 +73,7 @@ def add_user(conn: Conn, user: NewUser, password: str | None) -> DictRow:
         cell = user.cell_id
         if (
             cell is not None
-            and conn.execute(load("grid_cell"), {"cell_id": cell}).fetchone() is None
+            and conn.execute(api_sql("grid_cell"), {"cell_id": cell}).fetchone() is None
         ):
             raise AccountError(f"no grid cell with id {user.cell_id!r}")
         params = {
@@ -80,7 +81,7 @@ def add_user(conn: Conn, user: NewUser, password: str | None) -> DictRow:
             "active": True,
             "password_hash": hash_password(password) if password is not None else None,
         }
-        row = conn.execute(load("user_insert"), params).fetchone()
+        row = conn.execute(api_sql("user_insert"), params).fetchone()
         if row is None:
             raise AccountError(f"a user with id {user.id!r} or login {user.login!r} exists")
         _audit(conn, "user added", user.id, {"login": user.login, "role": user.role})
@@ -90,21 +91,21 @@ def add_user(conn: Conn, user: NewUser, password: str | None) -> DictRow:
 def list_users(conn: Conn) -> list[DictRow]:
     """Every user, by id."""
     params = {"cell_id": None, "role": None, "active": None, "area": None}
-    return conn.execute(load("users"), params).fetchall()
+    return conn.execute(api_sql("users"), params).fetchall()
 
 
 def set_password(conn: Conn, login: str, password: str) -> None:
     """Set ``login``'s password; their sessions end. AccountError if there is no such user."""
     password_hash = hash_password(password)
     with conn.transaction():
-        user = conn.execute(load("auth_login_user"), {"login": login}).fetchone()
+        user = conn.execute(api_sql("auth_login_user"), {"login": login}).fetchone()
         if user is None:
             raise AccountError(f"no user with login {login!r}")
         conn.execute(
-            load("auth_password_set"),
+            api_sql("auth_password_set"),
             {"user_id": user["id"], "password_hash": password_hash, "keep_session": None},
         )
-        conn.execute(load("auth_failures_clear"), {"key": f"login:{login.lower()}"})
+        conn.execute(api_sql("auth_failures_clear"), {"key": f"login:{login.lower()}"})
         _audit(conn, "password set", user["id"])
 
 
@@ -122,7 +123,7 @@ def issue_token(conn: Conn, login: str, name: str, expires_days: int | None) -> 
     """A new token for ``login``: the token (shown once) and its record."""
     token, prefix = new_api_token()
     with conn.transaction():
-        if conn.execute(load("auth_login_user"), {"login": login}).fetchone() is None:
+        if conn.execute(api_sql("auth_login_user"), {"login": login}).fetchone() is None:
             raise AccountError(f"no user with login {login!r}")
         row = conn.execute(
             load("token_insert"),

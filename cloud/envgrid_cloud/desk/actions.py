@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from envgrid_cloud.api import scope
+from envgrid_cloud.api.sql import fetch_one
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.cases.errors import CaseRefused, IllegalMove, Invalid, NotFound, NotPermitted
 from envgrid_cloud.cases.model import Action
@@ -20,7 +21,6 @@ from envgrid_cloud.cases.transitions import act
 from envgrid_cloud.desk.audit import audit
 from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.signin import principal_of
-from envgrid_cloud.queries import fetch_one
 
 OUTCOMES: dict[type[CaseRefused], str] = {
     IllegalMove: "409",

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
+from envgrid_cloud.api.sql import fetch_one
 from envgrid_cloud.assessment import (
     Assessed,
     Month,
@@ -29,7 +30,6 @@ from envgrid_cloud.desk.i18n import t
 from envgrid_cloud.desk.layout import dialog_buttons, frame
 from envgrid_cloud.desk.signin import to_login
 from envgrid_cloud.desk.visit import Visit, visit_of
-from envgrid_cloud.queries import fetch_one
 
 MONTHS_OFFERED = 12
 WEIGHT_FIELDS = ("ack_on_time", "close_on_time", "self_found", "overdue", "false_alarm")

@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from envgrid_cloud.api.sql import load
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.desk.context import desk
-from envgrid_cloud.queries import load
 
 log = logging.getLogger("envgrid.desk")
 

@@ -15,7 +15,7 @@ from psycopg.rows import DictRow
 
 from envgrid_cloud.api import scope
 from envgrid_cloud.auth.principal import Principal
-from envgrid_cloud.queries import fetch_all, fetch_one
+from envgrid_cloud.desk.sql import fetch_all, fetch_one
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 OPEN_STATES = frozenset(

@@ -29,8 +29,8 @@ from envgrid_cloud.desk.layout import frame
 from envgrid_cloud.desk.live import follow_cases
 from envgrid_cloud.desk.signin import to_login
 from envgrid_cloud.desk.silences_view import active_silences, silence_button, silences_card
+from envgrid_cloud.desk.sql import fetch_all
 from envgrid_cloud.desk.visit import Visit, number, visit_of, when
-from envgrid_cloud.queries import fetch_all
 
 MAX_CASE_ID = 2**63 - 1
 

@@ -10,7 +10,7 @@ from envgrid_cloud.api.security import CSRF_COOKIE, CSRF_HEADER
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.i18n import LANG_COOKIE, t
-from envgrid_cloud.queries import load
+from envgrid_cloud.desk.sql import load
 
 # Our own few styles: cards of the case list, the severity colours, phone-sized spacing.
 STYLE = """

@@ -14,13 +14,14 @@ from nicegui import ui
 from nicegui.client import Client
 
 from envgrid_cloud.api import scope
+from envgrid_cloud.api.sql import fetch_all
 from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.i18n import CATEGORIES, SEVERITIES, label, t
 from envgrid_cloud.desk.layout import frame
 from envgrid_cloud.desk.live import follow_cases
 from envgrid_cloud.desk.signin import to_login
+from envgrid_cloud.desk.sql import fetch_all as fetch_desk
 from envgrid_cloud.desk.visit import Visit, visit_of
-from envgrid_cloud.queries import fetch_all
 
 COLOURS = {
     "critical": "#c10015",
@@ -64,7 +65,7 @@ async def _map_data(visit: Visit) -> tuple[list[dict[str, Any]], list[tuple[str,
     async with desk().pool.connection() as conn:
         sites = [
             dict(r)
-            for r in await fetch_all(conn, "desk_map_sites", area=scope.area(visit.principal))
+            for r in await fetch_desk(conn, "desk_map_sites", area=scope.area(visit.principal))
         ]
         edges = await fetch_all(conn, "site_downstream_edges")
     placed = {s["id"] for s in sites if s["lat"] is not None and s["lon"] is not None}

@@ -17,8 +17,8 @@ from envgrid_cloud.desk.audit import audit
 from envgrid_cloud.desk.context import desk
 from envgrid_cloud.desk.i18n import t
 from envgrid_cloud.desk.layout import dialog_buttons
+from envgrid_cloud.desk.sql import fetch_all
 from envgrid_cloud.desk.visit import Visit, when
-from envgrid_cloud.queries import fetch_all
 
 HOURS = (1, 2, 4, 8, 24, 72, 168)  # choices of how long
 

@@ -17,6 +17,7 @@ from envgrid_cloud.api.models.readings import BucketSeries
 from envgrid_cloud.api.models.sites import SiteDetail
 from envgrid_cloud.api.readings import site_readings
 from envgrid_cloud.api.sites import get_site
+from envgrid_cloud.api.sql import fetch_one
 from envgrid_cloud.desk.case_card import severity_badge
 from envgrid_cloud.desk.case_chart import LIMIT_COLOUR, beijing_ms, metric_title
 from envgrid_cloud.desk.context import desk
@@ -26,7 +27,6 @@ from envgrid_cloud.desk.signin import to_login
 from envgrid_cloud.desk.silences_view import active_silences, silence_button, silences_card
 from envgrid_cloud.desk.site_limits import limit_text, site_limits
 from envgrid_cloud.desk.visit import Visit, number, visit_of, when
-from envgrid_cloud.queries import fetch_one
 
 # Period shown → (how far back, bucket): about a hundred points each.
 PERIODS: dict[str, tuple[timedelta, str]] = {

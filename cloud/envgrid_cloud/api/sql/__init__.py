@@ -1,4 +1,4 @@
-"""The API's SQL, one statement per ``.sql`` file, loaded once from the package."""
+"""The API's SQL, one statement per ``.sql`` file, loaded once; and how to run one."""
 
 from __future__ import annotations
 
