@@ -12,6 +12,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from envgrid_cloud.api.sql import load
+
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 POOL_MIN = 1
@@ -36,8 +38,7 @@ def describe(database_url: str) -> str:
 
 
 async def _configure(conn: AsyncConnection[DictRow]) -> None:
-    # One runaway query (years of raw readings) must not hold a connection for ever.
-    await conn.execute("SET statement_timeout = '30s'")
+    await conn.execute(load("statement_timeout"))
 
 
 async def open_pool(database_url: str) -> Pool:

@@ -9,6 +9,8 @@ from importlib import resources
 
 import psycopg
 
+from envgrid_cloud.db.sql import load
+
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -45,12 +47,8 @@ def migrate(database_url: str) -> list[Migration]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version integer PRIMARY KEY, name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            conn.execute(load("migrations_table"))
+            done = {row[0] for row in conn.execute(load("migrations_done"))}
             for migration in migrations():
                 if migration.version in done:
                     continue
@@ -58,8 +56,8 @@ def migrate(database_url: str) -> list[Migration]:
                 with conn.transaction():
                     conn.execute(migration.sql.encode())
                     conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                        (migration.version, migration.name),
+                        load("migration_record"),
+                        {"version": migration.version, "name": migration.name},
                     )
                 applied_now.append(migration)
         finally:
