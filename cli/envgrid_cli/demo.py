@@ -25,6 +25,7 @@ from envgrid_cli.services.amqtt_broker import AmqttBroker
 from envgrid_cli.services.mosquitto import MosquittoBroker, mosquitto_binary
 from envgrid_cli.services.ports import free_port, wait_for_port
 from envgrid_cli.services.postgres import EmbeddedPostgres, stop_server
+from envgrid_cli.sql import load
 from envgrid_common.settings import EnvgridSettings, default_data_dir
 
 log = logging.getLogger("envgrid.demo")
@@ -92,9 +93,7 @@ def _start_broker(kind: str, data_dir: Path, preferred_port: int) -> MosquittoBr
 def _ensure_database(admin_url: str) -> str:
     """Create the demo database on a server we started; return its URL."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DATABASE,)
-        ).fetchone()
+        exists = conn.execute(load("demo_database_exists"), {"name": DEMO_DATABASE}).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
     return admin_url.replace("/postgres?", f"/{DEMO_DATABASE}?", 1)
@@ -214,13 +213,7 @@ def _broker_part(name: str, broker: Broker) -> BrokerPart:
 
 def _progress(database_url: str) -> str:
     with psycopg.connect(database_url, connect_timeout=5) as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM sites),"
-            " (SELECT count(DISTINCT n.site_id) FROM latest_values l"
-            "  JOIN nodes n ON n.id = l.node_id),"
-            " (SELECT count(*) FROM readings),"
-            " (SELECT count(*) FROM dead_letters)"
-        ).fetchone()
+        row = conn.execute(load("demo_progress")).fetchone()
     assert row is not None
     sites, reporting, readings, dead = row
     return f"{readings} readings stored; {reporting}/{sites} sites reporting; {dead} dead letters"

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from envgrid_cli.sql import load
 from envgrid_cloud.auth.accounts import NewUser, add_user, connect, set_password
 from envgrid_cloud.auth.passwords import verify_password
 from envgrid_common.registry import Officer
@@ -43,9 +44,7 @@ def ensure_accounts(
     with connect(database_url) as conn:
         for person in people:
             password = saved.get(person.login) or secrets.token_urlsafe(9)
-            row = conn.execute(
-                "SELECT password_hash FROM users WHERE id = %s", (person.id,)
-            ).fetchone()
+            row = conn.execute(load("demo_password_hash"), {"id": person.id}).fetchone()
             if row is None:
                 add_user(conn, person, password)
             elif not verify_password(row["password_hash"], password):

@@ -1,5 +1,5 @@
-"""One convention for the cloud's SQL: ``<package>/sql/<name>.sql``, named parameters, loaded by
-``envgrid_cloud.sqlfiles.loader``; Python holds no statements but the few allowed below."""
+"""One convention for the SQL of the cloud and the command: ``<package>/sql/<name>.sql``, named
+parameters, loaded by ``envgrid_cloud.sqlfiles.loader``; Python holds none but the few below."""
 
 from __future__ import annotations
 
@@ -12,26 +12,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOUD = ROOT / "cloud"
-PACKAGE = CLOUD / "envgrid_cloud"
+# The packages that talk to PostgreSQL (the edge's and gateway's SQLite files are their own).
+PACKAGES = (ROOT / "cloud" / "envgrid_cloud", ROOT / "cli" / "envgrid_cli")
 # Migrations are not statements run by name: migrate.py applies the whole folder, in order.
-MIGRATIONS = PACKAGE / "db" / "migrations"
+MIGRATIONS = ROOT / "cloud" / "envgrid_cloud" / "db" / "migrations"
 
-# Statements that stay in Python, each with why. (file under envgrid_cloud, what it runs)
+# Statements that stay in Python, each with why: (file, what it runs).
 ALLOWED: list[tuple[str, str]] = [
     # Advisory locks: a function call on a key the module defines; no table, no query to keep.
-    ("cases/escalation.py", "pg_try_advisory_xact_lock"),
-    ("notify/reminders.py", "pg_try_advisory_xact_lock"),
-    ("rules/nodata_sweep.py", "pg_try_advisory_xact_lock"),
-    ("rules/day_close_sweep.py", "pg_try_advisory_xact_lock"),
-    ("db/migrate.py", "pg_advisory_lock"),
-    ("db/migrate.py", "pg_advisory_unlock"),
+    ("cloud/envgrid_cloud/cases/escalation.py", "pg_try_advisory_xact_lock"),
+    ("cloud/envgrid_cloud/notify/reminders.py", "pg_try_advisory_xact_lock"),
+    ("cloud/envgrid_cloud/rules/nodata_sweep.py", "pg_try_advisory_xact_lock"),
+    ("cloud/envgrid_cloud/rules/day_close_sweep.py", "pg_try_advisory_xact_lock"),
+    ("cloud/envgrid_cloud/db/migrate.py", "pg_advisory_lock"),
+    ("cloud/envgrid_cloud/db/migrate.py", "pg_advisory_unlock"),
     # LISTEN takes the channel as an identifier, not a parameter: it is built from the constant.
-    ("cases/feed.py", "LISTEN"),
+    ("cloud/envgrid_cloud/cases/feed.py", "LISTEN"),
     # A liveness probe of the listening connection, not a query of any table.
-    ("cases/feed.py", "SELECT 1"),
+    ("cloud/envgrid_cloud/cases/feed.py", "SELECT 1"),
     # pg_notify on the channel the feed listens to, with the case summary built in Python.
-    ("cases/notify.py", "pg_notify"),
+    ("cloud/envgrid_cloud/cases/notify.py", "pg_notify"),
+    # CREATE DATABASE takes the name as an identifier, not a parameter (and no transaction).
+    ("cli/envgrid_cli/demo.py", "CREATE DATABASE"),
 ]
 # A string that begins like a statement (or a clause of one), in capitals as the project writes
 # SQL; words in messages are not in capitals.
@@ -44,19 +46,30 @@ STATEMENT = re.compile(
 POSITIONAL = re.compile(r"(?<!%)%[sbt]\b")
 # Still positional: the ingest hands these its rows as tuples, built on the hot path; they turn
 # into named parameters with the ingest's typed observations, not in a move of files.
-POSITIONAL_FOR_NOW = {"ingest/sql/insert_dead_letter.sql", "ingest/sql/insert_detection.sql"}
+POSITIONAL_FOR_NOW = {
+    "cloud/envgrid_cloud/ingest/sql/insert_dead_letter.sql",
+    "cloud/envgrid_cloud/ingest/sql/insert_detection.sql",
+}
 
 
 def _sql_files() -> list[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.sql") if MIGRATIONS not in p.parents)
+    found = (p for package in PACKAGES for p in package.rglob("*.sql"))
+    return sorted(p for p in found if MIGRATIONS not in p.parents)
 
 
 def _python_files() -> list[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+    found = (p for package in PACKAGES for p in package.rglob("*.py"))
+    return sorted(p for p in found if "__pycache__" not in p.parts)
 
 
-def _module(path: Path) -> str:
-    return ".".join(path.relative_to(CLOUD).with_suffix("").parts)
+def _module(folder: Path) -> str:
+    """``envgrid_cloud.api.sql`` for ``cloud/envgrid_cloud/api/sql``."""
+    package = next(p for p in PACKAGES if p in folder.parents or p == folder)
+    return ".".join(folder.relative_to(package.parent).parts)
+
+
+def _where(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -100,7 +113,7 @@ def _sql_packages_used(tree: ast.AST) -> set[str]:
 
 
 def test_sql_files_live_in_sql_folders() -> None:
-    misplaced = [str(p.relative_to(ROOT)) for p in _sql_files() if p.parent.name != "sql"]
+    misplaced = [_where(p) for p in _sql_files() if p.parent.name != "sql"]
     assert not misplaced, f"move into a sql/ folder of the package that runs them: {misplaced}"
 
 
@@ -115,7 +128,7 @@ def test_every_sql_folder_ships_in_the_wheel() -> None:
 
 def test_sql_files_take_named_parameters() -> None:
     positional = {
-        p.relative_to(PACKAGE).as_posix()
+        _where(p)
         for p in _sql_files()
         if POSITIONAL.search(re.sub(r"--[^\n]*", "", p.read_text(encoding="utf-8")))
     }
@@ -131,11 +144,7 @@ def test_every_sql_file_is_loaded() -> None:
         names = {text for _, text in _strings(tree)}
         for package in _sql_packages_used(tree):
             names_by_package[package] |= names
-    unused = [
-        str(p.relative_to(ROOT))
-        for p in _sql_files()
-        if p.stem not in names_by_package[_module(p.parent)]
-    ]
+    unused = [_where(p) for p in _sql_files() if p.stem not in names_by_package[_module(p.parent)]]
     assert not unused, f"no code loads these: {unused}"
 
 
@@ -145,7 +154,7 @@ def _statements_in_python() -> list[tuple[str, int, str]]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for line, text in _strings(tree):
             if STATEMENT.match(text):
-                found.append((path.relative_to(PACKAGE).as_posix(), line, text))
+                found.append((_where(path), line, text))
     return found
 
 
