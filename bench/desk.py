@@ -73,6 +73,7 @@ from bench.support import bench_database, exit_on_sigterm
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
 from envgrid_cloud.auth import accounts
+from envgrid_cloud.desk.i18n import t
 from envgrid_common.lifecycle import die_with_parent, start_child
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
 from envgrid_common.topics import Topics
@@ -523,7 +524,9 @@ class Desk:
                 " delete window.__egSeen.siteChart; return performance.now(); })()"
             )
         )
-        self.page.locator("[data-testid=site-period] button").nth(2).click(timeout=self.timeout_ms)
+        month_word = t("month", "zh-CN")  # the switch's label, as the desk words it
+        switch = self.page.get_by_test_id("site-period")
+        switch.get_by_role("button", name=month_word, exact=True).click(timeout=self.timeout_ms)
         month = self._wait("siteChart", f"site {site_id}'s month chart")
         return Load(day, server, {"month": month - tapped, "with_month": month})
 
