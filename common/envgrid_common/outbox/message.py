@@ -14,9 +14,16 @@ class Kind(StrEnum):
     READING = "reading"  # bulk telemetry: the oldest are dropped first when the outbox is full
     DETECTION = "detection"  # an event: never dropped
     STATUS = "status"  # liveness: never dropped, only the newest per key is kept, sent first
+    # What a gateway passes on. In order, never dropped: a relayed status keeps its place
+    # (an offline spell between two onlines is news), snapshots are JPEG bytes, and dead
+    # letters are the gateway's own report of bad input.
+    RELAYED_STATUS = "relayed_status"
+    SNAPSHOT = "snapshot"
+    DEAD_LETTER = "dead_letter"
 
 
-# Kinds whose JSON body has a ``historical`` field (NodeStatus has none: extra fields are refused).
+# Kinds whose JSON body has a ``historical`` field (NodeStatus has none: extra fields are
+# refused; snapshots are JPEG; a dead letter is about the past already).
 MARKABLE = frozenset({Kind.READING, Kind.DETECTION})
 DROPPABLE = frozenset({Kind.READING})
 

@@ -1,4 +1,4 @@
-"""Moves an outbox's rows to the broker: a bounded window in flight, each row deleted on PUBACK."""
+"""The edge agent's link: a paho client that the store-and-forward pump publishes through."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,15 +16,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from envgrid_common.mqtt import BrokerAddress, PublishRefused, check_publish, connect, new_client
-from envgrid_common.outbox.message import OutMessage, wire_payload
+from envgrid_common.mqtt import BrokerAddress, check_publish, connect, new_client
+from envgrid_common.outbox.message import OutMessage
+from envgrid_common.outbox.publisher import Puback, Settle, Settlements
+from envgrid_common.outbox.pump import DEFAULT_WINDOW, Pump
 from envgrid_common.outbox.store import Outbox
 
 log = logging.getLogger("envgrid.outbox.sender")
 
-DEFAULT_WINDOW = 100
+__all__ = ["DEFAULT_WINDOW", "Sender", "SenderStats", "Will"]
+
 _TICK_S = 0.5
-_PURGE_EVERY_S = 60.0
 _DISCONNECT_WITH_WILL = 0x04  # MQTT 5: the broker publishes the Will although we say goodbye
 
 
@@ -50,13 +51,13 @@ class SenderStats:
 
 
 class Sender:
-    """Publishes what an :class:`Outbox` holds, in order, at QoS 1.
+    """Publishes what an :class:`Outbox` holds through a :class:`~.pump.Pump`, at QoS 1.
 
-    A message goes to the outbox first (:meth:`submit`); it is handed to the MQTT client at
-    once if the client is connected and nothing older waits, and otherwise later, from the
-    backlog, with ``"historical": true`` added to its JSON. At most ``window`` messages are
-    in flight; a PUBACK deletes the row. After a lost connection paho resends what was in
-    flight, then the backlog follows; after a restart everything unacknowledged goes again.
+    A message goes to the outbox first (:meth:`submit`) and is handed to the MQTT client at
+    once if the window allows; live or historical is the pump's rule. paho resends what was
+    in flight after a lost connection; after a restart everything unacknowledged goes again.
+    A PUBACK saying nobody subscribed deletes the row like any other: a node's broker keeps
+    its messages for the gateway's persistent session, so "nobody" means nobody wants them.
     """
 
     def __init__(
@@ -85,19 +86,28 @@ class Sender:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
-        # Guards the hand-over (outbox.take → publish → _in_flight); paho callbacks never take
-        # it, since paho calls on_publish holding a lock that publish() needs (a deadlock).
-        self._lock = threading.Lock()
-        self._in_flight: dict[int, int] = {}  # mid → row id
-        self._acks: deque[tuple[int, bool]] = deque()  # (mid, refused) from the network thread
+        self._settlements = Settlements()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._up = threading.Event()  # set while connected
         self._thread: threading.Thread | None = None
-        self._connected = False
-        self._epoch = 0  # the current connection; 0 is never one (rows produced offline)
         self._hook_due = False
-        self._connects = self._sent = self._acked = self._refused = 0
+        self._connects = 0
+        self.pump = Pump(
+            outbox, self, window=window, resend_undelivered=False, wake=self._wake.set
+        )
+
+    # -- the publisher the pump uses -----------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up."""
+        return self._up.is_set()
+
+    def publish(self, topic: str, payload: bytes, retain: bool, settle: Settle) -> None:
+        """Hand one message to paho at QoS 1 (queued by paho while disconnected)."""
+        info = check_publish(self._client.publish(topic, payload, qos=1, retain=retain))
+        self._settlements.expect(info.mid, settle)
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -115,8 +125,9 @@ class Sender:
         If something is left, the broker is asked to publish the Will anyway (the node is
         going away; its last status may not have reached the broker).
         """
-        drained = self.drain(timeout_s) if self._connected else len(self.outbox) == 0
+        drained = self.drain(timeout_s) if self.connected else len(self.outbox) == 0
         self._stopping.set()
+        self.pump.pause()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
@@ -134,7 +145,7 @@ class Sender:
             if isinstance(sock, socket.socket):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-        self._collect_acks()  # PUBACKs that came in before the end: fewer duplicates later
+        self.pump.step()  # PUBACKs that came in before the end: fewer duplicates later
         return drained
 
     def drain(self, timeout_s: float) -> bool:
@@ -152,44 +163,31 @@ class Sender:
     def submit(
         self, messages: Sequence[OutMessage], *, counters: Mapping[str, int] | None = None
     ) -> list[int]:
-        """Store ``messages`` (with ``counters``) durably, then send them if they can go live."""
-        with self._lock:
-            live = (
-                self._connected
-                and not self.outbox.backlog
-                and len(self._in_flight) + len(messages) <= self.window
-            )
-            ids = self.outbox.put(messages, live=self._epoch if live else 0, counters=counters)
-            if live:
-                self._hand_over(len(messages))
-        if not live:
-            self._wake.set()
+        """Store ``messages`` (with ``counters``) durably, then send what the window allows."""
+        ids = self.pump.put(messages, counters=counters)
+        if not self._stopping.is_set():
+            self.pump.step()
         return ids
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Wait until the broker connection is up; False after ``timeout_s``."""
         return self._up.wait(timeout_s)
 
-    @property
-    def connected(self) -> bool:
-        """Whether the broker connection is up."""
-        return self._connected
-
     def stats(self) -> SenderStats:
         """Counters since start."""
+        pump = self.pump.stats()
         return SenderStats(
-            connected=self._connected,
+            connected=self.connected,
             connects=self._connects,
-            sent=self._sent,
-            acked=self._acked,
-            refused=self._refused,
-            in_flight=len(self._in_flight),
+            sent=pump.sent,
+            acked=pump.acked,
+            refused=pump.refused,
+            in_flight=pump.in_flight,
         )
 
-    # -- the pump ------------------------------------------------------------------------------
+    # -- the driver ----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        next_purge = time.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(_TICK_S)
             self._wake.clear()
@@ -198,53 +196,11 @@ class Sender:
                     self._hook_due = False
                     if self._hook is not None:
                         self._hook()
-                self._collect_acks()
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + _PURGE_EVERY_S
-                    self.outbox.purge_expired()
+                self.pump.step()
             except Exception:
                 # The sender must outlive a bad moment (a full disk, say): log and go on.
                 log.exception("outbox sender step failed; retrying")
                 self._stopping.wait(1.0)
-
-    def _collect_acks(self) -> None:
-        acks = []
-        while self._acks:
-            acks.append(self._acks.popleft())
-        with self._lock:
-            done: list[int] = []
-            refused: list[int] = []
-            for mid, failed in acks:
-                row_id = self._in_flight.pop(mid, None)
-                if row_id is not None:
-                    (refused if failed else done).append(row_id)
-            if done or refused:
-                self.outbox.ack(done, refused)
-                self._acked += len(done)
-                self._refused += len(refused)
-            if self._connected and not self._stopping.is_set():
-                self._hand_over(self.window - len(self._in_flight))
-
-    def _hand_over(self, free: int) -> None:
-        """Publish up to ``free`` rows from the outbox (caller holds ``_lock``)."""
-        if free <= 0:
-            return
-        for row in self.outbox.take(free):
-            payload = wire_payload(row, self._epoch)
-            try:
-                info = check_publish(
-                    self._client.publish(row.topic, payload, qos=1, retain=row.retain)
-                )
-            except (PublishRefused, ValueError) as error:
-                # It would be refused again: give it up, counted, rather than block the queue.
-                log.error("cannot publish outbox row %d to %s: %s", row.id, row.topic, error)
-                self.outbox.ack((), (row.id,))
-                self._refused += 1
-                continue
-            if info.mid in self._in_flight:
-                log.warning("MQTT message id %d reused while in flight", info.mid)
-            self._in_flight[info.mid] = row.id
-            self._sent += 1
 
     # -- paho callbacks (network thread: no locks of ours) -------------------------------------
 
@@ -259,8 +215,6 @@ class Sender:
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.address, reason)
             return
-        self._epoch = time.time_ns()
-        self._connected = True
         self._up.set()
         self._connects += 1
         self._hook_due = True
@@ -275,8 +229,9 @@ class Sender:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        was, self._connected = self._connected, False
+        was = self._up.is_set()
         self._up.clear()
+        self._wake.set()  # the pump sees the connection gone: what comes now is not live
         if was and not self._stopping.is_set():
             log.warning(
                 "lost the connection to %s (%s); keeping messages on disk", self.address, reason
@@ -290,7 +245,4 @@ class Sender:
         reason: ReasonCode,
         properties: Properties,
     ) -> None:
-        if reason.is_failure:
-            log.error("broker refused message %d: %s", mid, reason)
-        self._acks.append((mid, reason.is_failure))
-        self._wake.set()
+        self._settlements.puback(mid, Puback.of(reason))

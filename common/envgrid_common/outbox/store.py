@@ -417,6 +417,49 @@ class Outbox:
                 self._delete_now(stale, SUPERSEDED)
             return len(ids)
 
+    def relabel(
+        self, kind: Kind, classify: Callable[[str], Kind], *, counters: Mapping[str, int]
+    ) -> int:
+        """Give each row of ``kind`` the kind ``classify(topic)`` says, and set ``counters``.
+
+        One transaction, for a file written before a kind existed (``counters`` records
+        that it is done); before anything is taken. Statuses are tracked apart: no row
+        becomes one or stops being one here. Returns how many rows changed.
+        """
+        if kind is Kind.STATUS:
+            raise ValueError("statuses cannot be relabelled")
+        with self._lock:
+            if self._handed:
+                raise RuntimeError("relabel before anything is taken")
+            changed: dict[Kind, list[int]] = {}
+            for row_id, topic in self._db.execute(
+                "SELECT id, topic FROM messages WHERE kind = ?", (kind.value,)
+            ):
+                new = classify(topic)
+                if new is Kind.STATUS:
+                    raise ValueError(f"{topic}: a row cannot become a status")
+                if new is not kind:
+                    changed.setdefault(new, []).append(row_id)
+            before = self._snapshot()
+            self._begin(self._durable)
+            try:
+                for new, ids in changed.items():
+                    for start in range(0, len(ids), _CHUNK):
+                        chunk = ids[start : start + _CHUNK]
+                        marks = ",".join("?" * len(chunk))
+                        self._db.execute(
+                            f"UPDATE messages SET kind = ? WHERE id IN ({marks})",
+                            [new.value, *chunk],
+                        )
+                for name, value in counters.items():
+                    self._bump(name, value - self._counters.get(name, 0))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._restore(before)
+                raise
+            return sum(len(ids) for ids in changed.values())
+
     def _delete_now(self, ids: Sequence[int], counter: str) -> None:
         """Delete ``ids`` in a transaction of their own, counting them under ``counter``."""
         before = self._snapshot()
