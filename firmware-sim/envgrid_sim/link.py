@@ -1,4 +1,4 @@
-"""One virtual node's MQTT connection: its Last Will, windowed publishes, a way to pull the plug."""
+"""One virtual node's MQTT connection: its Last Will, a publisher for the pump, a plug to pull."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_common.messages import NodeState, NodeStatus
 from envgrid_common.mqtt import BrokerAddress
+from envgrid_common.outbox import Puback, Settle, Settlements
 from envgrid_common.topics import Topics
 
 
@@ -41,12 +42,12 @@ def offline_will(topics: Topics, node_id: str) -> aiomqtt.Will:
 
 
 class NodeClient(aiomqtt.Client):
-    """An aiomqtt client that publishes without waiting and reports PUBACKs with their codes.
+    """An aiomqtt client that publishes for the pump (see :attr:`publisher`).
 
-    :meth:`send` hands a message to paho and returns its message id; each PUBACK lands in
-    :attr:`acks` as (mid, refused), and ``on_event`` is called on every PUBACK and on a lost
-    connection, so one task can keep a window of messages in flight (aiomqtt's own publish
-    waits for each acknowledgement and ignores failure codes).
+    :meth:`send` hands a message to paho without waiting and settles it on its PUBACK,
+    with the reason code; ``on_event`` is called on every PUBACK and on a lost connection,
+    so one task can keep a window of messages in flight (aiomqtt's own publish waits for
+    each acknowledgement and ignores failure codes).
     """
 
     def __init__(
@@ -67,7 +68,7 @@ class NodeClient(aiomqtt.Client):
             clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
             max_inflight_messages=config.window,
         )
-        self.acks: list[tuple[int, bool]] = []
+        self._settlements = Settlements()
         self._on_event = on_event
 
     def _on_publish(
@@ -78,7 +79,7 @@ class NodeClient(aiomqtt.Client):
         reason_code: ReasonCode,
         properties: Properties,
     ) -> None:
-        self.acks.append((mid, reason_code.is_failure))
+        self._settlements.puback(mid, Puback.of(reason_code))
         self._on_event()
         super()._on_publish(client, userdata, mid, reason_code, properties)
 
@@ -98,12 +99,21 @@ class NodeClient(aiomqtt.Client):
         """Whether the connection has gone (the broker went away or the plug was pulled)."""
         return self._disconnected.done() or not self._client.is_connected()
 
-    def send(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
-        """Hand a QoS 1 message to the client and return its message id (raise if it cannot)."""
+    @property
+    def publisher(self) -> NodePublisher:
+        """This client as the pump's :class:`~envgrid_common.outbox.Publisher`."""
+        return NodePublisher(self)
+
+    def send(self, topic: str, payload: bytes, retain: bool, settle: Settle) -> None:
+        """Hand a QoS 1 message to paho and settle it on its PUBACK (raise if it cannot go).
+
+        Unlike paho, a message is not queued while disconnected: the outbox holds it, and
+        the next connection is a new client that would not have it.
+        """
         info = self._client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise aiomqtt.MqttCodeError(info.rc, f"cannot publish to {topic}")
-        return info.mid
+        self._settlements.expect(info.mid, settle)
 
     async def __aexit__(
         self,
@@ -127,3 +137,19 @@ class NodeClient(aiomqtt.Client):
             # An OSError means it is already gone: nothing left to cut.
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+class NodePublisher:
+    """A :class:`NodeClient` as a :class:`~envgrid_common.outbox.Publisher`."""
+
+    def __init__(self, client: NodeClient) -> None:
+        self._client = client
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is up."""
+        return not self._client.lost
+
+    def publish(self, topic: str, payload: bytes, retain: bool, settle: Settle) -> None:
+        """Publish at QoS 1; ``settle`` on the PUBACK."""
+        self._client.send(topic, payload, retain, settle)

@@ -17,7 +17,7 @@ from datetime import datetime
 import aiomqtt
 
 from envgrid_common.messages import NodeState, NodeStatus, Reading
-from envgrid_common.outbox import Kind, Outbox, OutMessage, wire_payload
+from envgrid_common.outbox import Kind, Outbox, OutMessage, Pump
 from envgrid_common.signals import CHINA, NodeSignals
 from envgrid_sim.link import LinkConfig, NodeClient
 from envgrid_sim.scenario import NodeSpec
@@ -58,15 +58,6 @@ class Backoff:
         return self._next * random.uniform(0.8, 1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    """A row handed to the client and not yet acknowledged."""
-
-    row_id: int
-    at: float  # monotonic
-    reading: bool
-
-
 @dataclass(slots=True)
 class NodeCounters:
     """What a node has done so far."""
@@ -82,9 +73,9 @@ class VirtualNode:
     """One node of a simulated township: its own MQTT connection, its own stream of an outbox.
 
     Two tasks: the producer stores a reading into the outbox on schedule whether or not the
-    broker is there; the link connects (again and again) and moves the node's rows from the
-    outbox to the broker, a window at a time, deleting each on its PUBACK. What waited in the
-    outbox goes out marked historical, as the outbox decides.
+    broker is there; the link connects (again and again) and drives the node's
+    :class:`~envgrid_common.outbox.Pump`, which moves its rows to the broker a window at a
+    time, deletes each on its PUBACK and marks what waited historical.
     """
 
     def __init__(
@@ -105,8 +96,8 @@ class VirtualNode:
         self._halt = asyncio.Event()  # set on a power cut: stop without saying goodbye
         self._wake = asyncio.Event()  # a reading to send, a PUBACK, a lost connection, stop
         self._client: NodeClient | None = None
-        self._epoch = 0  # the current connection (see Row.live); 0 while disconnected
-        self._in_flight: dict[int, _Sent] = {}  # by MQTT message id
+        self._pump: Pump | None = None
+        self._store_failures = 0
 
     @property
     def node_id(self) -> str:
@@ -161,12 +152,11 @@ class VirtualNode:
         reading = Reading(seq=outbox.counter(key, FIRST_SEQ), ts=ts, values=self.signals.sample(ts))
         payload = reading.model_dump_json(exclude_defaults=True).encode()
         message = OutMessage(Kind.READING, self.link.topics.readings(self.node_id), payload)
-        # Live only if it can go at once: nothing older of this node waits to be sent.
-        live = self._epoch if self._epoch and not outbox.pending(self.node_id) else 0
         try:
-            outbox.put([message], live=live, counters={key: reading.seq + 1}, stream=self.node_id)
+            self._pump_of(outbox).put([message], counters={key: reading.seq + 1})
         except (sqlite3.Error, OSError) as error:
             # A full or failing disk: this reading is lost (and said so); the next may fit.
+            self._store_failures += 1
             self.counters.failed += 1
             log.error("%s: could not store reading %d: %s", self.node_id, reading.seq, error)
             return None
@@ -175,22 +165,36 @@ class VirtualNode:
         self._wake.set()
         return reading
 
+    def _pump_of(self, outbox: Outbox) -> Pump:
+        if self._pump is None or self._pump.outbox is not outbox:
+            self._pump = Pump(
+                outbox,
+                stream=self.node_id,
+                window=self.link.window,
+                # The township broker keeps a node's messages for the gateway's persistent
+                # session: "no subscriber" there means nobody wants them (a bench, a test).
+                resend_undelivered=False,
+                wake=lambda: self._wake.set(),
+            )
+        return self._pump
+
     # -- the link ------------------------------------------------------------------------------
 
     async def _link(self, stop: asyncio.Event, outbox: Outbox) -> None:
         failures = 0
+        pump = self._pump_of(outbox)
         while not self._stopping(stop):
             try:
                 async with NodeClient(self.node_id, self.link, self._wake.set) as client:
                     self._client = client
-                    self._epoch = time.time_ns()
+                    pump.attach(client.publisher)
                     self._on_connected(failures, outbox)
                     failures = 0
-                    self._status(outbox, NodeState.ONLINE)
-                    await self._pump(client, outbox, stop)
+                    self._status(pump, NodeState.ONLINE)
+                    await self._drive(client, pump, stop)
                     if not self._halt.is_set():
-                        self._status(outbox, NodeState.OFFLINE)
-                        await self._pump(client, outbox, stop, drain_s=DRAIN_S)
+                        self._status(pump, NodeState.OFFLINE)
+                        await self._drive(client, pump, stop, drain_s=DRAIN_S)
             except aiomqtt.MqttError as error:
                 failures += 1
                 # One warning per outage (none for a deliberate power cut); the progress line
@@ -205,11 +209,9 @@ class VirtualNode:
                 )
             finally:
                 self._client = None
-                self._epoch = 0
                 self.counters.connected = False
                 # A new client does not resend what the old one had in flight: the outbox does.
-                self._in_flight.clear()
-                outbox.release(self.node_id)
+                pump.attach(None)
             if not self._stopping(stop):
                 await self._sleep(stop, self._backoff.delay())
 
@@ -221,78 +223,54 @@ class VirtualNode:
             waiting = " with a backlog to send" if outbox.pending(self.node_id) else ""
             log.info("%s: reconnected to %s%s", self.node_id, self.link.address, waiting)
 
-    def _status(self, outbox: Outbox, state: NodeState) -> None:
+    def _status(self, pump: Pump, state: NodeState) -> None:
         status = NodeStatus(state=state, ts=self._clock(), kind="sensor")
         payload = status.model_dump_json(exclude_none=True).encode()
         topic = self.link.topics.status(self.node_id)
         message = OutMessage(Kind.STATUS, topic, payload, retain=True, key=self.node_id)
-        outbox.put([message], live=self._epoch, stream=self.node_id)
+        pump.put([message])
         self._wake.set()
 
-    async def _pump(
+    async def _drive(
         self,
         client: NodeClient,
-        outbox: Outbox,
+        pump: Pump,
         stop: asyncio.Event,
         *,
         drain_s: float | None = None,
     ) -> None:
-        """Move rows to the broker until stopped (or, draining, until none are left)."""
+        """Step the pump until stopped (or, draining, until nothing is left)."""
         timeout_s = self.link.publish_timeout_s
         give_up = None if drain_s is None else time.monotonic() + drain_s
         while True:
             self._wake.clear()
-            self._collect(client, outbox)
+            pump.collect()
+            self._count(pump)
             if client.lost:
                 raise aiomqtt.MqttError("connection lost")
             if self._halt.is_set() or (drain_s is None and stop.is_set()):
                 return
-            sent = self._hand_over(client, outbox)
+            sent = pump.step()
+            self._count(pump)
             if give_up is not None and (
-                (not sent and not self._in_flight) or time.monotonic() >= give_up
+                (not sent and not pump.in_flight) or time.monotonic() >= give_up
             ):
                 return
             now = time.monotonic()
             wait: float | None = None
-            if self._in_flight:
-                oldest = min(sent.at for sent in self._in_flight.values())
-                if now - oldest > timeout_s:
+            if pump.in_flight:
+                waited = pump.oldest_in_flight_s()
+                if waited > timeout_s:
                     raise aiomqtt.MqttError(f"no PUBACK within {timeout_s:g} s")
-                wait = oldest + timeout_s - now
+                wait = timeout_s - waited
             if give_up is not None:
                 wait = min(wait if wait is not None else math.inf, give_up - now)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
-    def _hand_over(self, client: NodeClient, outbox: Outbox) -> int:
-        free = self.link.window - len(self._in_flight)
-        if free <= 0:
-            return 0
-        rows = outbox.take(free, stream=self.node_id)
-        now = time.monotonic()
-        for row in rows:
-            mid = client.send(row.topic, wire_payload(row, self._epoch), retain=row.retain)
-            self._in_flight[mid] = _Sent(row.id, now, row.kind is Kind.READING)
-        return len(rows)
-
-    def _collect(self, client: NodeClient, outbox: Outbox) -> None:
-        acks, client.acks = client.acks, []
-        done: list[int] = []
-        refused: list[int] = []
-        for mid, failed in acks:
-            sent = self._in_flight.pop(mid, None)
-            if sent is None:
-                continue
-            if failed:
-                # Sending it again would be refused again: count it, say so, carry on.
-                log.error("%s: the broker refused message %d", self.node_id, mid)
-                refused.append(sent.row_id)
-            else:
-                done.append(sent.row_id)
-                self.counters.sent += sent.reading
-        if done or refused:
-            outbox.ack(done, refused)
-            self.counters.failed += len(refused)
+    def _count(self, pump: Pump) -> None:
+        self.counters.sent = pump.acked[Kind.READING]
+        self.counters.failed = self._store_failures + pump.stats().refused
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> bool:
         """Wait ``seconds``; True as soon as the node must stop (``stop`` or a power cut)."""

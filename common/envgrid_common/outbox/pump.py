@@ -146,6 +146,11 @@ class Pump:
                     self._behind = False
             return handed
 
+    def collect(self) -> None:
+        """Settle what the broker acknowledged, handing nothing over."""
+        with self._lock:
+            self._collect()
+
     def attach(self, publisher: Publisher | None) -> int:
         """Publish through ``publisher`` from now on (None: no connection); see :meth:`release`."""
         with self._lock:

@@ -127,7 +127,6 @@ class Sender:
         """
         drained = self.drain(timeout_s) if self.connected else len(self.outbox) == 0
         self._stopping.set()
-        self.pump.pause()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
@@ -145,7 +144,7 @@ class Sender:
             if isinstance(sock, socket.socket):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-        self.pump.step()  # PUBACKs that came in before the end: fewer duplicates later
+        self.pump.collect()  # PUBACKs that came in before the end: fewer duplicates later
         return drained
 
     def drain(self, timeout_s: float) -> bool:
