@@ -49,12 +49,14 @@ class Bridge:
             if cleared is None:
                 self._dead_letter(inbound, rejected.reason)
             else:
-                self._forward(inbound, Outgoing(self._uplink_topic(cleared), b"", retain=True))
+                cleared_topic = self._uplink_topic(cleared)
+                self._forward(inbound, Outgoing(cleared_topic, b"", retain=True, parsed=cleared))
             return
         # Status is retained by contract; an MQTT 3.1.1 broker clears the flag on live
         # delivery, so restore it rather than trust it.
         retain = inbound.retain or accepted.topic.channel is NodeChannel.STATUS
-        outgoing = Outgoing(self._uplink_topic(accepted.topic), inbound.payload, retain)
+        topic = accepted.topic
+        outgoing = Outgoing(self._uplink_topic(topic), inbound.payload, retain, parsed=topic)
         self._forward(inbound, outgoing)
 
     def _retained_clear(self, inbound: Inbound) -> NodeTopic | None:

@@ -9,21 +9,19 @@ it hands them on to the uplink (any ``Forwarder`` with a ``connected`` property)
   batch under load, no added delay when idle), then calls each message's ``done(None)``: only
   then is the township broker acknowledged. A message queued but not committed when the
   process dies is unacknowledged there, and the township broker delivers it again.
-* **Sent in order, then deleted.** A pump thread takes rows in their order and hands at most
-  ``window`` at a time to the uplink; a row is deleted when the uplink's ``done(None)`` says
-  the cloud broker has it. The uplink's MQTT client resends what it was given after a
-  reconnect, so rows in flight are never handed over twice by one process; after a restart
-  everything not yet deleted goes again (receivers are idempotent).
-* **Historical.** Readings and detections that waited (stored while the uplink was down, or
-  behind such a backlog, or left over from an earlier connection or process) are sent with
-  ``"historical": true``; statuses, snapshots and dead letters are sent unchanged.
-* **Bounded.** The :class:`~envgrid_common.outbox.Outbox` bounds rows, bytes and age; when full
-  it drops the oldest readings. Everything else (detections, snapshots, statuses, dead
-  letters) is never dropped.
-* **Nobody listening.** A PUBACK saying the cloud broker had no subscriber for a message
-  (MQTT 5 reason 0x10: after a broker restart, until the ingest subscribes again) does not
-  delete it: the pump stops handing over, waits a moment, and sends those rows again, in
-  order. Retained messages are kept by the broker anyway and count as delivered.
+* **Forwarded by the one engine.** A pump thread drives an outbox
+  :class:`~envgrid_common.outbox.Pump` whose publisher is the uplink: rows go in order, at
+  most ``window`` in flight, each deleted when the cloud broker has it; what waited goes
+  ``"historical"``; the oldest readings are dropped when full; what the cloud broker gave to
+  nobody (MQTT 5 reason 0x10: after a broker restart, until the ingest subscribes again) is
+  kept and sent again. The uplink's MQTT client resends what it was given after a
+  reconnect; after a restart everything not yet deleted goes again (receivers are
+  idempotent).
+* **Every channel its kind.** Readings, detections, statuses, snapshots and dead letters are
+  stored as such (from the topic the bridge parsed): only readings are dropped when full,
+  only readings and detections are marked historical, and statuses keep their place. A
+  buffer file written before (everything but readings stored as detections) is relabelled
+  once when opened (its schema counter says so).
 * **Refusals.** A message the cloud broker refuses (too large, not authorised, …) is replaced
   by a dead letter saying why, queued like any other row; a refused dead letter is logged and
   counted as lost, since nothing upstream will take it.
@@ -36,12 +34,23 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from envgrid_common.outbox import Bounds, Durability, Kind, Outbox, OutMessage, Row
-from envgrid_common.outbox.message import mark_historical
+from envgrid_common.mqtt import PublishRefused
+from envgrid_common.outbox import (
+    DELIVERED,
+    Bounds,
+    Durability,
+    Kind,
+    Outbox,
+    OutMessage,
+    Puback,
+    Pump,
+    Row,
+    Settle,
+)
+from envgrid_common.outbox.publisher import NO_MATCHING_SUBSCRIBERS, UNSPECIFIED_ERROR
 from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import dead_letter
 from envgrid_gateway.bridge import MAX_DEAD_LETTER_BYTES
@@ -56,12 +65,19 @@ DEFAULT_WINDOW = 1000
 MAX_BATCH = 2000
 # How often the pump looks at the uplink's connection when nothing else wakes it.
 _TICK_S = 0.05
-_PURGE_EVERY_S = 60.0
 _RETRY_S = 1.0
 
-# Channels whose JSON body has a "historical" field (node statuses refuse unknown fields,
-# snapshots are JPEG).
-_MARKABLE = frozenset({NodeChannel.READINGS, NodeChannel.DETECTIONS})
+_KINDS = {
+    NodeChannel.READINGS: Kind.READING,
+    NodeChannel.DETECTIONS: Kind.DETECTION,
+    # Not the outbox's STATUS: that keeps only the newest per node (losing an offline spell
+    # in between) and sends it ahead of older rows.
+    NodeChannel.STATUS: Kind.RELAYED_STATUS,
+    NodeChannel.SNAPSHOTS: Kind.SNAPSHOT,
+}
+# The buffer file's own schema, kept as an outbox counter: 2 gave every channel its kind.
+SCHEMA_COUNTER = "gateway.buffer_schema"
+SCHEMA_VERSION = 2
 
 
 class Upstream(Protocol):
@@ -108,38 +124,32 @@ class Buffer:
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
-        self._inner = inner
         self._gateway_id = gateway_id
         self._topics = uplink_topics
         self._dead_letter_topic = uplink_topics.dead_letter(gateway_id)
-        self._window = window
         self._stats = stats or Stats()
         self.outbox = Outbox(path, bounds, durability=durability)
+        try:
+            self._migrate()
+        except BaseException:
+            self.outbox.close()
+            raise
         # Writer side: messages received and not yet committed, in arrival order.
         self._cond = threading.Condition()
         self._incoming: deque[tuple[Outgoing, Done]] = deque()
         self._writing = 0
         self._accepting = True
-        # Pump side. Only the pump thread touches _in_flight; uplink callbacks only append
-        # to _settled (they run on the uplink's network thread, which must never wait for us).
+        # Pump side: the pump thread steps the engine whenever the uplink settles a message.
         self._wake = threading.Event()
-        self._settled: deque[tuple[int, str | None]] = deque()
-        self._in_flight: dict[int, Row] = {}
-        self._in_flight_count = 0  # read by other threads for stats and drain
-        # Rows the cloud broker had no subscriber for: held (still handed over in the outbox)
-        # until the window has settled and _retry_at has come, then released and sent again.
-        self._undelivered = 0
-        self._retry_at = 0.0
-        self._handing_over = True
-        # What the uplink's connection was when last looked at; the writer and the pump
-        # both look (under _state), so that a message stored just after a reconnect is live
-        # even if the pump has not woken since.
-        self._state = threading.Lock()
-        self._up = False
-        self._epoch = 0  # the uplink connection rows are stored live on; 0: none yet
-        # Set while rows wait that were stored with the uplink down: rows stored behind
-        # them are historical too, until the pump has caught up.
-        self._behind = True
+        self._pump = Pump(
+            self.outbox,
+            _UplinkPublisher(inner),
+            window=window,
+            retry_s=_RETRY_S,
+            wake=self._wake.set,
+            replace=self._letter,
+            on_undelivered=self._undelivered,
+        )
         self._lost = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -169,7 +179,6 @@ class Buffer:
 
     def start(self) -> Buffer:
         """Start the writer and the pump (what is on disk from before goes first)."""
-        self._step()  # see the uplink's state now, so that the first messages can be live
         for target, name in ((self._write_loop, "writer"), (self._pump_loop, "pump")):
             thread = threading.Thread(target=target, name=f"gateway-buffer-{name}", daemon=True)
             thread.start()
@@ -205,9 +214,9 @@ class Buffer:
         with self._cond:
             self._accepting = False
             self._cond.notify_all()
-        self._handing_over = False
+        self._pump.pause()
         deadline = time.monotonic() + settle_timeout_s
-        while self._in_flight_count and time.monotonic() < deadline:
+        while self._pump.in_flight and time.monotonic() < deadline:
             self._wake.set()
             time.sleep(0.01)
         self._stop.set()
@@ -265,10 +274,8 @@ class Buffer:
 
     def _write(self, batch: list[tuple[Outgoing, Done]]) -> bool:
         messages = [self._out_message(message) for message, _ in batch]
-        with self._state:
-            live = self._epoch if self._observe() and not self._behind else 0
         try:
-            self.outbox.put(messages, live=live)
+            self._pump.put(messages)  # live or not is the pump's rule
         except Exception:
             log.exception(
                 "cannot store %d message(s) in %s; retrying", len(batch), self.outbox.path
@@ -278,165 +285,67 @@ class Buffer:
         return True
 
     def _out_message(self, message: Outgoing) -> OutMessage:
-        parsed = self._topics.parse_node_topic(message.topic)
-        # Only readings may be dropped when full. Everything else is stored as a detection,
-        # the outbox's never-dropped FIFO kind: its STATUS kind would keep only the newest
-        # per node (losing an offline spell in between) and send it ahead of older rows.
-        droppable = parsed is not None and parsed.channel is NodeChannel.READINGS
-        kind = Kind.READING if droppable else Kind.DETECTION
-        return OutMessage(kind, message.topic, message.payload, message.retain)
+        return OutMessage(self._kind(message), message.topic, message.payload, message.retain)
+
+    def _kind(self, message: Outgoing) -> Kind:
+        if message.topic == self._dead_letter_topic:
+            return Kind.DEAD_LETTER
+        # The bridge passes the topic it parsed; other senders (tools, tests) may not.
+        parsed = message.parsed or self._topics.parse_node_topic(message.topic)
+        # Anything else is passed on as opaque bytes, unchanged and never dropped.
+        return Kind.SNAPSHOT if parsed is None else _KINDS[parsed.channel]
+
+    def _migrate(self) -> None:
+        """Give the rows of an older buffer file their kinds (they were all detections)."""
+        if self.outbox.counter(SCHEMA_COUNTER) >= SCHEMA_VERSION:
+            return
+        changed = self.outbox.relabel(
+            Kind.DETECTION,
+            lambda topic: self._kind(Outgoing(topic, b"")),
+            counters={SCHEMA_COUNTER: SCHEMA_VERSION},
+        )
+        if changed:
+            log.info("%s: %d stored message(s) relabelled by channel", self.outbox.path, changed)
 
     # -- the uplink's side ---------------------------------------------------------------------
 
     def _pump_loop(self) -> None:
-        next_purge = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(_TICK_S)
             self._wake.clear()
             try:
-                self._step()
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + _PURGE_EVERY_S
-                    self.outbox.purge_expired()
+                self._pump.step()
             except Exception:
                 # The pump must outlive a bad moment (a full disk, say): log and go on.
                 log.exception("gateway buffer step failed; retrying")
                 self._stop.wait(_RETRY_S)
-        self._collect()  # confirmations that came in before the end: fewer repeats later
+        self._pump.collect()  # confirmations that came in before the end: fewer repeats later
 
-    def _observe(self) -> bool:
-        """Whether the uplink is connected; a new connection starts a new epoch. Under _state."""
-        up = self._inner.connected
-        if up and not self._up:
-            # Rows stored on an earlier connection and still waiting are historical, and so
-            # is what is stored behind them; with none waiting, what comes now is live.
-            self._epoch = time.time_ns()
-            self._behind = self.outbox.pending()
-        elif self._up and not up:
-            self._behind = True
-        self._up = up
-        return up
-
-    def _step(self) -> None:
-        with self._state:
-            up = self._observe()
-        self._collect()
-        if self._undelivered:
-            if self._in_flight or time.monotonic() < self._retry_at:
-                return  # no new rows while the cloud has nobody to give them to
-            released = self.outbox.release()
-            log.info("sending %d row(s) again that nobody had subscribed to", released)
-            self._undelivered = 0
-        if up and self._handing_over:
-            self._hand_over(self._window - len(self._in_flight))
-            if not self.outbox.pending():
-                with self._state:
-                    self._behind = False
-
-    def _hand_over(self, free: int) -> None:
-        if free <= 0:
-            return
-        for row in self.outbox.take(free):
-            self._in_flight[row.id] = row
-            self._in_flight_count = len(self._in_flight)
-            outgoing = Outgoing(row.topic, self._wire_payload(row), row.retain)
-            try:
-                self._inner.send(outgoing, partial(self._confirm, row.id))
-            except Exception as error:
-                log.exception("uplink would not take row %d for %s", row.id, row.topic)
-                self._confirm(row.id, f"not sent: {error}")
-
-    def _wire_payload(self, row: Row) -> bytes:
-        if row.live == self._epoch:
-            return row.payload
-        parsed = self._topics.parse_node_topic(row.topic)
-        if parsed is None or parsed.channel not in _MARKABLE:
-            return row.payload
-        return mark_historical(row.payload)
-
-    def _confirm(self, row_id: int, refused: str | None) -> None:
-        # The uplink's network thread: queue and wake, nothing more.
-        self._settled.append((row_id, refused))
-        self._wake.set()
-
-    def _collect(self) -> None:
-        settled: list[tuple[int, str | None]] = []
-        while self._settled:
-            settled.append(self._settled.popleft())
-        if not settled:
-            return
-        confirmed: list[int] = []
-        refused: list[Row] = []
-        letters: list[OutMessage] = []
-        lost: list[tuple[Row, str]] = []
-        undelivered = 0
-        for row_id, reason in settled:
-            row = self._in_flight.get(row_id)
-            if row is None:
-                continue
-            if reason is None or (reason == NO_SUBSCRIBERS and row.retain):
-                confirmed.append(row_id)
-                continue
-            if reason == NO_SUBSCRIBERS:
-                undelivered += 1
-                continue
-            refused.append(row)
-            if row.topic == self._dead_letter_topic:
-                lost.append((row, reason))
-            else:
-                letters.append(self._letter(row, reason))
-        try:
-            if letters:
-                # Stored before the refused rows are deleted: a crash in between repeats a
-                # message, it never loses one.
-                self.outbox.put(letters)
-            self.outbox.ack(confirmed, [row.id for row in refused])
-        except BaseException:
-            self._settled.extendleft(reversed(settled))  # the outbox rolled back: next round
-            raise
-        for row_id, _ in settled:
-            self._in_flight.pop(row_id, None)
-        self._in_flight_count = len(self._in_flight)
-        self._count_refusals(len(letters), lost)
-        if undelivered:
-            self._hold_undelivered(undelivered)
-
-    def _hold_undelivered(self, count: int) -> None:
-        if not self._undelivered:
-            log.warning(
-                "the cloud broker has no subscriber for %s (restarted? ingest not yet back): "
-                "holding what it did not deliver, trying again in %.0f s",
-                self._topics.base,
-                _RETRY_S,
-            )
-        self._undelivered += count
-        self._retry_at = time.monotonic() + _RETRY_S
+    def _undelivered(self, count: int) -> None:
         self._stats.add("uplink_undelivered", count)
 
-    def _letter(self, row: Row, reason: str) -> OutMessage:
-        """A dead letter for ``row``, which the cloud broker refused with ``reason``."""
-        reason = f"uplink refused {row.topic}: {reason}"
+    def _letter(self, row: Row, refused: Puback) -> list[OutMessage]:
+        """What replaces ``row``, which the cloud broker refused: a dead letter saying why."""
+        if row.kind is Kind.DEAD_LETTER:
+            # Nowhere left to put it, and it would be refused again on every retry.
+            self._lost += 1
+            self._stats.add("lost")
+            log.error("uplink refused dead letter row %d: %s; it is lost", row.id, refused.reason)
+            return []
+        reason = f"uplink refused {row.topic}: {refused.reason}"
         body = row.payload
         if len(body) > MAX_DEAD_LETTER_BYTES:
             reason += f" (first {MAX_DEAD_LETTER_BYTES} of {len(body)} bytes kept)"
             body = body[:MAX_DEAD_LETTER_BYTES]
         log.warning("dead letter (uplink_refused) for row %d: %s", row.id, reason)
-        letter = dead_letter(self._gateway_id, row.topic, body, reason)
-        return OutMessage(
-            Kind.DETECTION, self._dead_letter_topic, letter.model_dump_json().encode()
-        )
-
-    def _count_refusals(self, lettered: int, lost: list[tuple[Row, str]]) -> None:
         # The bridge's counters for the same events, now that refusals come back here.
-        if lettered:
-            self._stats.add("uplink_refused", lettered)
-            self._stats.add("dead_lettered", lettered)
-            self._stats.add("rejected_uplink_refused", lettered)
-        for row, reason in lost:
-            # Nowhere left to put it, and it would be refused again on every retry.
-            self._lost += 1
-            self._stats.add("lost")
-            log.error("uplink refused dead letter row %d: %s; it is lost", row.id, reason)
+        self._stats.add("uplink_refused")
+        self._stats.add("dead_lettered")
+        self._stats.add("rejected_uplink_refused")
+        letter = dead_letter(self._gateway_id, row.topic, body, reason)
+        return [
+            OutMessage(Kind.DEAD_LETTER, self._dead_letter_topic, letter.model_dump_json().encode())
+        ]
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -448,7 +357,7 @@ class Buffer:
         return BufferStats(
             buffered=s.rows,
             bytes=s.bytes,
-            in_flight=self._in_flight_count,
+            in_flight=self._pump.in_flight,
             unwritten=unwritten,
             oldest_pending_s=s.oldest_age_s,
             dropped=s.dropped,
@@ -471,3 +380,32 @@ class Buffer:
             "buffer_refused": s.refused,
             "buffer_lost": s.lost,
         }
+
+
+class _UplinkPublisher:
+    """The uplink (a Forwarder with a connection state) as the pump's Publisher."""
+
+    def __init__(self, inner: Upstream) -> None:
+        self._inner = inner
+
+    @property
+    def connected(self) -> bool:
+        """Whether the uplink is connected."""
+        return self._inner.connected
+
+    def publish(self, topic: str, payload: bytes, retain: bool, settle: Settle) -> None:
+        """Hand one message to the uplink; its ``done`` becomes a PUBACK."""
+
+        def done(refused: str | None) -> None:
+            if refused is None:
+                settle(DELIVERED)
+            elif refused == NO_SUBSCRIBERS:
+                settle(Puback(NO_MATCHING_SUBSCRIBERS, refused))
+            else:
+                settle(Puback(UNSPECIFIED_ERROR, refused))
+
+        try:
+            self._inner.send(Outgoing(topic, payload, retain), done)
+        except Exception as error:
+            log.exception("uplink would not take a message for %s", topic)
+            raise PublishRefused(str(error)) from error

@@ -7,17 +7,24 @@ is on disk), which feeds the uplink (``done`` on the cloud broker's PUBACK).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from envgrid_common.topics import NodeTopic
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A message for the uplink, already in the uplink's topic grammar."""
+    """A message for the uplink, already in the uplink's topic grammar.
+
+    ``parsed`` is its topic as the bridge parsed it (None for a dead letter), carried so that
+    nothing downstream parses the topic again.
+    """
 
     topic: str
     payload: bytes
     retain: bool = False
+    parsed: NodeTopic | None = field(default=None, compare=False)
 
 
 Done = Callable[[str | None], None]

@@ -17,6 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from envgrid_common.messages import GatewayStatus, NodeState
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect
 from envgrid_common.netloop import NetLoop, new_loop_client
+from envgrid_common.outbox.publisher import NO_MATCHING_SUBSCRIBERS
 from envgrid_gateway.outbound import NO_SUBSCRIBERS, Done, Outgoing
 from envgrid_gateway.settings import GatewaySettings
 
@@ -25,7 +26,6 @@ log = logging.getLogger("envgrid.gateway.uplink")
 # Room above the local Receive Maximum for our own status messages.
 _STATUS_HEADROOM = 100
 _UNSET = object()
-_NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason code
 
 
 def status_payload(state: NodeState, counters: dict[str, int] | None = None) -> bytes:
@@ -200,7 +200,7 @@ class Uplink:
         _properties: Any,
     ) -> None:
         outcome = str(reason_code) if reason_code.is_failure else None
-        if reason_code.value == _NO_MATCHING_SUBSCRIBERS:
+        if reason_code.value == NO_MATCHING_SUBSCRIBERS:
             outcome = NO_SUBSCRIBERS  # accepted, delivered to nobody: the sender decides
         with self._lock:
             done = self._waiting.pop(mid, None)
