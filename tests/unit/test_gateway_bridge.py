@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from envgrid_common.topics import Topics
+from envgrid_common.topics import NodeChannel, NodeTopic, Topics
 from envgrid_gateway.adapters import Inbound
 from envgrid_gateway.bridge import MAX_DEAD_LETTER_BYTES, Bridge
 from envgrid_gateway.outbound import Done, Outgoing
@@ -208,3 +208,20 @@ def test_status_goes_up_retained_even_when_the_flag_was_lost(
 ) -> None:
     bridge(Source().message(LOCAL.status("n1"), b'{"state":"online"}', retain=False))
     assert forwarder.sent[0][0].retain
+
+
+def test_each_message_carries_its_topic_as_parsed_once(
+    bridge: Bridge, forwarder: FakeForwarder
+) -> None:
+    source = Source()
+    bridge(source.message(LOCAL.readings("n1"), reading()))
+    bridge(source.message(LOCAL.snapshot("cam1", "ev-7"), b"\xff\xd8"))
+    bridge(source.message(LOCAL.status("n1"), b"", retain=True))  # a retained status cleared
+    bridge(source.message(LOCAL.readings("n1"), b"not json"))
+    parsed = [out.parsed for out, _ in forwarder.sent]
+    assert parsed == [
+        NodeTopic("n1", NodeChannel.READINGS),
+        NodeTopic("cam1", NodeChannel.SNAPSHOTS, "ev-7"),
+        NodeTopic("n1", NodeChannel.STATUS),
+        None,  # a dead letter
+    ]

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from envgrid_common.outbox import Bounds, Outbox
-from envgrid_common.topics import Topics
-from envgrid_gateway.buffer import Buffer
+from envgrid_common.outbox import Bounds, Kind, Outbox, OutMessage
+from envgrid_common.topics import NodeChannel, NodeTopic, Topics
+from envgrid_gateway.buffer import SCHEMA_COUNTER, SCHEMA_VERSION, Buffer
 from envgrid_gateway.outbound import NO_SUBSCRIBERS, Done, Outgoing
 from envgrid_gateway.stats import Stats
 from tests.polling import wait_until
@@ -435,3 +435,59 @@ def test_counters_report_depth_age_and_drops(make: Callable[..., Buffer]) -> Non
     assert counters["buffer_dropped"] == 1
     assert counters["buffer_oldest_pending_s"] >= 0
     assert buffer.stats().oldest_pending_s is not None
+
+
+def test_a_buffer_file_from_before_channel_kinds_loses_nothing(
+    make: Callable[..., Buffer], path: Path
+) -> None:
+    backlog = [
+        reading("n1", 1),
+        status("n1", "offline"),
+        detection("n2", 7),
+        letter("bad json"),
+        Outgoing(UP.snapshot("n2", "ev-1"), b"\xff\xd8jpeg"),
+        status("n1", "online"),
+    ]
+    with Outbox(path) as old:  # as the previous version stored them: all but readings detections
+        old.put(
+            [
+                OutMessage(Kind.READING if i == 0 else Kind.DETECTION, m.topic, m.payload, m.retain)
+                for i, m in enumerate(backlog)
+            ]
+        )
+    uplink = FakeUplink()
+    buffer = make(uplink)
+    wait_until(lambda: len(uplink.sent) == len(backlog))
+    sent = uplink.messages()
+    assert [m.topic for m in sent] == [m.topic for m in backlog], "in order, none superseded"
+    assert body(sent[0]) == {**body(backlog[0]), "historical": True}
+    assert body(sent[2]) == {**body(backlog[2]), "historical": True}
+    for i in (1, 3, 4, 5):  # relabelled: statuses, dead letters and snapshots go unchanged
+        assert sent[i] == backlog[i]
+    buffer.close()
+    with Outbox(path) as box:
+        kinds = [row.kind for row in box.take(10)]
+        assert kinds == [
+            Kind.READING,
+            Kind.RELAYED_STATUS,
+            Kind.DETECTION,
+            Kind.DEAD_LETTER,
+            Kind.SNAPSHOT,
+            Kind.RELAYED_STATUS,
+        ]
+        assert box.counter(SCHEMA_COUNTER) == SCHEMA_VERSION
+
+
+def test_the_bridge_s_parsed_topic_decides_the_kind(make: Callable[..., Buffer]) -> None:
+    uplink, acks = FakeUplink(connected=False), Acks()
+    buffer = make(uplink, bounds=Bounds(max_rows=2))
+    parsed = NodeTopic("n1", NodeChannel.STATUS)
+    # An odd topic: only the parsed form says it is a status (never dropped, never marked).
+    buffer.send(Outgoing("up/odd", b'{"state": "online"}', True, parsed), acks.done("s"))
+    buffer.send(reading("n1", 1), acks.done("r1"))
+    buffer.send(reading("n1", 2), acks.done("r2"))
+    wait_until(lambda: len(acks) == 3)
+    uplink.connected = True
+    wait_until(lambda: len(uplink.sent) == 2)
+    assert uplink.messages()[0] == Outgoing("up/odd", b'{"state": "online"}', True)
+    assert seqs(uplink.messages()[1:]) == [2]

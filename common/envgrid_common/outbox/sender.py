@@ -56,8 +56,9 @@ class Sender:
     A message goes to the outbox first (:meth:`submit`) and is handed to the MQTT client at
     once if the window allows; live or historical is the pump's rule. paho resends what was
     in flight after a lost connection; after a restart everything unacknowledged goes again.
-    A PUBACK saying nobody subscribed deletes the row like any other: a node's broker keeps
-    its messages for the gateway's persistent session, so "nobody" means nobody wants them.
+    By default a PUBACK saying nobody subscribed deletes the row like any other: a node's
+    broker keeps its messages for the gateway's persistent session, so "nobody" means nobody
+    wants them; ``resend_undelivered`` keeps such rows and sends them again instead.
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class Sender:
         keepalive_s: int = 30,
         reconnect_max_s: int = 30,
         on_connect: Callable[[], None] | None = None,
+        resend_undelivered: bool = False,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -94,7 +96,7 @@ class Sender:
         self._hook_due = False
         self._connects = 0
         self.pump = Pump(
-            outbox, self, window=window, resend_undelivered=False, wake=self._wake.set
+            outbox, self, window=window, resend_undelivered=resend_undelivered, wake=self._wake.set
         )
 
     # -- the publisher the pump uses -----------------------------------------------------------
