@@ -34,6 +34,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -395,17 +396,18 @@ class _UplinkPublisher:
 
     def publish(self, topic: str, payload: bytes, retain: bool, settle: Settle) -> None:
         """Hand one message to the uplink; its ``done`` becomes a PUBACK."""
-
-        def done(refused: str | None) -> None:
-            if refused is None:
-                settle(DELIVERED)
-            elif refused == NO_SUBSCRIBERS:
-                settle(Puback(NO_MATCHING_SUBSCRIBERS, refused))
-            else:
-                settle(Puback(UNSPECIFIED_ERROR, refused))
-
         try:
-            self._inner.send(Outgoing(topic, payload, retain), done)
+            self._inner.send(Outgoing(topic, payload, retain), partial(_as_puback, settle))
         except Exception as error:
             log.exception("uplink would not take a message for %s", topic)
             raise PublishRefused(str(error)) from error
+
+
+def _as_puback(settle: Settle, refused: str | None) -> None:
+    """The uplink's ``done`` as the PUBACK it stands for."""
+    if refused is None:
+        settle(DELIVERED)
+    elif refused == NO_SUBSCRIBERS:
+        settle(Puback(NO_MATCHING_SUBSCRIBERS, refused))
+    else:
+        settle(Puback(UNSPECIFIED_ERROR, refused))

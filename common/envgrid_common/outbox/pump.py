@@ -57,10 +57,8 @@ class PumpStats:
     undelivered: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Flight:
-    row: Row
-    at: float  # monotonic, when handed to the publisher
+# A row in flight, and when (monotonic) it was handed to the publisher.
+_Flight = tuple[Row, float]
 
 
 class Pump:
@@ -95,7 +93,8 @@ class Pump:
         self._replace = replace
         self._on_undelivered = on_undelivered
         # _state guards the connection as last seen; _lock the hand-over and what is in
-        # flight. put() takes only _state, so storing never waits for a hand-over.
+        # flight. put() takes only _state, and briefly, so storing and handing over never
+        # wait for each other.
         self._state = threading.Lock()
         self._lock = threading.Lock()
         self._up = False
@@ -119,7 +118,8 @@ class Pump:
         """Store ``messages`` (and ``counters``) in one transaction, live if they can be."""
         with self._state:
             live = self._epoch if self._observe() and not self._behind else 0
-            return self.outbox.put(messages, live=live, counters=counters, stream=self.stream)
+        # Not under _state: a commit (an fsync) must not hold up the hand-over.
+        return self.outbox.put(messages, live=live, counters=counters, stream=self.stream)
 
     # -- the driver's side ---------------------------------------------------------------------
 
@@ -186,7 +186,7 @@ class Pump:
         flights = list(self._in_flight.values())
         if not flights:
             return 0.0
-        return time.monotonic() - min(f.at for f in flights)
+        return time.monotonic() - min(at for _, at in flights)
 
     def stats(self) -> PumpStats:
         """Counters since the pump was made."""
@@ -230,10 +230,10 @@ class Pump:
         if free <= 0 or self._publisher is None:
             return 0
         rows = self.outbox.take(free, stream=self.stream)
+        now = time.monotonic()
         for row in rows:
-            now = time.monotonic()
             settle = partial(self._settle, self._generation, row.id)
-            self._in_flight[row.id] = _Flight(row, now)
+            self._in_flight[row.id] = (row, now)
             try:
                 self._publisher.publish(
                     row.topic, wire_payload(row, self._epoch), row.retain, settle
@@ -266,7 +266,7 @@ class Pump:
             flight = self._in_flight.get(row_id)
             if flight is None:
                 continue
-            row = flight.row
+            row = flight[0]
             if puback.refused:
                 refused.append((row, puback))
             elif puback.to_nobody and self._resend and not row.retain:
