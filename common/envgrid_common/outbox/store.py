@@ -510,10 +510,12 @@ class Outbox:
         """Drop readings older than ``max_age_s`` that are not in flight; return how many."""
         cutoff = self._clock() - self.bounds.max_age_s
         with self._lock:
+            expired = self._expired(cutoff)
+            if not expired:
+                return 0  # no transaction: many pumps may share one outbox and all purge
             before = self._snapshot()
             self._begin("NORMAL")
             try:
-                expired = self._expired(cutoff)
                 self._delete(expired)
                 self._bump(DROPPED_EXPIRED, len(expired))
                 self._db.execute("COMMIT")
@@ -521,13 +523,12 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 self._restore(before)
                 raise
-        if expired:
-            log.warning(
-                "outbox %s: dropped %d readings older than %.0f h",
-                self.path,
-                len(expired),
-                self.bounds.max_age_s / 3600,
-            )
+        log.warning(
+            "outbox %s: dropped %d readings older than %.0f h",
+            self.path,
+            len(expired),
+            self.bounds.max_age_s / 3600,
+        )
         return len(expired)
 
     def _expired(self, cutoff: float) -> list[int]:
