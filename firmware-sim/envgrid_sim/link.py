@@ -68,7 +68,7 @@ class NodeClient(aiomqtt.Client):
             clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
             max_inflight_messages=config.window,
         )
-        self._settlements = Settlements()
+        self._settlements: Settlements[Puback] = Settlements()
         self._on_event = on_event
 
     def _on_publish(

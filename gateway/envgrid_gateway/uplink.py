@@ -17,7 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from envgrid_common.messages import GatewayStatus, NodeState
 from envgrid_common.mqtt import BrokerAddress, check_publish, connect
 from envgrid_common.netloop import NetLoop, new_loop_client
-from envgrid_common.outbox.publisher import NO_MATCHING_SUBSCRIBERS
+from envgrid_common.outbox.publisher import NO_MATCHING_SUBSCRIBERS, Settlements
 from envgrid_gateway.outbound import NO_SUBSCRIBERS, Done, Outgoing
 from envgrid_gateway.settings import GatewaySettings
 
@@ -25,7 +25,6 @@ log = logging.getLogger("envgrid.gateway.uplink")
 
 # Room above the local Receive Maximum for our own status messages.
 _STATUS_HEADROOM = 100
-_UNSET = object()
 
 
 def status_payload(state: NodeState, counters: dict[str, int] | None = None) -> bytes:
@@ -73,10 +72,8 @@ class Uplink:
         self._client.on_publish = self._on_publish
         self._lock = threading.Lock()
         self._limit = settings.gateway_receive_maximum + _STATUS_HEADROOM
-        self._waiting: dict[int, Done] = {}
+        self._waiting: Settlements[str | None] = Settlements()
         self._held: deque[tuple[Outgoing, Done]] = deque()  # beyond the limit, oldest first
-        # PUBACKs that came back before publish() returned us the packet id.
-        self._early: dict[int, str | None] = {}
         self._connected = threading.Event()
         self._stopping = False
 
@@ -123,14 +120,7 @@ class Uplink:
         info = check_publish(
             self._client.publish(message.topic, message.payload, qos=1, retain=message.retain)
         )
-        # Not under our lock: paho calls on_publish holding its own message lock, and
-        # publish() takes that same lock, so holding ours across it could deadlock.
-        with self._lock:
-            early = self._early.pop(info.mid, _UNSET)
-            if early is _UNSET:
-                self._waiting[info.mid] = done
-                return
-        done(early if isinstance(early, str) else None)
+        self._waiting.expect(info.mid, done)
 
     def publish_status(self, state: NodeState) -> None:
         """Publish the retained gateway status with the current counters."""
@@ -202,12 +192,8 @@ class Uplink:
         outcome = str(reason_code) if reason_code.is_failure else None
         if reason_code.value == NO_MATCHING_SUBSCRIBERS:
             outcome = NO_SUBSCRIBERS  # accepted, delivered to nobody: the sender decides
-        with self._lock:
-            done = self._waiting.pop(mid, None)
-            if done is None:
-                self._early[mid] = outcome
-                return
-        done(outcome)
+        if not self._waiting.puback(mid, outcome):
+            return  # before publish() returned: that call goes on with the held ones
         while self._held and len(self._waiting) < self._limit:
             with self._lock:
                 message, held_done = self._held.popleft()

@@ -292,7 +292,7 @@ def test_nothing_is_handed_over_while_disconnected_or_paused(outbox: Outbox) -> 
 
 
 def test_a_puback_before_publish_returns_settles_when_the_id_is_known() -> None:
-    settlements = Settlements()
+    settlements: Settlements[Puback] = Settlements()
     got: list[Puback] = []
     settlements.puback(7, NOBODY)  # the network thread was faster than publish()
     settlements.expect(7, got.append)

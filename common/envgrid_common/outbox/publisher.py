@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -62,8 +62,11 @@ class Publisher(Protocol):
         ...
 
 
-class Settlements:
-    """Matches PUBACKs to their ``settle`` by MQTT message id.
+T = TypeVar("T")
+
+
+class Settlements(Generic[T]):
+    """Matches PUBACKs (as a ``T``: a :class:`Puback`, say) to their callback by message id.
 
     A PUBACK may come (on the network thread) before ``publish()`` has returned its id; it
     waits here until :meth:`expect` is called for that id. Neither method holds a lock while
@@ -72,28 +75,29 @@ class Settlements:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: dict[int, Settle] = {}
-        self._early: dict[int, Puback] = {}
+        self._waiting: dict[int, Callable[[T], None]] = {}
+        self._early: dict[int, T] = {}
 
-    def expect(self, mid: int, settle: Settle) -> None:
+    def expect(self, mid: int, settle: Callable[[T], None]) -> None:
         """Note that message ``mid`` was published; settle it at once if its PUBACK is here."""
         with self._lock:
-            early = self._early.pop(mid, None)
-            if early is None:
+            if mid not in self._early:
                 if mid in self._waiting:
                     log.warning("MQTT message id %d reused while in flight", mid)
                 self._waiting[mid] = settle
                 return
+            early = self._early.pop(mid)
         settle(early)
 
-    def puback(self, mid: int, puback: Puback) -> None:
-        """The broker's PUBACK for ``mid`` (from the network thread)."""
+    def puback(self, mid: int, outcome: T) -> bool:
+        """The broker's PUBACK for ``mid``; False if it came before :meth:`expect`."""
         with self._lock:
             settle = self._waiting.pop(mid, None)
             if settle is None:
-                self._early[mid] = puback
-                return
-        settle(puback)
+                self._early[mid] = outcome
+                return False
+        settle(outcome)
+        return True
 
     def __len__(self) -> int:
         with self._lock:

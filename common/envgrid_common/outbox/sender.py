@@ -88,7 +88,7 @@ class Sender:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
-        self._settlements = Settlements()
+        self._settlements: Settlements[Puback] = Settlements()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._up = threading.Event()  # set while connected
