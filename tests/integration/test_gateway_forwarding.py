@@ -228,6 +228,9 @@ def spawned_gateway(settings: GatewaySettings) -> Iterator[subprocess.Popen[byte
         **os.environ,
         "ENVGRID_GATEWAY_SESSION_EXPIRY_S": str(settings.gateway_session_expiry_s),
         "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
+        # The same buffer file as a Gateway(settings) restarted in the test: what the killed
+        # process stored and acknowledged, and had not yet forwarded, is there.
+        "ENVGRID_GATEWAY_BUFFER_PATH": str(settings.buffer_file),
     }
     process = subprocess.Popen(
         [
