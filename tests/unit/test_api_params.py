@@ -107,7 +107,9 @@ def test_bad_instants_are_refused(text: str) -> None:
 def test_times_are_shown_on_shanghai_clock() -> None:
     shown = to_shanghai(datetime(2026, 4, 30, 16, 0, tzinfo=UTC))
     assert shown.isoformat() == "2026-05-01T00:00:00+08:00"
-    assert to_shanghai(datetime(2026, 4, 30, 16, 0)).isoformat() == "2026-05-01T00:00:00+08:00"
+    # Naive on purpose: a naive value is taken to be UTC, as stored.
+    naive = datetime(2026, 4, 30, 16, 0)  # noqa: DTZ001
+    assert to_shanghai(naive).isoformat() == "2026-05-01T00:00:00+08:00"
 
 
 def test_response_models_serialise_times_with_the_shanghai_offset() -> None:

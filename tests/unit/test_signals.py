@@ -233,7 +233,7 @@ def test_incident_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="does not measure"):
         s.inject(Incident("cod", START, timedelta(hours=1), factor=2))
     with pytest.raises(ValueError, match="aware"):
-        Incident("pm25", datetime(2026, 5, 1), timedelta(hours=1))
+        Incident("pm25", datetime(2026, 5, 1), timedelta(hours=1))  # noqa: DTZ001 (naive on purpose)
     with pytest.raises(ValueError, match="positive"):
         Incident("pm25", START, timedelta(0))
     with pytest.raises(ValueError, match="ramp"):
