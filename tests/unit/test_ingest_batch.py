@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from envgrid_cloud.ingest.batch import Batch, Batcher, ReadingRow
+from envgrid_common.clock import ManualSeconds
 
 TS = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -15,18 +16,8 @@ def row(seq: int) -> ReadingRow:
     return ("n1", TS, seq, b'{"cod": 1.0}', None, False)
 
 
-class Clock:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_full_batch_is_sealed_and_taken_at_once_with_mids_in_receipt_order() -> None:
-    clock = Clock()
+    clock = ManualSeconds(100.0)
     batcher = Batcher(max_size=4, interval_s=60, clock=clock)
     batcher.add_reading(1, row(1))
     batcher.add_dead_letter(2, (b"f", "s", "t", "r", "p", "utf-8", TS))
@@ -84,7 +75,7 @@ def test_acks_of_a_batch_from_an_earlier_connection_are_skipped() -> None:
 
 
 def test_held_counts_what_is_received_and_not_yet_acked_across_batches() -> None:
-    clock = Clock()
+    clock = ManualSeconds(100.0)
     batcher = Batcher(max_size=2, interval_s=60, clock=clock)
     for mid in range(1, 6):
         batcher.add_reading(mid, row(mid))

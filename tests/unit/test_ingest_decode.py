@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from envgrid_cloud.ingest.batch import Batch, Batcher
-from envgrid_cloud.ingest.decode import CoarseClock, Decoder
+from envgrid_cloud.ingest.decode import Decoder
 from envgrid_cloud.ingest.nodes import NodeCache
+from envgrid_common.clock import CoarseClock
 from envgrid_common.topics import Topics
 from envgrid_common.validation import dead_letter
 

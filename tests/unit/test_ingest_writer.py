@@ -22,6 +22,7 @@ from envgrid_cloud.ingest.batch import (
 from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.store import Written
 from envgrid_cloud.ingest.writer import Writer
+from envgrid_common.clock import ManualSeconds
 from envgrid_common.topics import Topics
 
 TS = datetime(2026, 5, 1, tzinfo=UTC)
@@ -62,24 +63,11 @@ class FakeStore:
         self.timeline.append(("close", None))
 
 
-class Clock:
-    """Monotonic time that only the fake sleep moves."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def make(
     known: tuple[str, ...] = ("n1",), drain_timeout_s: float = 10.0
-) -> tuple[Writer, Batcher, FakeStore, list[tuple[str, object]], Clock]:
+) -> tuple[Writer, Batcher, FakeStore, list[tuple[str, object]], ManualSeconds]:
     timeline: list[tuple[str, object]] = []
-    clock = Clock()
+    clock = ManualSeconds()
     batcher = Batcher(max_size=3, interval_s=0.0)
     store = FakeStore(timeline)
     nodes = NodeCache(lambda: known, clock=clock)
@@ -173,7 +161,7 @@ def test_unknown_nodes_are_looked_up_once_and_dead_lettered_if_still_unknown() -
         return frozenset(registry)
 
     timeline: list[tuple[str, object]] = []
-    clock = Clock()
+    clock = ManualSeconds()
     batcher = Batcher(max_size=10, interval_s=0.0)
     store = FakeStore(timeline)
     nodes = NodeCache(load, clock=clock)
@@ -195,7 +183,7 @@ def test_unknown_nodes_are_looked_up_once_and_dead_lettered_if_still_unknown() -
 
 def test_the_node_cache_reloads_when_stale_and_at_most_once_a_second_on_misses() -> None:
     loads: list[float] = []
-    clock = Clock()
+    clock = ManualSeconds()
 
     def load() -> set[str]:
         loads.append(clock.now)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from envgrid_cloud.rules.base import Finding, Observation, Sample, State
 from envgrid_cloud.rules.evaluate import evaluate
 from envgrid_cloud.rules.model import Rule
+from envgrid_common.clock import SHANGHAI
 
-CST = timezone(timedelta(hours=8))
-T0 = datetime(2026, 5, 1, 8, 0, tzinfo=CST)
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=SHANGHAI)
 
 
 def at(minutes: float) -> datetime:

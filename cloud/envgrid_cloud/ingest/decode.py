@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import cast
 
 import orjson
@@ -12,6 +9,7 @@ import orjson
 from envgrid_cloud.ingest.batch import Batcher, Unresolved
 from envgrid_cloud.ingest.dead import forwarded, refused
 from envgrid_cloud.ingest.nodes import NodeCache
+from envgrid_common.clock import CoarseClock
 from envgrid_common.messages import Detection, NodeStatus, Reading
 from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import Rejected, parse_node_message
@@ -20,33 +18,6 @@ _READING, _STATUS, _DETECTION, _FORWARDED = 0, 1, 2, 3
 # Topics seen are node topics, so the cache stays near 2 × nodes; the cap only guards
 # against a flood of made-up node ids.
 _MAX_ROUTES = 200_000
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class CoarseClock:
-    """UTC now, re-read at most every ``resolution_s``: plenty for ±minutes plausibility checks."""
-
-    def __init__(
-        self,
-        resolution_s: float = 0.1,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._resolution_s = resolution_s
-        self._monotonic = monotonic
-        self._wall = wall
-        self._at = monotonic()
-        self._now = wall()
-
-    def now(self) -> datetime:
-        """The current time, at most ``resolution_s`` old."""
-        at = self._monotonic()
-        if at - self._at >= self._resolution_s:
-            self._at, self._now = at, self._wall()
-        return self._now
 
 
 class Decoder:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 import orjson
@@ -22,6 +22,7 @@ from envgrid_cloud.ingest.batch import (
 from envgrid_cloud.ingest.dead import refused
 from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.store import Written
+from envgrid_common.clock import utc_now
 from envgrid_common.topics import Topics
 
 log = logging.getLogger("envgrid.ingest")
@@ -46,10 +47,6 @@ class Store(Protocol):
     def close(self) -> None:
         """Drop the connection; the next write reconnects."""
         ...
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Writer:
@@ -213,7 +210,7 @@ class Writer:
     def _count(self, written: Written) -> None:
         self.written = _add(self.written, written)
         self.batches += 1
-        self.last_commit_at = _utc_now()
+        self.last_commit_at = utc_now()
         self.last_commit = self._clock()
 
 

@@ -14,7 +14,7 @@ readings stored for the first time.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from envgrid_cloud.rules.base import (
@@ -25,9 +25,7 @@ from envgrid_cloud.rules.base import (
     valid_value,
 )
 from envgrid_cloud.rules.model import DailyMeanRule
-
-# China has kept UTC+8 without daylight saving since 1991; a fixed offset needs no tz database.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+from envgrid_common.clock import SHANGHAI
 
 
 def local_day(ts: datetime) -> date:

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -30,6 +30,7 @@ from envgrid_cloud.rules.evaluate import evaluate, to_case_event
 from envgrid_cloud.rules.model import AqiRule, Rule, RuleError
 from envgrid_cloud.rules.packs import SiteRules, rules_for_site
 from envgrid_cloud.rules.sql import load
+from envgrid_common.clock import utc_now
 from envgrid_common.messages import NodeState
 from envgrid_common.registry import SiteCategory
 
@@ -41,10 +42,6 @@ READING_TYPES = ("threshold", "rate_of_change", "stuck", "daily_mean", "aqi", "n
 
 Key = tuple[str, str, str]  # site id, rule id, node id
 _SEVERITY_ORDER = list(Severity)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,7 @@ class RuleEngine:
     """The ingest's :class:`~envgrid_cloud.ingest.store.Judge`: rules → rule state → cases."""
 
     def __init__(
-        self, cache: RuleCache | None = None, clock: Callable[[], datetime] = _utc_now
+        self, cache: RuleCache | None = None, clock: Callable[[], datetime] = utc_now
     ) -> None:
         self._cache = cache or RuleCache()
         self._clock = clock
