@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from envgrid_cloud.rules.base import Finding, Observation, Sample, State
+from envgrid_cloud.observations import Observation, ReadingRecord
+from envgrid_cloud.rules.base import Finding, State
 from envgrid_cloud.rules.evaluate import evaluate
 from envgrid_cloud.rules.model import Rule
 from envgrid_common.clock import SHANGHAI
@@ -27,9 +28,9 @@ def sample(
     flags: dict[str, str] | None = None,
     historical: bool = False,
     **values: float,
-) -> Sample:
+) -> ReadingRecord:
     """A sample ``minutes`` after T0; its seq follows its time unless given."""
-    return Sample(
+    return ReadingRecord(
         "node-1",
         at(minutes),
         round(minutes * 60) if seq is None else seq,

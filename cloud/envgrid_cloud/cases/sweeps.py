@@ -20,7 +20,7 @@ import psycopg
 
 from envgrid_cloud.cases.escalation import escalate_overdue
 from envgrid_cloud.cases.pool import SyncPool
-from envgrid_common.clock import utc_now
+from envgrid_common.clock import WallClock, utc_now
 
 log = logging.getLogger("envgrid.sweeps")
 
@@ -46,9 +46,7 @@ def _once(sweep: Sweep, pool: SyncPool, now: datetime) -> object:
         return sweep.run(conn, now)
 
 
-async def run_periodically(
-    sweep: Sweep, pool: SyncPool, clock: Callable[[], datetime] = utc_now
-) -> None:
+async def run_periodically(sweep: Sweep, pool: SyncPool, clock: WallClock = utc_now) -> None:
     """Run ``sweep`` every interval (the first after one interval) until cancelled."""
     while True:
         await asyncio.sleep(sweep.interval_s)

@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from envgrid_cloud.observations import ReadingRecord
 from envgrid_cloud.rules.base import (
     Finding,
-    Sample,
     State,
     Step,
     valid_value,
@@ -38,7 +38,7 @@ def day_end(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), SHANGHAI)
 
 
-def evaluate(rule: DailyMeanRule, state: State | None, sample: Sample) -> Step:
+def evaluate(rule: DailyMeanRule, state: State | None, sample: ReadingRecord) -> Step:
     """Add one sample to its day; the first sample of a later day judges the open day."""
     value = valid_value(sample, rule.metric)
     if value is None:
