@@ -80,7 +80,7 @@ def status(node: str, state: str, at: datetime) -> StatusRecord:
 FARM_DAY = datetime(2026, 4, 30, 16, 0, tzinfo=UTC)  # 2026-05-01 00:00 in Shanghai
 
 
-def farm_hours(hours: int) -> list[ReadingRow]:
+def farm_hours(hours: int) -> list[ReadingRecord]:
     """The farm's first ``hours`` hourly readings of ``FARM_DAY``: COD 440, 450, 460 in turn."""
     return [
         reading(FARM, h + 1, FARM_DAY + timedelta(hours=h), cod=440.0 + 10 * (h % 3))
