@@ -298,7 +298,8 @@ _STEPS = (
 def _case_events(cur: psycopg.Cursor[Any]) -> None:
     for action, before, after, actor, delay, which in _STEPS:
         text = (
-            "INSERT INTO case_events (case_id, at, actor, action, from_state, to_state, notes)"
+            # Built from this module's own constant steps, never from input.
+            "INSERT INTO case_events (case_id, at, actor, action, from_state, to_state, notes)"  # noqa: S608
             f" SELECT id, raised_at + interval '{delay}', {actor}, '{action}',"
             f" {'NULL' if before is None else repr(before)}, '{after}', NULL"
             f" FROM cases WHERE {which}"

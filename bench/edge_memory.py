@@ -33,8 +33,8 @@ from envgrid_common.lifecycle import start_child
 from envgrid_common.messages import Reading
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
 from envgrid_common.outbox import Durability, Kind, Outbox, OutMessage
+from envgrid_common.sequence import seq_counter
 from envgrid_common.topics import Topics
-from envgrid_edge.agent import seq_counter
 
 NODE = "bench-edge-1"
 TOPICS = Topics(f"bench-{uuid.uuid4().hex[:8]}/envgrid")

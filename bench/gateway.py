@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,12 @@ import orjson
 from bench.load import publish_files
 from bench.support import Counter
 from envgrid_cli.services.mosquitto import MosquittoBroker
+from envgrid_common.clock import shanghai_now
 from envgrid_common.lifecycle import start_child
 from envgrid_common.messages import GatewayStatus
 from envgrid_common.topics import NodeChannel, Topics
 
 VALUES = {"cod": 35.2, "nh3n": 1.4, "tp": 3.1, "ph": 7.2}
-CST = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Load:
 
 def prepare(workdir: Path, topics: Topics, publishers: int, per_node: int) -> Load:
     """Write the publishers' input files: valid readings stamped within the last hours."""
-    start = datetime.now(CST) - timedelta(milliseconds=per_node * 100)
+    start = shanghai_now() - timedelta(milliseconds=per_node * 100)
     nodes = [f"bench-node-{i:02d}" for i in range(publishers)]
     files = []
     for node in nodes:

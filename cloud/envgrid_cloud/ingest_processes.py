@@ -12,9 +12,13 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common.lifecycle import Restarts, describe_exit, die_with_parent
+
+if TYPE_CHECKING:
+    from envgrid_cloud.ingest.store import Judge
 
 log = logging.getLogger("envgrid.cloud")
 
@@ -43,7 +47,16 @@ def worker_process(
     threading.Thread(
         target=_set_on_end_of_file, args=(stop_request, stop), name="stop-request", daemon=True
     ).start()
-    run_worker(settings, index, stop)
+    run_worker(settings, index, stop, judge_for(settings))
+
+
+def judge_for(settings: CloudSettings) -> Judge | None:
+    """What judges a worker's batches: the rules engine, unless the rules are turned off."""
+    # Wired here, where the worker is built, so that the ingest and the rules never import
+    # each other.
+    from envgrid_cloud.rules.engine import RuleEngine
+
+    return RuleEngine() if settings.rules_enabled else None
 
 
 def _set_on_end_of_file(pipe: Connection, stop: threading.Event) -> None:

@@ -7,32 +7,25 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
+from envgrid_common.clock import WallClock as Clock
 from envgrid_common.messages import NodeState, NodeStatus, Reading
 from envgrid_common.outbox import Kind, Outbox, OutMessage, Sender, Will
+from envgrid_common.sequence import FIRST_SEQ, seq_counter
 from envgrid_common.validation import describe
 from envgrid_edge.config import NodeConfig
 from envgrid_edge.drivers.base import Driver, DriverError
 
 log = logging.getLogger("envgrid.edge.agent")
 
-FIRST_SEQ = 1
 # No reading of this software can be older: an earlier clock is unset (no RTC, no NTP yet).
 CLOCK_FLOOR = datetime(2025, 1, 1, tzinfo=UTC)
 STOP_TIMEOUT_S = 3.0
 FIRST_CONNECT_WAIT_S = 5.0
-
-Clock = Callable[[], datetime]
-
-
-def seq_counter(node_id: str) -> str:
-    """Name of the outbox counter holding the node's next sequence number."""
-    return f"seq/{node_id}"
 
 
 def status_payload(state: NodeState, ts: datetime | None) -> bytes:

@@ -10,34 +10,29 @@ import random
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import aiomqtt
 
+from envgrid_common.clock import WallClock as Clock
+from envgrid_common.clock import shanghai_now
 from envgrid_common.messages import NodeState, NodeStatus, Reading
 from envgrid_common.outbox import Kind, Outbox, OutMessage, Pump
-from envgrid_common.signals import CHINA, NodeSignals
+from envgrid_common.sequence import FIRST_SEQ, seq_counter
+from envgrid_common.signals import NodeSignals
 from envgrid_sim.link import LinkConfig, NodeClient
 from envgrid_sim.scenario import NodeSpec
 
 log = logging.getLogger("envgrid.sim")
 
-Clock = Callable[[], datetime]
-FIRST_SEQ = 1
 DRAIN_S = 3.0  # how long a graceful stop waits for the outbox of a node to empty
 
 
 def china_now() -> datetime:
     """Now, in China time, to the millisecond (what a node's RTC would stamp)."""
-    now = datetime.now(CHINA)
+    now = shanghai_now()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def seq_counter(node_id: str) -> str:
-    """Name of the outbox counter holding the node's next sequence number."""
-    return f"seq/{node_id}"
 
 
 @dataclass(slots=True)

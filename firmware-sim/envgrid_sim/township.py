@@ -8,11 +8,13 @@ import logging
 import time
 from pathlib import Path
 
+from envgrid_common.clock import WallClock as Clock
 from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.outbox import Bounds, Outbox
+from envgrid_common.sequence import FIRST_SEQ, seq_counter
 from envgrid_common.signals import Incident
 from envgrid_sim.link import LinkConfig
-from envgrid_sim.node import FIRST_SEQ, Clock, VirtualNode, china_now, seq_counter
+from envgrid_sim.node import VirtualNode, china_now
 from envgrid_sim.scenario import Scenario
 from envgrid_sim.settings import SimSettings
 

@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -25,12 +25,12 @@ from playwright.sync_api import (
 )
 
 from envgrid_cli.services.ports import free_port
+from envgrid_common.clock import SHANGHAI
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
 from envgrid_common.topics import Topics
 from tests.e2e.support import clean_env, start, stop, wait_for
 from tests.polling import wait_until
 
-SHANGHAI = timezone(timedelta(hours=8))
 PASSWORD = "desk-test-password-1"
 OFFICER = "luxi-fenglin-officer"  # 枫林村: the river section luxi-river-02 is theirs
 OTHER_OFFICER = "luxi-hetang-officer"  # 荷塘村: must not see 枫林村's cases

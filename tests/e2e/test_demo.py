@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ from envgrid_cli.demo_lock import OWNER_VARIABLE
 from envgrid_cli.services.mosquitto import mosquitto_binary
 from envgrid_cli.services.ports import free_port, wait_for_port
 from envgrid_cli.services.processes import carrying, command_line, is_running
+from envgrid_common.clock import SHANGHAI
 from tests.e2e.support import (
     clean_env,
     get,
@@ -35,7 +36,6 @@ from tests.e2e.support import (
     wait_for,
 )
 
-SHANGHAI = timezone(timedelta(hours=8))
 SITE = "luxi-river-02"
 STOP_TIMEOUT_S = 5.0
 # A normal stop takes each part far less than the bound; the whole demo stays within it plus this.

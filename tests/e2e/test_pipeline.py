@@ -11,13 +11,14 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
 from envgrid_cli.services.ports import free_port, wait_for_port
+from envgrid_common.clock import SHANGHAI
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
 from envgrid_common.topics import Topics
 from tests.e2e.support import (
@@ -31,7 +32,6 @@ from tests.e2e.support import (
     wait_for,
 )
 
-SHANGHAI = timezone(timedelta(hours=8))
 NODE, SITE = "luxi-farm-01-effluent", "luxi-farm-01"
 
 

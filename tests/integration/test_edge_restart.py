@@ -12,8 +12,8 @@ from pathlib import Path
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.messages import NodeState, Reading
 from envgrid_common.outbox import Outbox
+from envgrid_common.sequence import seq_counter
 from envgrid_common.topics import Topics
-from envgrid_edge.agent import seq_counter
 from tests.integration.test_edge_support import clear_retained, node_config
 from tests.mqtt_clients import Subscriber
 from tests.polling import wait_until

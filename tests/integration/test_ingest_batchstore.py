@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 
-from envgrid_cloud.ingest.batch import ReadingRow
 from envgrid_cloud.ingest.store import BatchStore
+from envgrid_cloud.observations import NO_FLAGS, ReadingRecord, StatusRecord
+from envgrid_common.messages import NodeState
 from tests.integration.test_ingest_support import NODES, count, rows, seed_nodes
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
@@ -20,7 +21,7 @@ def test_latest_values_match_the_newest_reading_per_metric_in_a_shuffled_batch(
     migrated_url: str,
 ) -> None:
     rng = random.Random(5)
-    batch: list[ReadingRow] = []
+    batch: list[ReadingRecord] = []
     expected: dict[tuple[str, str], tuple[int, float, str | None]] = {}
     for node in NODES:
         for seq in range(300):
@@ -29,9 +30,7 @@ def test_latest_values_match_the_newest_reading_per_metric_in_a_shuffled_batch(
             vals = {m: float(seq * 10 + i) for i, m in enumerate(names)}
             flags = {names[0]: "T"} if seq % 7 == 0 else None
             ts = T0 + timedelta(seconds=seq // 2)
-            batch.append(
-                (node, ts, seq, orjson.dumps(vals), orjson.dumps(flags) if flags else None, False)
-            )
+            batch.append(ReadingRecord(node, ts, seq, vals, flags or NO_FLAGS))
             for m, v in vals.items():
                 expected[(node, m)] = (seq, v, (flags or {}).get(m))
     rng.shuffle(batch)
@@ -51,11 +50,11 @@ def test_latest_values_match_the_newest_reading_per_metric_in_a_shuffled_batch(
 def test_a_failing_batch_changes_nothing(migrated_url: str) -> None:
     seed_nodes(migrated_url)
     store = BatchStore(migrated_url)
-    good: ReadingRow = (NODES[0], T0, 1, b'{"cod": 1.0}', None, False)
-    bad: ReadingRow = (NODES[0], T0, 2, b'{"cod": ', None, False)  # not JSON
+    good = ReadingRecord(NODES[0], T0, 1, {"cod": 1.0})
+    bad = ReadingRecord(NODES[0], T0, 2, {"cod": math.nan})  # validation never lets one by
     try:
         with pytest.raises(Exception, match="json"):
-            store.write([good, bad], [(NODES[0], "online", T0)], [])
+            store.write([good, bad], [StatusRecord(NODES[0], NodeState.ONLINE, T0)], [])
         written = store.write([good], [], [])  # the connection is still usable
     finally:
         store.close()

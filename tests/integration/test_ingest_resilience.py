@@ -15,6 +15,7 @@ import psycopg
 
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.ingest.worker import IngestWorker
+from envgrid_cloud.ingest_processes import judge_for
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common.topics import Topics
 from tests.conftest import PG_ADMIN_URL
@@ -79,7 +80,7 @@ def test_a_worker_stopped_mid_stream_and_replaced_loses_and_doubles_nothing(
     total = per_node * len(NODES)
     settings = ingest_settings(migrated_url, own_broker.url, topics)
     with publisher(own_broker.url) as pub:
-        first = IngestWorker(settings, 0).start()
+        first = IngestWorker(settings, 0, judge_for(settings)).start()
         assert first.wait_subscribed(10)
         with streaming(pub, topics, per_node, pace_s=0.001):
             wait_until(lambda: first.stats.stored >= total // 4, what="a quarter stored")
@@ -99,10 +100,12 @@ def test_a_worker_stopped_mid_stream_and_replaced_loses_and_doubles_nothing(
 _WORKER_SCRIPT = """
 import signal, threading
 from envgrid_cloud.ingest.worker import run_worker
+from envgrid_cloud.ingest_processes import judge_for
 from envgrid_cloud.settings import CloudSettings
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
-run_worker(CloudSettings(), 0, stop)
+settings = CloudSettings()
+run_worker(settings, 0, stop, judge_for(settings))
 """
 
 

@@ -13,6 +13,7 @@ import orjson
 import psycopg
 
 from envgrid_cloud.ingest.worker import IngestWorker
+from envgrid_cloud.ingest_processes import judge_for
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
@@ -85,7 +86,7 @@ def publisher(mqtt_url: str) -> Publisher:
 @contextmanager
 def running(settings: CloudSettings, index: int = 0) -> Iterator[IngestWorker]:
     """A started, subscribed worker, stopped afterwards."""
-    worker = IngestWorker(settings, index).start()
+    worker = IngestWorker(settings, index, judge_for(settings)).start()
     try:
         assert worker.wait_subscribed(10), "worker did not subscribe"
         yield worker

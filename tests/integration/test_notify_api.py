@@ -15,9 +15,10 @@ import pytest
 from envgrid_cloud.app import create_app
 from envgrid_cloud.cases.model import Severity
 from envgrid_cloud.settings import CloudSettings
+from envgrid_common.clock import ManualClock as Clock
 from tests.integration.test_api_support import as_user, running, token_for
 from tests.integration.test_cases_support import T0, breach, raise_case, seed_grid
-from tests.integration.test_notify_support import Clock, add_channel, delivering, robot_receiver
+from tests.integration.test_notify_support import add_channel, delivering, robot_receiver
 
 CHANNELS = "/api/v1/channels"
 SILENCES = "/api/v1/silences"

@@ -11,10 +11,10 @@ import pytest
 
 from envgrid_cloud.cases.model import Action, Severity
 from envgrid_cloud.cases.store import raise_or_update
+from envgrid_common.clock import ManualClock as Clock
 from tests.integration.test_cases_support import T0, breach, move, raise_case, seed_grid
 from tests.integration.test_notify_support import (
     DESK,
-    Clock,
     add_channel,
     delivering,
     outbox,

@@ -10,6 +10,7 @@ import pytest
 
 from envgrid_cloud.cases.model import Action, Severity
 from envgrid_cloud.notify.reminders import Reminders
+from envgrid_common.clock import ManualClock as Clock
 from tests.integration.test_cases_support import (
     T0,
     breach,
@@ -20,7 +21,6 @@ from tests.integration.test_cases_support import (
     seed_grid,
 )
 from tests.integration.test_notify_support import (
-    Clock,
     add_channel,
     delivering,
     outbox,

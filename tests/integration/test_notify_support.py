@@ -13,7 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage, Message
 from email.policy import default as default_policy
@@ -30,24 +30,10 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from envgrid_cloud.notify.deliver import Deliverer, open_notify_pool
 from envgrid_cloud.settings import CloudSettings
+from envgrid_common.clock import ManualClock as Clock
 
 DESK = "http://desk.test"
 WECOM_LIMIT = 4096
-
-
-class Clock:
-    """A clock that moves only when told."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        """Move on ``seconds``; the new time."""
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 @dataclass

@@ -13,12 +13,13 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from envgrid_cloud.ingest.batch import DetectionRow, ReadingRow, StatusRow
 from envgrid_cloud.ingest.store import BatchStore
+from envgrid_cloud.observations import NO_FLAGS, DetectionRecord, ReadingRecord, StatusRecord
 from envgrid_cloud.rules.day_close_sweep import DayCloseSweep
 from envgrid_cloud.rules.engine import RuleEngine
 from envgrid_cloud.rules.nodata_sweep import NoDataSweep
 from envgrid_cloud.settings import CloudSettings
+from envgrid_common.messages import DetectionKind, DetectionPhase, NodeState
 from envgrid_common.topics import Topics
 from tests.integration.test_cases_support import seed_grid
 from tests.integration.test_ingest_support import ingest_settings, publisher, running
@@ -60,22 +61,26 @@ def reading(
     flags: dict[str, str] | None = None,
     historical: bool = False,
     **values: float,
-) -> ReadingRow:
-    """One reading row as the decoder makes it."""
-    flag_bytes = orjson.dumps(flags) if flags else None
-    return (node, at, seq, orjson.dumps(values), flag_bytes, historical)
+) -> ReadingRecord:
+    """One reading record as the decoder makes it."""
+    return ReadingRecord(node, at, seq, values, flags or NO_FLAGS, historical)
 
 
-def detection(node: str, seq: int, at: datetime, phase: str, confidence: float) -> DetectionRow:
-    """One camera detection row as the decoder makes it."""
-    body = {"seq": seq, "ts": at.isoformat(), "event_id": "ev1", "kind": "smoke", "phase": phase}
-    return (node, at, seq, "ev1", "smoke", phase, confidence, orjson.dumps(body), False)
+def detection(node: str, seq: int, at: datetime, phase: str, confidence: float) -> DetectionRecord:
+    """One camera detection record as the decoder makes it."""
+    kind, stage = DetectionKind.SMOKE, DetectionPhase(phase)
+    return DetectionRecord(node, at, seq, "ev1", kind, stage, confidence)
+
+
+def status(node: str, state: str, at: datetime) -> StatusRecord:
+    """One status record as the decoder makes it."""
+    return StatusRecord(node, NodeState(state), at)
 
 
 FARM_DAY = datetime(2026, 4, 30, 16, 0, tzinfo=UTC)  # 2026-05-01 00:00 in Shanghai
 
 
-def farm_hours(hours: int) -> list[ReadingRow]:
+def farm_hours(hours: int) -> list[ReadingRecord]:
     """The farm's first ``hours`` hourly readings of ``FARM_DAY``: COD 440, 450, 460 in turn."""
     return [
         reading(FARM, h + 1, FARM_DAY + timedelta(hours=h), cod=440.0 + 10 * (h % 3))
@@ -85,9 +90,9 @@ def farm_hours(hours: int) -> list[ReadingRow]:
 
 def write(
     store: BatchStore,
-    readings: Sequence[ReadingRow] = (),
-    statuses: Sequence[StatusRow] = (),
-    detections: Sequence[DetectionRow] = (),
+    readings: Sequence[ReadingRecord] = (),
+    statuses: Sequence[StatusRecord] = (),
+    detections: Sequence[DetectionRecord] = (),
 ) -> None:
     """One batch, committed."""
     store.write(readings, statuses, [], detections)
@@ -265,8 +270,8 @@ def test_smoke_on_farmland_opens_a_case_and_its_end_clears_it(db: str, store: Ba
 
 def test_an_offline_node_is_one_case_and_mutes_its_sensor_rules(db: str, store: BatchStore) -> None:
     write(store, [reading(RIVER, 1, T0, cod=10.0)])
-    write(store, statuses=[(RIVER, "offline", T0 + minutes(1))])
-    write(store, statuses=[(RIVER, "offline", T0 + minutes(1))])  # the retained copy again
+    write(store, statuses=[status(RIVER, "offline", T0 + minutes(1))])
+    write(store, statuses=[status(RIVER, "offline", T0 + minutes(1))])  # the retained copy again
     case = one_case(db, "river1", "offline")
     assert case["occurrences"] == 1
     # Backfill arriving while the node is still marked offline raises nothing of its own.
@@ -274,7 +279,7 @@ def test_an_offline_node_is_one_case_and_mutes_its_sensor_rules(db: str, store: 
     assert [c["rule_id"] for c in cases(db, site_id="river1")] == ["offline"]
     with psycopg.connect(db) as conn:
         assert NoDataSweep()(conn, T0 + timedelta(days=1)) == 0, "muted: no no-data case"
-    write(store, statuses=[(RIVER, "online", T0 + minutes(30))])
+    write(store, statuses=[status(RIVER, "online", T0 + minutes(30))])
     assert one_case(db, "river1", "offline")["cleared_at"] is not None
     write(store, [reading(RIVER, 3, T0 + minutes(31), cod=35.0)])
     assert one_case(db, "river1", "cod")["occurrences"] == 1
@@ -316,7 +321,7 @@ def test_two_workers_judging_one_node_agree(db: str) -> None:
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 
-    def work(part: list[ReadingRow]) -> None:
+    def work(part: list[ReadingRecord]) -> None:
         store = BatchStore(db, judge=RuleEngine())
         try:
             start.wait()

@@ -19,9 +19,9 @@ from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.messages import Reading
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
 from envgrid_common.outbox import Outbox
+from envgrid_common.sequence import seq_counter
 from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import validate
-from envgrid_sim.node import seq_counter
 from envgrid_sim.township import OUTBOX_FILE, Township
 from tests.integration.test_sim_township import _sim_process, poll, sim_settings, small
 from tests.polling import wait_until

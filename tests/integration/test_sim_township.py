@@ -23,9 +23,9 @@ from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.messages import NodeState, NodeStatus, Reading
 from envgrid_common.mqtt import BrokerAddress, new_client
 from envgrid_common.outbox import Outbox
+from envgrid_common.sequence import seq_counter
 from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import validate
-from envgrid_sim.node import seq_counter
 from envgrid_sim.scenario import Scenario
 from envgrid_sim.scenarios.luxi import luxi_scenario
 from envgrid_sim.settings import SimSettings

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from envgrid_cloud.api.buckets import iso_duration, parse_bucket
+from envgrid_cloud.api.instants import parse_instant
 from envgrid_cloud.api.models.readings import ReadingPoint
-from envgrid_cloud.api.shanghai import parse_instant, to_shanghai
-
-CST = timezone(timedelta(hours=8))
+from envgrid_common.clock import to_shanghai
 
 
 @pytest.mark.parametrize(
@@ -122,4 +121,4 @@ def test_response_models_serialise_times_with_the_shanghai_offset() -> None:
         historical=False,
     )
     assert point.model_dump(mode="json")["ts"] == "2026-05-01T00:00:00.500000+08:00"
-    assert point.ts.utcoffset() == CST.utcoffset(None)
+    assert point.ts.utcoffset() == timedelta(hours=8)

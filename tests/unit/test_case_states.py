@@ -65,9 +65,7 @@ def test_every_state_action_and_role(state: CaseState, action: Action, role: Rol
 
 
 def test_the_table_is_the_loop_written_out() -> None:
-    table = {
-        (s, a): (m.target or s, set(m.roles)) for a, m in MOVES.items() for s in m.sources
-    }
+    table = {(s, a): (m.target or s, set(m.roles)) for a, m in MOVES.items() for s in m.sources}
     assert table == LEGAL
 
 

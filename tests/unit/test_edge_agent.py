@@ -7,19 +7,18 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from envgrid_common.clock import SHANGHAI
 from envgrid_common.messages import DataFlag
 from envgrid_common.validation import validate
 from envgrid_edge import agent as agent_module
 from envgrid_edge.agent import SensorAgent
 from envgrid_edge.config import NodeConfig, parse_config
 from envgrid_edge.drivers import DriverError, Sample
-
-CHINA = timezone(timedelta(hours=8))
 
 
 class FakeDriver:
@@ -129,7 +128,7 @@ def test_failed_reads_are_skipped_without_using_a_seq(
 
 def test_an_unset_clock_produces_no_readings(tmp_path: Path, driver: FakeDriver) -> None:
     made = SensorAgent(
-        config(tmp_path), driver, clock=lambda: datetime(2000, 1, 1, 8, tzinfo=CHINA)
+        config(tmp_path), driver, clock=lambda: datetime(2000, 1, 1, 8, tzinfo=SHANGHAI)
     )
     try:
         assert made.poll_once() is None
@@ -142,7 +141,7 @@ def test_an_unset_clock_produces_no_readings(tmp_path: Path, driver: FakeDriver)
 def test_timestamps_are_measurement_time_to_the_millisecond(
     tmp_path: Path, driver: FakeDriver
 ) -> None:
-    at = datetime(2026, 5, 1, 8, 0, 0, 123456, tzinfo=CHINA)
+    at = datetime(2026, 5, 1, 8, 0, 0, 123456, tzinfo=SHANGHAI)
     made = SensorAgent(config(tmp_path), driver, clock=lambda: at)
     try:
         reading = made.poll_once()

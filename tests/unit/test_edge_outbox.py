@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from envgrid_common.clock import ManualSeconds
 from envgrid_common.outbox import (
     Bounds,
     Kind,
@@ -26,16 +27,6 @@ from envgrid_common.outbox import (
 )
 
 TOPIC = "envgrid/v1/nodes/n1/readings"
-
-
-class FakeClock:
-    """Wall-clock seconds that a test moves by hand."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def reading(seq: int) -> OutMessage:
@@ -200,7 +191,7 @@ def test_only_kept_kinds_left_may_exceed_the_bound_with_a_warning(
 
 
 def test_readings_older_than_the_age_bound_are_dropped(path: Path) -> None:
-    clock = FakeClock()
+    clock = ManualSeconds(1_800_000_000.0)
     with Outbox(path, Bounds(max_age_s=3600), clock=clock) as box:
         box.put([reading(1), reading(2), detection(9)])
         clock.now += 1800

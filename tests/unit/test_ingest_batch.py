@@ -6,38 +6,31 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from envgrid_cloud.ingest.batch import Batch, Batcher, ReadingRow
+from envgrid_cloud.ingest.batch import Batch, Batcher
+from envgrid_cloud.observations import DeadLetterRecord, ReadingRecord, StatusRecord
+from envgrid_common.clock import ManualSeconds
+from envgrid_common.messages import NodeState
 
 TS = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-def row(seq: int) -> ReadingRow:
-    return ("n1", TS, seq, b'{"cod": 1.0}', None, False)
-
-
-class Clock:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+def row(seq: int) -> ReadingRecord:
+    return ReadingRecord("n1", TS, seq, {"cod": 1.0})
 
 
 def test_a_full_batch_is_sealed_and_taken_at_once_with_mids_in_receipt_order() -> None:
-    clock = Clock()
+    clock = ManualSeconds(100.0)
     batcher = Batcher(max_size=4, interval_s=60, clock=clock)
     batcher.add_reading(1, row(1))
-    batcher.add_dead_letter(2, (b"f", "s", "t", "r", "p", "utf-8", TS))
+    batcher.add_dead_letter(2, DeadLetterRecord(b"f", "s", "t", "r", "p", "utf-8", TS))
     batcher.add_ack_only(3)
-    batcher.add_status(None, ("n1", "online", TS))  # QoS 0: nothing to ack
+    batcher.add_status(None, StatusRecord("n1", NodeState.ONLINE, TS))  # QoS 0: nothing to ack
     batcher.add_reading(5, row(5))
     first = batcher.take()  # due in 60 s, but full: no wait
     assert first is not None
     assert first.size == 4
     assert first.mids == [1, 2, 3]
-    assert [r[2] for r in first.readings] == [1]
+    assert [r.seq for r in first.readings] == [1]
     assert len(first.dead_letters) == len(first.statuses) == 1
     assert batcher.received == 5
     assert batcher.held == 5
@@ -84,7 +77,7 @@ def test_acks_of_a_batch_from_an_earlier_connection_are_skipped() -> None:
 
 
 def test_held_counts_what_is_received_and_not_yet_acked_across_batches() -> None:
-    clock = Clock()
+    clock = ManualSeconds(100.0)
     batcher = Batcher(max_size=2, interval_s=60, clock=clock)
     for mid in range(1, 6):
         batcher.add_reading(mid, row(mid))

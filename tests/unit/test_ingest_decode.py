@@ -10,8 +10,11 @@ import orjson
 import pytest
 
 from envgrid_cloud.ingest.batch import Batch, Batcher
-from envgrid_cloud.ingest.decode import CoarseClock, Decoder
+from envgrid_cloud.ingest.decode import Decoder
 from envgrid_cloud.ingest.nodes import NodeCache
+from envgrid_cloud.observations import NO_FLAGS, DeadLetterRecord, ReadingRecord, StatusRecord
+from envgrid_common.clock import CoarseClock
+from envgrid_common.messages import NodeState
 from envgrid_common.topics import Topics
 from envgrid_common.validation import dead_letter
 
@@ -45,31 +48,37 @@ def reading(seq: int = 1, **extra: object) -> bytes:
     return orjson.dumps({**body, **extra})
 
 
-def test_a_reading_becomes_a_row_with_its_packet_id() -> None:
+def test_a_reading_becomes_a_record_with_its_packet_id() -> None:
     dec, batcher = decoder()
+    topic = TOPICS.readings("n1")
     payload = reading(42, flags={"cod": "T"}, historical=True)
-    dec.handle(TOPICS.readings("n1"), payload, 9)
-    dec.handle(TOPICS.readings("n1"), reading(43), None)  # QoS 0: stored, never acked
+    dec.handle(topic, payload, 9)
+    dec.handle(topic, reading(43), None)  # QoS 0: stored, never acked
     batch = taken(batcher)
     assert batch.mids == [9]
     assert batch.readings == [
-        (
+        ReadingRecord(
             "n1",
             datetime(2026, 5, 1, 7, 59, tzinfo=UTC),
             42,
-            b'{"cod":35.2,"nh3n":1.0}',
-            b'{"cod":"T"}',
+            {"cod": 35.2, "nh3n": 1.0},
+            {"cod": "T"},
             True,
+            topic,
+            payload,
         ),
-        (
+        ReadingRecord(
             "n1",
             datetime(2026, 5, 1, 7, 59, tzinfo=UTC),
             43,
-            b'{"cod":35.2,"nh3n":1.0}',
-            None,
+            {"cod": 35.2, "nh3n": 1.0},
+            NO_FLAGS,
             False,
+            topic,
+            reading(43),
         ),
     ]
+    assert all(type(v) is float for r in batch.readings for v in r.values.values())
     assert batch.dead_letters == []
     assert batch.unresolved == []
 
@@ -92,11 +101,11 @@ def test_a_bad_reading_becomes_a_dead_letter_with_the_reason(payload: bytes, rea
     batch = taken(batcher)
     assert batch.mids == [3]
     assert batch.readings == []
-    [(fingerprint, source, stored_topic, stored_reason, body, encoding, _)] = batch.dead_letters
-    assert fingerprint == hashlib.sha256(topic.encode() + b"\0" + payload).digest()
-    assert (source, stored_topic, encoding) == ("cloud-ingest", topic, "utf-8")
-    assert reason in stored_reason
-    assert body == payload.decode()
+    [letter] = batch.dead_letters
+    assert letter.fingerprint == hashlib.sha256(topic.encode() + b"\0" + payload).digest()
+    assert (letter.source, letter.topic, letter.encoding) == ("cloud-ingest", topic, "utf-8")
+    assert reason in letter.reason
+    assert letter.payload == payload.decode()
 
 
 def test_a_reading_of_an_unknown_node_waits_for_the_writer_to_look_it_up() -> None:
@@ -106,25 +115,31 @@ def test_a_reading_of_an_unknown_node_waits_for_the_writer_to_look_it_up() -> No
     assert batch.readings == []
     [item] = batch.unresolved
     assert (item.node_id, item.topic, item.payload) == ("n9", TOPICS.readings("n9"), reading())
-    assert item.reading is not None
-    assert item.status is None
+    assert isinstance(item, ReadingRecord)
     assert batch.mids == [4]
 
 
 def test_statuses_with_and_without_ts_and_a_cleared_one() -> None:
     dec, batcher = decoder()
-    dec.handle(TOPICS.status("n1"), b'{"state": "online", "ts": "2026-05-01T07:00:00Z"}', 1)
+    online = b'{"state": "online", "ts": "2026-05-01T07:00:00Z"}'
+    dec.handle(TOPICS.status("n1"), online, 1)
     dec.handle(TOPICS.status("n1"), b'{"state": "offline"}', 2)  # a Last Will: no ts
     dec.handle(TOPICS.status("n1"), b"", 3)  # retained status cleared: nothing to store
     dec.handle(TOPICS.status("n1"), b'{"state": "asleep"}', 4)
     batch = taken(batcher)
     assert batch.mids == [1, 2, 3, 4]
     assert batch.statuses == [
-        ("n1", "online", datetime(2026, 5, 1, 7, 0, tzinfo=UTC)),
-        ("n1", "offline", NOW),
+        StatusRecord(
+            "n1",
+            NodeState.ONLINE,
+            datetime(2026, 5, 1, 7, 0, tzinfo=UTC),
+            TOPICS.status("n1"),
+            online,
+        ),
+        StatusRecord("n1", NodeState.OFFLINE, NOW, TOPICS.status("n1"), b'{"state": "offline"}'),
     ]
     [letter] = batch.dead_letters
-    assert "state" in letter[3]
+    assert "state" in letter.reason
 
 
 def test_topics_that_are_not_ours_become_dead_letters() -> None:
@@ -132,11 +147,11 @@ def test_topics_that_are_not_ours_become_dead_letters() -> None:
     for topic in (f"{TOPICS.base}/nodes/bad id/readings", f"{TOPICS.base}/deadletter/a/b"):
         dec.handle(topic, reading(), 1)
     batch = taken(batcher)
-    assert [d[2] for d in batch.dead_letters] == [
+    assert [d.topic for d in batch.dead_letters] == [
         f"{TOPICS.base}/nodes/bad id/readings",
         f"{TOPICS.base}/deadletter/a/b",
     ]
-    assert all("not a unit/envgrid/v1 readings" in d[3] for d in batch.dead_letters)
+    assert all("not a unit/envgrid/v1 readings" in d.reason for d in batch.dead_letters)
 
 
 def test_forwarded_dead_letters_keep_their_fields_and_bad_ones_are_refused() -> None:
@@ -148,7 +163,7 @@ def test_forwarded_dead_letters_keep_their_fields_and_bad_ones_are_refused() -> 
     dec.handle(TOPICS.dead_letter("gw-1"), nul, 2)
     dec.handle(TOPICS.dead_letter("gw-1"), b'{"source": "gw-1"}', 3)
     first, second, third = taken(batcher).dead_letters
-    assert first == (
+    assert first == DeadLetterRecord(
         hashlib.sha256(good).digest(),
         "gw-1",
         "x/readings",
@@ -158,9 +173,9 @@ def test_forwarded_dead_letters_keep_their_fields_and_bad_ones_are_refused() -> 
         letter.received_at,
     )
     # PostgreSQL text cannot hold NUL: such a payload is kept as base64.
-    assert second[4:6] == (base64.b64encode(b"a\x00b").decode(), "base64")
-    assert third[1] == "cloud-ingest"
-    assert third[3].startswith("malformed dead letter: ")
+    assert (second.payload, second.encoding) == (base64.b64encode(b"a\x00b").decode(), "base64")
+    assert third.source == "cloud-ingest"
+    assert third.reason.startswith("malformed dead letter: ")
 
 
 def test_the_coarse_clock_rereads_the_wall_clock_only_after_its_resolution() -> None:

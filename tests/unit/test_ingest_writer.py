@@ -6,30 +6,34 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import orjson
 import psycopg
 import pytest
 
-from envgrid_cloud.ingest.batch import (
-    Batcher,
-    DeadLetterRow,
-    DetectionRow,
-    ReadingRow,
-    StatusRow,
-    Unresolved,
-)
+from envgrid_cloud.ingest.batch import Batcher
 from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.store import Written
 from envgrid_cloud.ingest.writer import Writer
+from envgrid_cloud.observations import (
+    DeadLetterRecord,
+    DetectionRecord,
+    ReadingRecord,
+    StatusRecord,
+)
+from envgrid_common.clock import ManualSeconds
+from envgrid_common.messages import NodeState
 from envgrid_common.topics import Topics
 
 TS = datetime(2026, 5, 1, tzinfo=UTC)
 TOPICS = Topics("unit/envgrid")
 
 
-def row(seq: int, node: str = "n1") -> ReadingRow:
-    return (node, TS, seq, b'{"cod": 1.0}', None, False)
+def row(seq: int, node: str = "n1") -> ReadingRecord:
+    payload = orjson.dumps({"seq": seq, "ts": TS.isoformat(), "values": {"cod": 1.0}})
+    return ReadingRecord(node, TS, seq, {"cod": 1.0}, topic=TOPICS.readings(node), payload=payload)
 
 
 class FakeStore:
@@ -39,47 +43,34 @@ class FakeStore:
         self.timeline = timeline
         self.failures: deque[Exception] = deque()
         self.poison: set[int] = set()  # reading seqs the "database" refuses
-        self.readings: list[ReadingRow] = []
-        self.dead_letters: list[DeadLetterRow] = []
+        self.readings: list[ReadingRecord] = []
+        self.dead_letters: list[DeadLetterRecord] = []
 
     def write(
         self,
-        readings: Sequence[ReadingRow],
-        statuses: Sequence[StatusRow],
-        dead_letters: Sequence[DeadLetterRow],
-        detections: Sequence[DetectionRow] = (),
+        readings: Sequence[ReadingRecord],
+        statuses: Sequence[StatusRecord],
+        dead_letters: Sequence[DeadLetterRecord],
+        detections: Sequence[DetectionRecord] = (),
     ) -> Written:
         if self.failures:
             raise self.failures.popleft()
-        if any(r[2] in self.poison for r in readings):
+        if any(r.seq in self.poison for r in readings):
             raise psycopg.DataError("invalid input syntax")
         self.readings.extend(readings)
         self.dead_letters.extend(dead_letters)
-        self.timeline.append(("write", [r[2] for r in readings]))
+        self.timeline.append(("write", [r.seq for r in readings]))
         return Written(len(readings), 0, len(dead_letters), len(statuses), len(detections))
 
     def close(self) -> None:
         self.timeline.append(("close", None))
 
 
-class Clock:
-    """Monotonic time that only the fake sleep moves."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def make(
     known: tuple[str, ...] = ("n1",), drain_timeout_s: float = 10.0
-) -> tuple[Writer, Batcher, FakeStore, list[tuple[str, object]], Clock]:
+) -> tuple[Writer, Batcher, FakeStore, list[tuple[str, object]], ManualSeconds]:
     timeline: list[tuple[str, object]] = []
-    clock = Clock()
+    clock = ManualSeconds()
     batcher = Batcher(max_size=3, interval_s=0.0)
     store = FakeStore(timeline)
     nodes = NodeCache(lambda: known, clock=clock)
@@ -87,7 +78,6 @@ def make(
         batcher,
         store,
         nodes,
-        TOPICS,
         lambda batch: batcher.acknowledge(batch, lambda mid: timeline.append(("ack", mid))),
         drain_timeout_s=drain_timeout_s,
         clock=clock,
@@ -156,11 +146,11 @@ def test_a_row_the_database_refuses_is_dead_lettered_and_the_rest_stored() -> No
     for mid in (1, 2, 3):
         batcher.add_reading(mid, row(mid))
     run_all(writer, batcher)
-    assert [r[2] for r in store.readings] == [1, 3]
+    assert [r.seq for r in store.readings] == [1, 3]
     [letter] = store.dead_letters
-    assert letter[2] == TOPICS.readings("n1")
-    assert letter[3].startswith("the database refused it: invalid input syntax")
-    assert b'"seq":2' in letter[4].encode()
+    assert letter.topic == TOPICS.readings("n1")
+    assert letter.reason.startswith("the database refused it: invalid input syntax")
+    assert b'"seq":2' in letter.payload.encode()
     assert [mid for kind, mid in timeline if kind == "ack"] == [1, 2, 3]
 
 
@@ -173,21 +163,21 @@ def test_unknown_nodes_are_looked_up_once_and_dead_lettered_if_still_unknown() -
         return frozenset(registry)
 
     timeline: list[tuple[str, object]] = []
-    clock = Clock()
+    clock = ManualSeconds()
     batcher = Batcher(max_size=10, interval_s=0.0)
     store = FakeStore(timeline)
     nodes = NodeCache(load, clock=clock)
-    writer = Writer(batcher, store, nodes, TOPICS, lambda batch: None, clock=clock)
+    writer = Writer(batcher, store, nodes, lambda batch: None, clock=clock)
     nodes.refresh_if_stale()
     registry.add("n2")  # registered after the cache was loaded
     clock.now = 5.0  # not stale yet, but a miss may reload
-    batcher.add_unresolved(1, Unresolved("t/n2", b"{}", "n2", reading=row(1, "n2")))
-    batcher.add_unresolved(2, Unresolved("t/n3", b"{}", "n3", status=("n3", "online", TS)))
-    batcher.add_unresolved(3, Unresolved("t/n3", b"{x}", "n3", reading=row(3, "n3")))
+    batcher.add_unresolved(1, replace(row(1, "n2"), topic="t/n2", payload=b"{}"))
+    batcher.add_unresolved(2, StatusRecord("n3", NodeState.ONLINE, TS, "t/n3", b"{}"))
+    batcher.add_unresolved(3, replace(row(3, "n3"), topic="t/n3", payload=b"{x}"))
     run_all(writer, batcher)
     assert len(loads) == 2  # the first load, then one reload for the whole batch
-    assert [(r[0], r[2]) for r in store.readings] == [("n2", 1)]
-    assert [(d[2], d[3]) for d in store.dead_letters] == [
+    assert [(r.node_id, r.seq) for r in store.readings] == [("n2", 1)]
+    assert [(d.topic, d.reason) for d in store.dead_letters] == [
         ("t/n3", "unknown node 'n3'"),
         ("t/n3", "unknown node 'n3'"),
     ]
@@ -195,7 +185,7 @@ def test_unknown_nodes_are_looked_up_once_and_dead_lettered_if_still_unknown() -
 
 def test_the_node_cache_reloads_when_stale_and_at_most_once_a_second_on_misses() -> None:
     loads: list[float] = []
-    clock = Clock()
+    clock = ManualSeconds()
 
     def load() -> set[str]:
         loads.append(clock.now)

@@ -47,7 +47,7 @@ CONTRACTS: list[dict[str, Any]] = [
             "api",
             "rules | ingest",
             "cases",
-            "queries : registry : db : settings : sqlfiles",
+            "observations : registry : db : settings : sqlfiles",
         ],
     },
 ]

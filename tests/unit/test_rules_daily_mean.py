@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from envgrid_cloud.cases.model import Severity
-from envgrid_cloud.rules.base import Sample
+from envgrid_cloud.observations import ReadingRecord
 from envgrid_cloud.rules.daily_mean import close_day, day_end, local_day
 from envgrid_cloud.rules.model import DailyMeanRule
-from tests.unit.test_rules_support import CST, kinds, restart, run
+from envgrid_common.clock import SHANGHAI
+from tests.unit.test_rules_support import kinds, restart, run
 
 COD = DailyMeanRule(
     id="cod_daily",
@@ -22,11 +23,13 @@ COD = DailyMeanRule(
 )
 
 
-def hourly(day: date, values: list[float], flags: dict[str, str] | None = None) -> list[Sample]:
+def hourly(
+    day: date, values: list[float], flags: dict[str, str] | None = None
+) -> list[ReadingRecord]:
     """One sample an hour from local midnight of ``day``."""
-    start = datetime.combine(day, datetime.min.time(), CST)
+    start = datetime.combine(day, datetime.min.time(), SHANGHAI)
     return [
-        Sample(
+        ReadingRecord(
             "farm-01-effluent",
             start + timedelta(hours=h),
             int(start.timestamp()) + h,
@@ -67,8 +70,8 @@ def test_a_day_is_judged_when_a_sample_of_a_later_day_arrives() -> None:
 
 
 def test_a_utc_midnight_is_not_a_day_boundary() -> None:
-    start = datetime(2026, 5, 1, 0, 0, tzinfo=CST)
-    samples = [Sample("n", start + timedelta(hours=h), h, {"cod": 500.0}) for h in range(24)]
+    start = datetime(2026, 5, 1, 0, 0, tzinfo=SHANGHAI)
+    samples = [ReadingRecord("n", start + timedelta(hours=h), h, {"cod": 500.0}) for h in range(24)]
     _, findings = run(COD, samples)  # crosses 00:00 UTC (08:00 in Shanghai) at h = 8
     assert set(kinds(findings)) == {None}
 

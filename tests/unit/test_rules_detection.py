@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from envgrid_cloud.cases.model import Severity
-from envgrid_cloud.rules.base import DetectionEvent
+from envgrid_cloud.observations import DetectionRecord
 from envgrid_cloud.rules.model import DetectionRule
 from envgrid_common.messages import Detection, DetectionKind, DetectionPhase
 from tests.unit.test_rules_support import T0, at, detail_json, kinds, run
@@ -28,9 +28,9 @@ def event(
     kind: str = "smoke",
     *,
     historical: bool = False,
-) -> DetectionEvent:
+) -> DetectionRecord:
     """A detection message ``minutes`` after T0."""
-    return DetectionEvent(
+    return DetectionRecord(
         "cam-1",
         at(minutes),
         next(_seq),
@@ -78,14 +78,14 @@ def test_other_kinds_are_not_this_rules() -> None:
 def test_historical_incidents_count_and_late_messages_are_ignored() -> None:
     state, findings = run(BURNING, [event(0, "e1", "new", historical=True)])
     assert kinds(findings) == ["breach"]
-    late = DetectionEvent("cam-1", at(-1), 0, "e1", DetectionKind.SMOKE, DetectionPhase.END, 0.9)
+    late = DetectionRecord("cam-1", at(-1), 0, "e1", DetectionKind.SMOKE, DetectionPhase.END, 0.9)
     state, findings = run(BURNING, [late], state)
     assert findings == [None]
     assert state is not None
     assert "e1" in state["open"]
 
 
-def test_events_come_from_wire_messages_and_stored_rows() -> None:
+def test_events_come_from_wire_messages_as_the_ingest_records_them() -> None:
     message = Detection(
         seq=7,
         ts=T0,
@@ -94,9 +94,9 @@ def test_events_come_from_wire_messages_and_stored_rows() -> None:
         phase=DetectionPhase.NEW,
         confidence=0.9,
     )
-    from_wire = DetectionEvent.from_detection("cam-1", message)
-    row = ("cam-1", T0, 7, "e9", "flame", "new", 0.9, b"{}", False)
-    assert DetectionEvent.from_row(row) == from_wire
+    from_wire = DetectionRecord.from_detection("cam-1", message)
+    fields = DetectionRecord("cam-1", T0, 7, "e9", DetectionKind.FLAME, DetectionPhase.NEW, 0.9)
+    assert fields == from_wire
     _, findings = run(BURNING, [from_wire])
     assert kinds(findings) == ["breach"]
     assert from_wire.ts + timedelta(0) == T0

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from envgrid_cloud.cases.model import Breach, Cleared, Severity
-from envgrid_cloud.rules.base import DetectionEvent, Finding, Sample, StatusChange
+from envgrid_cloud.observations import DetectionRecord, ReadingRecord, StatusChange
+from envgrid_cloud.rules.base import Finding
 from envgrid_cloud.rules.evaluate import evaluate, to_case_event
 from envgrid_cloud.rules.model import (
     DetectionRule,
@@ -31,7 +32,7 @@ OFFLINE = OfflineRule(id="offline", severity=Severity.MEDIUM, title="监测设�
 BURNING = DetectionRule(
     id="burning", severity=Severity.CRITICAL, title="疑似秸秆焚烧", kinds=(DetectionKind.FLAME,)
 )
-FLAME = DetectionEvent("cam", T0, 1, "e1", DetectionKind.FLAME, DetectionPhase.NEW, 0.9)
+FLAME = DetectionRecord("cam", T0, 1, "e1", DetectionKind.FLAME, DetectionPhase.NEW, 0.9)
 GONE = StatusChange("node-1", NodeState.OFFLINE, T0)
 HOT = sample(0, cod=99.0)
 
@@ -51,7 +52,7 @@ HOT = sample(0, cod=99.0)
     ],
 )
 def test_each_rule_takes_its_own_kind_of_observation(
-    rule: Rule, observation: Sample | DetectionEvent | StatusChange, fires: bool
+    rule: Rule, observation: ReadingRecord | DetectionRecord | StatusChange, fires: bool
 ) -> None:
     step = evaluate(rule, {"keep": 1}, observation)
     if fires:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from envgrid_cloud.cases.model import Severity
-from envgrid_cloud.rules.base import StatusChange
+from envgrid_cloud.observations import StatusChange
 from envgrid_cloud.rules.model import NoDataRule, OfflineRule
 from envgrid_cloud.rules.nodata import overdue, sweep
 from envgrid_cloud.rules.status import on_status

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envgrid_cloud.cases.model import Severity
-from envgrid_cloud.rules.base import Sample
+from envgrid_cloud.observations import ReadingRecord
 from envgrid_cloud.rules.evaluate import evaluate
 from envgrid_cloud.rules.model import RateOfChangeRule
 from tests.unit.test_rules_support import at, kinds, restart, run, sample
@@ -99,7 +99,7 @@ def test_matches_a_brute_force_over_the_window(steps: list[tuple[int, float]]) -
     minute = 0
     for gap, value in steps:
         minute += gap
-        step = evaluate(rule, state, Sample("n", at(minute), minute, {"nh3n": value}))
+        step = evaluate(rule, state, ReadingRecord("n", at(minute), minute, {"nh3n": value}))
         state = restart(step.state)
         window = [v for m, v in seen if minute - m <= 30]
         expected = any(abs(value - v) > 0.5 for v in window)

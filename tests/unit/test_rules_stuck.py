@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from envgrid_cloud.cases.model import Severity
-from envgrid_cloud.rules.base import Sample
+from envgrid_cloud.observations import ReadingRecord
 from envgrid_cloud.rules.model import StuckRule
 from tests.unit.test_rules_support import at, kinds, run, sample
 
@@ -23,7 +23,7 @@ STUCK = StuckRule(
 )
 
 
-def _every(minutes: int, until: int, value: float = 18.4, start: int = 0) -> list[Sample]:
+def _every(minutes: int, until: int, value: float = 18.4, start: int = 0) -> list[ReadingRecord]:
     """The same value every ``minutes`` from ``start`` to ``until`` (inclusive)."""
     return [sample(m, cod=value) for m in range(start, until + 1, minutes)]
 

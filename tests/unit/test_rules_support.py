@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-from envgrid_cloud.rules.base import Finding, Observation, Sample, State
+from envgrid_cloud.observations import Observation, ReadingRecord
+from envgrid_cloud.rules.base import Finding, State
 from envgrid_cloud.rules.evaluate import evaluate
 from envgrid_cloud.rules.model import Rule
+from envgrid_common.clock import SHANGHAI
 
-CST = timezone(timedelta(hours=8))
-T0 = datetime(2026, 5, 1, 8, 0, tzinfo=CST)
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=SHANGHAI)
 
 
 def at(minutes: float) -> datetime:
@@ -27,9 +28,9 @@ def sample(
     flags: dict[str, str] | None = None,
     historical: bool = False,
     **values: float,
-) -> Sample:
+) -> ReadingRecord:
     """A sample ``minutes`` after T0; its seq follows its time unless given."""
-    return Sample(
+    return ReadingRecord(
         "node-1",
         at(minutes),
         round(minutes * 60) if seq is None else seq,

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envgrid_cloud.cases.model import Severity
-from envgrid_cloud.rules.base import Sample
+from envgrid_cloud.observations import ReadingRecord
 from envgrid_cloud.rules.evaluate import evaluate
 from envgrid_cloud.rules.model import ThresholdRule
 from tests.unit.test_rules_support import at, kinds, restart, run, sample
@@ -40,7 +40,7 @@ HELD = COD.model_copy(update={"hold_s": 1800.0})
 def test_a_valid_value_beyond_a_limit_breaches_at_once(
     rule: ThresholdRule, value: float, direction: str | None
 ) -> None:
-    step = evaluate(rule, None, Sample("node-1", at(0), 0, {rule.metric: value}))
+    step = evaluate(rule, None, ReadingRecord("node-1", at(0), 0, {rule.metric: value}))
     if direction is None:
         assert step.finding is None
     else:
@@ -196,7 +196,7 @@ def test_without_hold_breach_iff_a_valid_value_beyond_the_limit(
     for i, (value, flag, present) in enumerate(items):
         values = {"cod": value} if present else {"tp": 0.1}
         flags = {"cod": flag} if present and flag else {}
-        step = evaluate(COD, state, Sample("n", at(i), i, values, flags))
+        step = evaluate(COD, state, ReadingRecord("n", at(i), i, values, flags))
         state = restart(step.state)
         valid = present and flag in ("N", "S", None)
         beyond = valid and value > 20

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from envgrid_common.clock import SHANGHAI
 from envgrid_common.signals import (
-    CHINA,
     DRIFT_CLIP,
     NOISE_CLIP,
     Incident,
@@ -29,7 +29,7 @@ from envgrid_common.signals.profiles import (
 from envgrid_sim.scenario import NodeSpec
 from envgrid_sim.scenarios.luxi import luxi_scenario
 
-START = datetime(2026, 5, 4, 0, 0, tzinfo=CHINA)
+START = datetime(2026, 5, 4, 0, 0, tzinfo=SHANGHAI)
 
 # Limits from STANDARDS.md §3, written out here so the test checks the simulator against
 # the standards rather than against itself. (low, high); None where there is no bound.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from envgrid_common.outbox import OutboxLocked
-from envgrid_sim.node import seq_counter
+from envgrid_common.sequence import seq_counter
 from envgrid_sim.settings import SimSettings
 from envgrid_sim.township import OUTBOX_FILE, carry_over_legacy_seqs, open_outbox
 

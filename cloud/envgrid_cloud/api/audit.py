@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid
+from envgrid_cloud.api.instants import NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.api.models.audit import AuditEntry, AuditLog
 from envgrid_cloud.api.params import Offset, instant_query, text_query
 from envgrid_cloud.api.security import FORBIDDEN, UNAUTHORIZED, Admin
-from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.api.sql import fetch_all
 
 router = APIRouter(tags=["audit"])

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid
+from envgrid_cloud.api.instants import NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.api.models.dead_letters import DeadLetter, DeadLetters
 from envgrid_cloud.api.params import id_query, instant_query
 from envgrid_cloud.api.scope import area
 from envgrid_cloud.api.security import CurrentUser
-from envgrid_cloud.api.shanghai import NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.api.sql import fetch_all
 
 router = APIRouter(tags=["dead letters"])

@@ -21,7 +21,7 @@ MAX_INT = 2**31 - 1
 MAX_OFFSET = 10_000_000
 # Free text in a filter (an actor, an action): no control characters.
 FILTER_PATTERN = rf"^[^{CONTROLS}]*$"
-# An instant as ISO 8601 text (see shanghai.parse_instant): short, no control characters.
+# An instant as ISO 8601 text (see instants.parse_instant): short, no control characters.
 INSTANT_MAX = 64
 
 # An id of a grid cell, site, node, user, gateway: letters, digits, then also _ . - (≤ 64).
@@ -42,7 +42,7 @@ def text_query(description: str, max_length: int = 200) -> Any:
 
 
 def instant_query(description: str) -> Any:
-    """A query parameter holding an instant, parsed by ``shanghai.parse_instant``."""
+    """A query parameter holding an instant, parsed by ``instants.parse_instant``."""
     return Query(
         max_length=INSTANT_MAX,
         pattern=FILTER_PATTERN,

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query
 from envgrid_cloud.api.buckets import BUCKET_PATTERN, FORMS, iso_duration, parse_bucket_parameter
 from envgrid_cloud.api.database import Conn
 from envgrid_cloud.api.errors import invalid, not_found
+from envgrid_cloud.api.instants import EARLIEST, NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.api.models.readings import Bucket, BucketSeries, RawSeries, ReadingPoint, Series
 from envgrid_cloud.api.params import Id, id_query, instant_query, metric_query
 from envgrid_cloud.api.scope import require_site
 from envgrid_cloud.api.security import CurrentUser
-from envgrid_cloud.api.shanghai import EARLIEST, NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.api.sql import fetch_all, fetch_one
 from envgrid_cloud.auth.principal import Principal
 from envgrid_common.metrics import METRICS

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from envgrid_cloud.api.shanghai import to_shanghai
 from envgrid_cloud.assessment.report import Report
 from envgrid_cloud.assessment.score import Assessed, formula
+from envgrid_common.clock import to_shanghai
 
 Kind = Literal["text", "count", "rate", "hours", "score"]
 Cell = str | int | float | None

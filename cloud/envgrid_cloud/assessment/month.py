@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from envgrid_cloud.api.shanghai import SHANGHAI
+from envgrid_common.clock import SHANGHAI
 
 # Years 1000–2999: what a person means, and a month whose end Python's datetime still holds.
 MONTH_PATTERN = r"^[12][0-9]{3}-(0[1-9]|1[0-2])$"

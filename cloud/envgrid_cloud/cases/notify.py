@@ -10,8 +10,8 @@ import orjson
 import psycopg
 from psycopg.rows import DictRow
 
-from envgrid_cloud.api.shanghai import to_shanghai
 from envgrid_cloud.notify.outbox import enqueue
+from envgrid_common.clock import to_shanghai
 
 CHANNEL = "envgrid_cases"
 # PostgreSQL refuses a payload of 8000 bytes or more.

@@ -13,13 +13,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from envgrid_cloud.cases.escalation import escalate_overdue
 from envgrid_cloud.cases.pool import SyncPool
+from envgrid_common.clock import WallClock, utc_now
 
 log = logging.getLogger("envgrid.sweeps")
 
@@ -40,18 +41,12 @@ ESCALATION = Sweep("escalate overdue cases", ESCALATION_INTERVAL_S, escalate_ove
 SWEEPS: tuple[Sweep, ...] = (ESCALATION,)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _once(sweep: Sweep, pool: SyncPool, now: datetime) -> object:
     with pool.connection() as conn:
         return sweep.run(conn, now)
 
 
-async def run_periodically(
-    sweep: Sweep, pool: SyncPool, clock: Callable[[], datetime] = _utc_now
-) -> None:
+async def run_periodically(sweep: Sweep, pool: SyncPool, clock: WallClock = utc_now) -> None:
     """Run ``sweep`` every interval (the first after one interval) until cancelled."""
     while True:
         await asyncio.sleep(sweep.interval_s)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from envgrid_cloud.api.models.cases import CaseFile
-from envgrid_cloud.api.shanghai import to_shanghai
+from envgrid_common.clock import to_shanghai
 from envgrid_common.metrics import METRICS
 
 LIMIT_COLOUR = "#c10015"

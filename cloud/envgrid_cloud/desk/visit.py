@@ -8,10 +8,10 @@ from datetime import datetime
 from fastapi import Request
 
 from envgrid_cloud.api.security import address_of
-from envgrid_cloud.api.shanghai import to_shanghai
 from envgrid_cloud.auth.principal import Principal
 from envgrid_cloud.desk.i18n import locale_of
 from envgrid_cloud.desk.signin import principal_of, session_of
+from envgrid_common.clock import to_shanghai
 
 
 @dataclass(frozen=True, slots=True)

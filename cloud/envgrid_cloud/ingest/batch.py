@@ -7,28 +7,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
-# node_id, ts, seq, vals (JSON), flags (JSON or None), historical
-ReadingRow = tuple[str, datetime, int, bytes, bytes | None, bool]
-# node_id, state, ts (the source's, or the receipt time when the status has none)
-StatusRow = tuple[str, str, datetime]
-# node_id, ts, seq, event_id, kind, phase, confidence, body (the message as JSON), historical
-DetectionRow = tuple[str, datetime, int, str, str, str, float, bytes, bool]
-# fingerprint, source, topic, reason, payload, encoding, received_at
-DeadLetterRow = tuple[bytes, str, str, str, str, str, datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class Unresolved:
-    """A valid message from a node id the registry cache does not know (yet)."""
-
-    topic: str
-    payload: bytes
-    node_id: str
-    reading: ReadingRow | None = None
-    status: StatusRow | None = None
-    detection: DetectionRow | None = None
+from envgrid_cloud.observations import (
+    DeadLetterRecord,
+    DetectionRecord,
+    NodeRecord,
+    ReadingRecord,
+    StatusRecord,
+)
 
 
 @dataclass(slots=True, eq=False)  # compared by identity: a batch is one thing
@@ -39,11 +25,12 @@ class Batch:
     started: float
     size: int = 0
     mids: list[int] = field(default_factory=list)
-    readings: list[ReadingRow] = field(default_factory=list)
-    statuses: list[StatusRow] = field(default_factory=list)
-    detections: list[DetectionRow] = field(default_factory=list)
-    dead_letters: list[DeadLetterRow] = field(default_factory=list)
-    unresolved: list[Unresolved] = field(default_factory=list)
+    readings: list[ReadingRecord] = field(default_factory=list)
+    statuses: list[StatusRecord] = field(default_factory=list)
+    detections: list[DetectionRecord] = field(default_factory=list)
+    dead_letters: list[DeadLetterRecord] = field(default_factory=list)
+    # Valid messages of node ids the registry cache does not know (yet): the writer looks.
+    unresolved: list[NodeRecord] = field(default_factory=list)
 
 
 class Batcher:
@@ -78,44 +65,44 @@ class Batcher:
         self.held = 0
 
     # Network thread ------------------------------------------------------------------------
-    def add_reading(self, mid: int | None, row: ReadingRow) -> None:
+    def add_reading(self, mid: int | None, record: ReadingRecord) -> None:
         """Add a valid reading of a known node."""
         with self._lock:
             batch = self._batch()
             if batch is not None:
-                batch.readings.append(row)
+                batch.readings.append(record)
                 self._count(batch, mid)
 
-    def add_status(self, mid: int | None, row: StatusRow) -> None:
+    def add_status(self, mid: int | None, record: StatusRecord) -> None:
         """Add a valid status of a known node."""
         with self._lock:
             batch = self._batch()
             if batch is not None:
-                batch.statuses.append(row)
+                batch.statuses.append(record)
                 self._count(batch, mid)
 
-    def add_detection(self, mid: int | None, row: DetectionRow) -> None:
+    def add_detection(self, mid: int | None, record: DetectionRecord) -> None:
         """Add a valid detection of a known node."""
         with self._lock:
             batch = self._batch()
             if batch is not None:
-                batch.detections.append(row)
+                batch.detections.append(record)
                 self._count(batch, mid)
 
-    def add_dead_letter(self, mid: int | None, row: DeadLetterRow) -> None:
+    def add_dead_letter(self, mid: int | None, record: DeadLetterRecord) -> None:
         """Add a dead letter (refused here, or forwarded by a gateway)."""
         with self._lock:
             batch = self._batch()
             if batch is not None:
-                batch.dead_letters.append(row)
+                batch.dead_letters.append(record)
                 self._count(batch, mid)
 
-    def add_unresolved(self, mid: int | None, item: Unresolved) -> None:
+    def add_unresolved(self, mid: int | None, record: NodeRecord) -> None:
         """Add a message whose node the writer must look up before committing."""
         with self._lock:
             batch = self._batch()
             if batch is not None:
-                batch.unresolved.append(item)
+                batch.unresolved.append(record)
                 self._count(batch, mid)
 
     def add_ack_only(self, mid: int | None) -> None:

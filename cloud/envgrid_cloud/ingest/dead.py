@@ -1,4 +1,4 @@
-"""Dead-letter rows: refused messages as the ``dead_letters`` table stores them."""
+"""Dead letters: refused messages as the ``dead_letters`` table stores them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC
 
 from pydantic import ValidationError
 
-from envgrid_cloud.ingest.batch import DeadLetterRow
+from envgrid_cloud.observations import DeadLetterRecord
 from envgrid_common.messages import DeadLetter
 from envgrid_common.validation import dead_letter, describe
 
@@ -17,30 +17,30 @@ SOURCE = "cloud-ingest"
 _NUL = "\x00"
 
 
-def refused(topic: str, payload: bytes, reason: str) -> DeadLetterRow:
+def refused(topic: str, payload: bytes, reason: str) -> DeadLetterRecord:
     """A message this ingest refuses; a redelivered copy gets the same fingerprint."""
     fingerprint = hashlib.sha256(topic.encode() + b"\0" + payload).digest()
-    return to_row(fingerprint, dead_letter(SOURCE, topic, payload, reason))
+    return to_record(fingerprint, dead_letter(SOURCE, topic, payload, reason))
 
 
-def forwarded(topic: str, payload: bytes) -> DeadLetterRow:
+def forwarded(topic: str, payload: bytes) -> DeadLetterRecord:
     """A dead letter a gateway published; if it is itself malformed, refuse it instead."""
     try:
         letter = DeadLetter.model_validate_json(payload)
     except ValidationError as error:
         return refused(topic, payload, f"malformed dead letter: {describe(error)}")
-    return to_row(hashlib.sha256(payload).digest(), letter)
+    return to_record(hashlib.sha256(payload).digest(), letter)
 
 
-def to_row(fingerprint: bytes, letter: DeadLetter) -> DeadLetterRow:
-    """The table row for ``letter``, with anything PostgreSQL text cannot hold made safe."""
+def to_record(fingerprint: bytes, letter: DeadLetter) -> DeadLetterRecord:
+    """The record of ``letter``, with anything PostgreSQL text cannot hold made safe."""
     body, encoding = letter.payload, letter.encoding
     received_at = letter.received_at
     if received_at.tzinfo is None:
         received_at = received_at.replace(tzinfo=UTC)  # the contract's times are UTC
     if _NUL in body:
         body, encoding = base64.b64encode(body.encode()).decode("ascii"), "base64"
-    return (
+    return DeadLetterRecord(
         fingerprint,
         _text(letter.source),
         _text(letter.topic),

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import cast
 
-import orjson
-
-from envgrid_cloud.ingest.batch import Batcher, Unresolved
+from envgrid_cloud.ingest.batch import Batcher
 from envgrid_cloud.ingest.dead import forwarded, refused
 from envgrid_cloud.ingest.nodes import NodeCache
+from envgrid_cloud.observations import NO_FLAGS, DetectionRecord, ReadingRecord, StatusRecord
+from envgrid_common.clock import CoarseClock
 from envgrid_common.messages import Detection, NodeStatus, Reading
 from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import Rejected, parse_node_message
@@ -22,35 +19,8 @@ _READING, _STATUS, _DETECTION, _FORWARDED = 0, 1, 2, 3
 _MAX_ROUTES = 200_000
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class CoarseClock:
-    """UTC now, re-read at most every ``resolution_s``: plenty for ±minutes plausibility checks."""
-
-    def __init__(
-        self,
-        resolution_s: float = 0.1,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._resolution_s = resolution_s
-        self._monotonic = monotonic
-        self._wall = wall
-        self._at = monotonic()
-        self._now = wall()
-
-    def now(self) -> datetime:
-        """The current time, at most ``resolution_s`` old."""
-        at = self._monotonic()
-        if at - self._at >= self._resolution_s:
-            self._at, self._now = at, self._wall()
-        return self._now
-
-
 class Decoder:
-    """Routes a message by topic, validates it, and adds a row or a dead letter to the batch."""
+    """Routes a message by topic, validates it, and batches its record or a dead letter."""
 
     def __init__(
         self, topics: Topics, batcher: Batcher, nodes: NodeCache, clock: CoarseClock | None = None
@@ -87,19 +57,20 @@ class Decoder:
         except Rejected as error:
             self._batcher.add_dead_letter(mid, refused(topic, payload, error.reason))
             return
-        flags = reading.flags
-        row = (
+        record = ReadingRecord(
             node_id,
             reading.ts,
             reading.seq,
-            orjson.dumps(reading.values),
-            orjson.dumps(flags) if flags else None,
+            reading.values,
+            reading.flags or NO_FLAGS,
             reading.historical,
+            topic,
+            payload,
         )
         if node_id in self._nodes.known:
-            self._batcher.add_reading(mid, row)
+            self._batcher.add_reading(mid, record)
         else:
-            self._batcher.add_unresolved(mid, Unresolved(topic, payload, node_id, reading=row))
+            self._batcher.add_unresolved(mid, record)
 
     def _detection(self, node_id: str, topic: str, payload: bytes, mid: int | None) -> None:
         try:
@@ -109,21 +80,11 @@ class Decoder:
         except Rejected as error:
             self._batcher.add_dead_letter(mid, refused(topic, payload, error.reason))
             return
-        row = (
-            node_id,
-            detection.ts,
-            detection.seq,
-            detection.event_id,
-            detection.kind.value,
-            detection.phase.value,
-            detection.confidence,
-            detection.model_dump_json().encode(),
-            detection.historical,
-        )
+        record = DetectionRecord.from_detection(node_id, detection, topic, payload)
         if node_id in self._nodes.known:
-            self._batcher.add_detection(mid, row)
+            self._batcher.add_detection(mid, record)
         else:
-            self._batcher.add_unresolved(mid, Unresolved(topic, payload, node_id, detection=row))
+            self._batcher.add_unresolved(mid, record)
 
     def _status(self, node_id: str, topic: str, payload: bytes, mid: int | None) -> None:
         if not payload:
@@ -136,11 +97,11 @@ class Decoder:
         except Rejected as error:
             self._batcher.add_dead_letter(mid, refused(topic, payload, error.reason))
             return
-        row = (node_id, status.state.value, status.ts or now)
+        record = StatusRecord(node_id, status.state, status.ts or now, topic, payload)
         if node_id in self._nodes.known:
-            self._batcher.add_status(mid, row)
+            self._batcher.add_status(mid, record)
         else:
-            self._batcher.add_unresolved(mid, Unresolved(topic, payload, node_id, status=row))
+            self._batcher.add_unresolved(mid, record)
 
     def _route(self, topic: str) -> tuple[str, int] | None:
         parsed = self._topics.parse_node_topic(topic)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
 import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.json import set_json_dumps
 
-from envgrid_cloud.ingest.batch import DeadLetterRow, DetectionRow, ReadingRow, StatusRow
+from envgrid_cloud.ingest.rows import as_is, dead_letter_row, detection_row, staged
+from envgrid_cloud.observations import (
+    DeadLetterRecord,
+    DetectionRecord,
+    Fresh,
+    ReadingRecord,
+    StatusChange,
+    StatusRecord,
+)
 from envgrid_cloud.sqlfiles import loader
 
 _sql = loader("envgrid_cloud.ingest.sql")
@@ -31,12 +37,6 @@ _KNOWN_NODES = _sql("known_nodes")
 _STAGING_TYPES = ["text", "timestamptz", "int8", "jsonb", "jsonb", "bool"]
 
 
-def _as_is(document: object) -> bytes:
-    # vals and flags arrive as JSON bytes already (orjson, on the hot path); anything else
-    # (rule states, case details, from the rules in the same transaction) is dumped here.
-    return document if isinstance(document, bytes) else orjson.dumps(document)
-
-
 @dataclass(frozen=True, slots=True)
 class Written:
     """What one committed batch changed."""
@@ -46,28 +46,6 @@ class Written:
     dead_lettered: int = 0
     statuses: int = 0
     detections: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """A node's status that changed in this batch (not one merely repeated)."""
-
-    node_id: str
-    previous: str
-    state: str
-    ts: datetime
-
-
-@dataclass(slots=True)
-class Fresh:
-    """What a batch stored for the first time: the rules judge these, and only these."""
-
-    readings: list[ReadingRow] = field(default_factory=list)
-    detections: list[DetectionRow] = field(default_factory=list)
-    status_changes: list[StatusChange] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.readings or self.detections or self.status_changes)
 
 
 class Judge(Protocol):
@@ -98,54 +76,58 @@ class BatchStore:
 
     def write(
         self,
-        readings: Sequence[ReadingRow],
-        statuses: Sequence[StatusRow],
-        dead_letters: Sequence[DeadLetterRow],
-        detections: Sequence[DetectionRow] = (),
+        readings: Sequence[ReadingRecord],
+        statuses: Sequence[StatusRecord],
+        dead_letters: Sequence[DeadLetterRecord],
+        detections: Sequence[DetectionRecord] = (),
     ) -> Written:
         """Commit everything in one transaction; raise (and change nothing) on any error."""
         conn = self._connection()
-        fresh = Fresh()
+        fresh_readings: Sequence[ReadingRecord] = ()
+        fresh_detections: list[DetectionRecord] = []
+        changes: list[StatusChange] = []
         stored = dead = applied = 0
         with conn.transaction(), conn.cursor() as cur:
             if readings:
-                stored = self._write_readings(cur, readings, fresh)
-            for row in detections:
-                cur.execute(_INSERT_DETECTION, row)
+                stored, fresh_readings = self._write_readings(cur, readings)
+            for detection in detections:
+                cur.execute(_INSERT_DETECTION, detection_row(detection))
                 if cur.fetchone() is not None:
-                    fresh.detections.append(row)
+                    fresh_detections.append(detection)
             if dead_letters:
-                cur.executemany(_INSERT_DEAD_LETTER, dead_letters)
+                cur.executemany(_INSERT_DEAD_LETTER, [dead_letter_row(d) for d in dead_letters])
                 dead = cur.rowcount
-            for node_id, state, ts in statuses:
-                cur.execute(_UPDATE_STATUS, {"node_id": node_id, "state": state, "ts": ts})
-                updated = cur.fetchone()
+            for status in statuses:
+                state = status.state.value
+                params = {"node_id": status.node_id, "state": state, "ts": status.ts}
+                updated = cur.execute(_UPDATE_STATUS, params).fetchone()
                 if updated is not None:
                     applied += 1
                     if updated[0] != state:
-                        fresh.status_changes.append(StatusChange(node_id, updated[0], state, ts))
+                        change = StatusChange(status.node_id, status.state, status.ts, updated[0])
+                        changes.append(change)
+            fresh = Fresh(fresh_readings, fresh_detections, changes)
             if self._judge is not None and fresh:
                 self._judge.judge(cur, fresh)
-        return Written(stored, len(readings) - stored, dead, applied, len(fresh.detections))
+        return Written(stored, len(readings) - stored, dead, applied, len(fresh_detections))
 
     def _write_readings(
-        self, cur: psycopg.Cursor[TupleRow], readings: Sequence[ReadingRow], fresh: Fresh
-    ) -> int:
+        self, cur: psycopg.Cursor[TupleRow], readings: Sequence[ReadingRecord]
+    ) -> tuple[int, Sequence[ReadingRecord]]:
+        """Stage, insert and index ``readings``: how many rows were new, and their records."""
         with cur.copy(_COPY) as copy:
             copy.set_types(_STAGING_TYPES)
-            for row in readings:
-                copy.write_row(row)
+            for record in readings:
+                copy.write_row(staged(record))
         cur.execute(_INSERT_READINGS)
         inserted = {(node_id, ts, seq) for node_id, ts, seq in cur.fetchall()}
         cur.execute(_UPSERT_LATEST)
-        live = sorted({row[0] for row in readings if not row[5]})
+        live = sorted({r.node_id for r in readings if not r.historical})
         if live:
             cur.execute(_TOUCH_LIVE, {"node_ids": live})
         if len(inserted) == len(readings):
-            fresh.readings.extend(readings)
-        else:
-            fresh.readings.extend(r for r in readings if (r[0], r[1], r[2]) in inserted)
-        return len(inserted)
+            return len(inserted), readings
+        return len(inserted), [r for r in readings if (r.node_id, r.ts, r.seq) in inserted]
 
     def close(self) -> None:
         """Drop the connection (after an error, or when stopping)."""
@@ -167,7 +149,7 @@ class BatchStore:
                 keepalives_interval=5,
                 keepalives_count=3,
             )
-            set_json_dumps(_as_is, context=conn)
+            set_json_dumps(as_is, context=conn)
             conn.execute(_STAGING)
             self._conn = conn
         return conn

@@ -27,10 +27,9 @@ from envgrid_cloud.ingest.decode import Decoder
 from envgrid_cloud.ingest.heartbeat import AckToken, Heartbeat
 from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.stats import IngestStats, WorkerState
-from envgrid_cloud.ingest.store import BatchStore
+from envgrid_cloud.ingest.store import BatchStore, Judge
 from envgrid_cloud.ingest.watchdog import HEALTHY, Progress, Verdict, Watchdog
 from envgrid_cloud.ingest.writer import Writer
-from envgrid_cloud.rules.engine import RuleEngine
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common.mqtt import RECONNECT_MAX_S, BrokerAddress, connect
 from envgrid_common.netloop import NetLoop, new_loop_client
@@ -49,16 +48,19 @@ DRAIN_SHARE, RECORD_SHARE, CONFIRM_SHARE, CLOSE_SHARE, LOOP_SHARE = 0.35, 0.07, 
 
 
 class IngestWorker:
-    """Stores what one MQTT session receives; :meth:`start` it, :meth:`stop` it to drain."""
+    """Stores what one MQTT session receives; :meth:`start` it, :meth:`stop` it to drain.
 
-    def __init__(self, settings: CloudSettings, index: int = 0) -> None:
+    ``judge`` (the rules, wired in by whoever builds the worker) judges what each batch
+    stored, in the batch's transaction; without one, nothing is judged.
+    """
+
+    def __init__(self, settings: CloudSettings, index: int = 0, judge: Judge | None = None) -> None:
         self.client_id = f"{settings.ingest_client_id}-{index}"
         self._settings = settings
         self._topics = settings.topics
         self._address = BrokerAddress.parse(settings.mqtt_url)
         self._stop_s = settings.stop_timeout_s
         self._batcher = Batcher(settings.ingest_batch_max, settings.ingest_batch_interval_ms / 1000)
-        judge = RuleEngine() if settings.rules_enabled else None
         self._store = BatchStore(
             settings.database_url, application_name=self.client_id, judge=judge
         )
@@ -77,7 +79,6 @@ class IngestWorker:
             self._batcher,
             self._store,
             self._nodes,
-            self._topics,
             self._settle,
             drain_timeout_s=DRAIN_SHARE * self._stop_s,
         )
@@ -353,14 +354,16 @@ class IngestWorker:
             self._batcher.add_dead_letter(mid, refused(topic, payload, reason))
 
 
-def run_worker(settings: CloudSettings, index: int, stop: threading.Event) -> None:
-    """Run ingest worker ``index`` until ``stop`` is set, then drain and disconnect.
+def run_worker(
+    settings: CloudSettings, index: int, stop: threading.Event, judge: Judge | None = None
+) -> None:
+    """Run ingest worker ``index`` (judging by ``judge``) until ``stop``; then drain, disconnect.
 
     A worker its watchdog finds stuck (one database write running for
     ``ENVGRID_INGEST_STUCK_EXIT_S``) stops and exits with status 3 for its supervisor to
     start a fresh one; so does one whose threads died.
     """
-    worker = IngestWorker(settings, index).start()
+    worker = IngestWorker(settings, index, judge).start()
     log.info(
         "%s: ingesting %s into the database (batches of ≤%d rows, ≤%d ms)",
         worker.client_id,

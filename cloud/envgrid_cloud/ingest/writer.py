@@ -5,24 +5,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
-import orjson
 import psycopg
 
-from envgrid_cloud.ingest.batch import (
-    Batch,
-    Batcher,
-    DeadLetterRow,
-    DetectionRow,
-    ReadingRow,
-    StatusRow,
-)
+from envgrid_cloud.ingest.batch import Batch, Batcher
 from envgrid_cloud.ingest.dead import refused
 from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.store import Written
-from envgrid_common.topics import Topics
+from envgrid_cloud.observations import (
+    DeadLetterRecord,
+    DetectionRecord,
+    NodeRecord,
+    ReadingRecord,
+    StatusRecord,
+)
+from envgrid_common.clock import utc_now
 
 log = logging.getLogger("envgrid.ingest")
 
@@ -35,10 +34,10 @@ class Store(Protocol):
 
     def write(
         self,
-        readings: Sequence[ReadingRow],
-        statuses: Sequence[StatusRow],
-        dead_letters: Sequence[DeadLetterRow],
-        detections: Sequence[DetectionRow] = (),
+        readings: Sequence[ReadingRecord],
+        statuses: Sequence[StatusRecord],
+        dead_letters: Sequence[DeadLetterRecord],
+        detections: Sequence[DetectionRecord] = (),
     ) -> Written:
         """Commit all of it in one transaction, or raise."""
         ...
@@ -46,10 +45,6 @@ class Store(Protocol):
     def close(self) -> None:
         """Drop the connection; the next write reconnects."""
         ...
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Writer:
@@ -66,7 +61,6 @@ class Writer:
         batcher: Batcher,
         store: Store,
         nodes: NodeCache,
-        topics: Topics,
         settle: Callable[[Batch], object],
         *,
         drain_timeout_s: float = 10.0,
@@ -77,7 +71,6 @@ class Writer:
         self._batcher = batcher
         self._store = store
         self._nodes = nodes
-        self._topics = topics
         self._settle = settle
         self._drain_timeout_s = drain_timeout_s
         self._backoff_s = backoff_s
@@ -160,35 +153,26 @@ class Writer:
             return self._write_apart(batch)
 
     def _resolve(self, batch: Batch) -> None:
-        """Readings and statuses of nodes the registry does not know become dead letters."""
-        known = self._nodes.lookup({item.node_id for item in batch.unresolved})
-        for item in batch.unresolved:
-            if item.node_id not in known:
-                reason = f"unknown node '{item.node_id}'"
-                batch.dead_letters.append(refused(item.topic, item.payload, reason))
-            elif item.reading is not None:
-                batch.readings.append(item.reading)
-            elif item.status is not None:
-                batch.statuses.append(item.status)
-            elif item.detection is not None:
-                batch.detections.append(item.detection)
+        """Messages of nodes the registry does not know become dead letters, as they came."""
+        known = self._nodes.lookup({record.node_id for record in batch.unresolved})
+        for record in batch.unresolved:
+            if record.node_id not in known:
+                reason = f"unknown node '{record.node_id}'"
+                batch.dead_letters.append(refused(record.topic, record.payload, reason))
+            elif isinstance(record, ReadingRecord):
+                batch.readings.append(record)
+            elif isinstance(record, StatusRecord):
+                batch.statuses.append(record)
+            else:
+                batch.detections.append(record)
         batch.unresolved.clear()
 
     def _write_apart(self, batch: Batch) -> Written:
-        """Isolate the rows the database refuses, so one cannot block every other forever."""
+        """Isolate the records the database refuses, so one cannot block every other forever."""
         total = Written()
-        for reading in batch.readings:
-            topic = self._topics.readings(reading[0])
-            written = self._write_or_refuse([reading], [], topic, _reading_payload(reading))
-            total = _add(total, written)
-        for status in batch.statuses:
-            topic = self._topics.status(status[0])
-            written = self._write_or_refuse([], [status], topic, _status_payload(status))
-            total = _add(total, written)
-        for detection in batch.detections:
-            topic = self._topics.detections(detection[0])
-            written = self._write_or_refuse([], [], topic, detection[7], [detection])
-            total = _add(total, written)
+        records: list[NodeRecord] = [*batch.readings, *batch.statuses, *batch.detections]
+        for record in records:
+            total = _add(total, self._write_or_refuse(record))
         for letter in batch.dead_letters:
             try:
                 total = _add(total, self._store.write([], [], [letter]))
@@ -196,40 +180,23 @@ class Writer:
                 log.error("dropping a dead letter the database refuses (%s): %r", error, letter)
         return total
 
-    def _write_or_refuse(
-        self,
-        readings: list[ReadingRow],
-        statuses: list[StatusRow],
-        topic: str,
-        payload: bytes,
-        detections: Sequence[DetectionRow] = (),
-    ) -> Written:
+    def _write_or_refuse(self, record: NodeRecord) -> Written:
+        """Write one record; if the database refuses it, dead-letter the message it came from."""
         try:
-            return self._store.write(readings, statuses, [], detections)
+            if isinstance(record, ReadingRecord):
+                return self._store.write([record], [], [])
+            if isinstance(record, StatusRecord):
+                return self._store.write([], [record], [])
+            return self._store.write([], [], [], [record])
         except _ROW_ERRORS as error:
-            letter = refused(topic, payload, f"the database refused it: {error}")
-            return self._store.write([], [], [letter])
+            reason = f"the database refused it: {error}"
+            return self._store.write([], [], [refused(record.topic, record.payload, reason)])
 
     def _count(self, written: Written) -> None:
         self.written = _add(self.written, written)
         self.batches += 1
-        self.last_commit_at = _utc_now()
+        self.last_commit_at = utc_now()
         self.last_commit = self._clock()
-
-
-def _reading_payload(row: ReadingRow) -> bytes:
-    _, ts, seq, vals, flags, historical = row
-    body: dict[str, object] = {"seq": seq, "ts": ts.isoformat(), "values": orjson.Fragment(vals)}
-    if flags is not None:
-        body["flags"] = orjson.Fragment(flags)
-    if historical:
-        body["historical"] = True
-    return orjson.dumps(body)
-
-
-def _status_payload(row: StatusRow) -> bytes:
-    _, state, ts = row
-    return orjson.dumps({"state": state, "ts": ts.isoformat()})
 
 
 def _add(a: Written, b: Written) -> Written:

@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,6 +39,7 @@ from envgrid_cloud.notify.model import Answer, Channel
 from envgrid_cloud.notify.sql import load
 from envgrid_cloud.notify.text import Composed, Entry, Style, compose
 from envgrid_cloud.settings import CloudSettings
+from envgrid_common.clock import utc_now
 
 log = logging.getLogger("envgrid.notify")
 
@@ -70,11 +71,6 @@ class Delivery:
     ok: bool
     case_ids: tuple[int, ...]
     digest: bool
-
-
-def utc_now() -> datetime:
-    """The current time in UTC."""
-    return datetime.now(UTC)
 
 
 def backoff_s(failures: int, first_s: float, longest_s: float) -> float:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from envgrid_cloud.api.shanghai import to_shanghai
+from envgrid_common.clock import to_shanghai
 from envgrid_common.metrics import METRICS
 
 SEVERITY = {"critical": "紧急", "high": "高", "medium": "中", "low": "低"}

@@ -18,7 +18,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from envgrid_cloud.rules.base import Sample, State, Step, is_stale, valid_value
+from envgrid_cloud.observations import ReadingRecord
+from envgrid_cloud.rules.base import State, Step, is_stale, valid_value
 from envgrid_cloud.rules.episode import judge, judge_late
 from envgrid_cloud.rules.model import AqiRule, RuleError, explain
 
@@ -121,7 +122,7 @@ def primary(value: int, iaqis: Mapping[str, int]) -> list[str]:
     return sorted(m for m, i in iaqis.items() if i == value)
 
 
-def evaluate(rule: AqiRule, state: State | None, sample: Sample) -> Step:
+def evaluate(rule: AqiRule, state: State | None, sample: ReadingRecord) -> Step:
     """Judge one sample's AQI over the rule's metrics that it carries as valid values."""
     values = {m: v for m in rule.metrics if (v := valid_value(sample, m)) is not None}
     if not values:

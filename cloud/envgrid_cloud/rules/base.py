@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from envgrid_common.messages import Detection, DetectionKind, DetectionPhase, NodeState
+from envgrid_cloud.observations import ReadingRecord
 
-# node_id, ts, seq, event_id, kind, phase, confidence, body (JSON), historical: as ingest stores it
-DetectionRow = tuple[str, datetime, int, str, str, str, float, bytes, bool]
 State = dict[str, Any]
 """What a rule remembers for one node between samples: JSON only (stored as jsonb)."""
 
@@ -20,64 +18,6 @@ State = dict[str, Any]
 # (above the measuring range) is a data-quality event, not an exceedance. A value without a
 # flag is normal.
 VALID_FLAGS = frozenset({"N", "S"})
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One reading of one node, as rules see it."""
-
-    node_id: str
-    ts: datetime  # source time, aware
-    seq: int
-    values: Mapping[str, float]
-    flags: Mapping[str, str] = field(default_factory=dict)
-    historical: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class DetectionEvent:
-    """One message of a camera incident (new, update or end)."""
-
-    node_id: str
-    ts: datetime
-    seq: int
-    event_id: str
-    kind: DetectionKind
-    phase: DetectionPhase
-    confidence: float
-    historical: bool = False
-
-    @classmethod
-    def from_detection(cls, node_id: str, d: Detection) -> DetectionEvent:
-        """The event a wire detection makes."""
-        return cls(node_id, d.ts, d.seq, d.event_id, d.kind, d.phase, d.confidence, d.historical)
-
-    @classmethod
-    def from_row(cls, row: DetectionRow) -> DetectionEvent:
-        """The event a stored detection row makes (``envgrid_cloud.ingest.batch.DetectionRow``)."""
-        node_id, ts, seq, event_id, kind, phase, confidence, _body, historical = row
-        return cls(
-            node_id,
-            ts,
-            seq,
-            event_id,
-            DetectionKind(kind),
-            DetectionPhase(phase),
-            confidence,
-            historical,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """A node's retained status as it arrived: online, or offline (possibly its Last Will)."""
-
-    node_id: str
-    state: NodeState
-    at: datetime
-
-
-Observation = Sample | DetectionEvent | StatusChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +39,7 @@ class Step:
     finding: Finding | None = None
 
 
-def valid_value(sample: Sample, metric: str) -> float | None:
+def valid_value(sample: ReadingRecord, metric: str) -> float | None:
     """The sample's value of ``metric`` if it is a valid measurement, else None (skip it)."""
     value = sample.values.get(metric)
     if value is None or not math.isfinite(value):

@@ -14,20 +14,18 @@ readings stored for the first time.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from envgrid_cloud.observations import ReadingRecord
 from envgrid_cloud.rules.base import (
     Finding,
-    Sample,
     State,
     Step,
     valid_value,
 )
 from envgrid_cloud.rules.model import DailyMeanRule
-
-# China has kept UTC+8 without daylight saving since 1991; a fixed offset needs no tz database.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+from envgrid_common.clock import SHANGHAI
 
 
 def local_day(ts: datetime) -> date:
@@ -40,7 +38,7 @@ def day_end(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), SHANGHAI)
 
 
-def evaluate(rule: DailyMeanRule, state: State | None, sample: Sample) -> Step:
+def evaluate(rule: DailyMeanRule, state: State | None, sample: ReadingRecord) -> Step:
     """Add one sample to its day; the first sample of a later day judges the open day."""
     value = valid_value(sample, rule.metric)
     if value is None:

@@ -8,7 +8,8 @@ Historical (late-sent) incidents count like live ones: a fire seen during an out
 
 from __future__ import annotations
 
-from envgrid_cloud.rules.base import DetectionEvent, Finding, State, Step, cursor, is_stale, iso
+from envgrid_cloud.observations import DetectionRecord
+from envgrid_cloud.rules.base import Finding, State, Step, cursor, is_stale, iso
 from envgrid_cloud.rules.model import DetectionRule
 from envgrid_common.messages import DetectionPhase
 
@@ -16,7 +17,7 @@ from envgrid_common.messages import DetectionPhase
 MAX_OPEN = 64
 
 
-def evaluate(rule: DetectionRule, state: State | None, event: DetectionEvent) -> Step:
+def evaluate(rule: DetectionRule, state: State | None, event: DetectionRecord) -> Step:
     """Open, update or end one incident."""
     if event.kind not in rule.kinds or is_stale(state, event.ts, event.seq):
         return Step(state)

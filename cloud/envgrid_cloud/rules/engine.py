@@ -4,7 +4,8 @@ The ingest calls :meth:`RuleEngine.judge` with the readings, detections and stat
 batch really inserted (a duplicate is never judged twice), in the batch's own transaction: the
 rule states, the cases and the rows commit together or not at all, so a crash between them
 loses or repeats nothing. Several ingest workers agree because each locks the rule states it
-uses, in key order, before judging.
+uses, in key order, before judging. The engine is handed to the ingest where its workers are
+built (``envgrid_cloud.ingest_processes``), so neither imports the other.
 """
 
 from __future__ import annotations
@@ -14,23 +15,20 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
 from envgrid_cloud.cases.model import Breach, Cleared, Severity
 from envgrid_cloud.cases.store import raise_or_update, record_cleared
-from envgrid_cloud.ingest.batch import ReadingRow
-from envgrid_cloud.ingest.store import Fresh
-from envgrid_cloud.rules.base import DetectionEvent, Observation, Sample, StatusChange
+from envgrid_cloud.observations import Fresh, Observation, ReadingRecord
 from envgrid_cloud.rules.evaluate import evaluate, to_case_event
 from envgrid_cloud.rules.model import AqiRule, Rule, RuleError
 from envgrid_cloud.rules.packs import SiteRules, rules_for_site
 from envgrid_cloud.rules.sql import load
-from envgrid_common.messages import NodeState
+from envgrid_common.clock import WallClock, utc_now
 from envgrid_common.registry import SiteCategory
 
 log = logging.getLogger("envgrid.rules")
@@ -41,10 +39,6 @@ READING_TYPES = ("threshold", "rate_of_change", "stuck", "daily_mean", "aqi", "n
 
 Key = tuple[str, str, str]  # site id, rule id, node id
 _SEVERITY_ORDER = list(Severity)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,23 +104,19 @@ class RuleCache:
 class RuleEngine:
     """The ingest's :class:`~envgrid_cloud.ingest.store.Judge`: rules → rule state → cases."""
 
-    def __init__(
-        self, cache: RuleCache | None = None, clock: Callable[[], datetime] = _utc_now
-    ) -> None:
+    def __init__(self, cache: RuleCache | None = None, clock: WallClock = utc_now) -> None:
         self._cache = cache or RuleCache()
         self._clock = clock
 
     def judge(self, cur: psycopg.Cursor[Any], fresh: Fresh) -> None:
         """Judge ``fresh``; every change lands in ``cur``'s transaction."""
         work = _Work()
-        for node_id, samples in _samples(fresh.readings).items():
+        for node_id, samples in _by_node(fresh.readings).items():
             work.add(self._cache.get(cur, node_id), node_id, READING_TYPES, samples)
-        for row in fresh.detections:
-            event = DetectionEvent.from_row(row)
-            work.add(self._cache.get(cur, row[0]), row[0], ("detection",), [event])
+        for event in fresh.detections:
+            work.add(self._cache.get(cur, event.node_id), event.node_id, ("detection",), [event])
         for change in fresh.status_changes:
-            status = StatusChange(change.node_id, NodeState(change.state), change.ts)
-            work.add(self._cache.get(cur, change.node_id), change.node_id, ("offline",), [status])
+            work.add(self._cache.get(cur, change.node_id), change.node_id, ("offline",), [change])
         if not work.keys:
             return
         keys = sorted(work.keys)
@@ -156,7 +146,7 @@ class _Work:
         rules = node.of_type(*types)
         # A rule on a metric none of these readings carry would only be handed them to ignore
         # them: leave it out, and its state unlocked.
-        carried = {m for o in observations if isinstance(o, Sample) for m in o.values}
+        carried = {m for o in observations if isinstance(o, ReadingRecord) for m in o.values}
         if carried:
             rules = [r for r in rules if _judges(r, carried)]
         if rules:
@@ -271,17 +261,18 @@ def _columns(keys: Sequence[Key]) -> dict[str, list[Any]]:
     }
 
 
-def _samples(rows: Sequence[ReadingRow]) -> dict[str, list[Sample]]:
-    """Readings as samples, per node, in source order (a batch may hold them out of order)."""
-    by_node: dict[str, list[Sample]] = defaultdict(list)
-    for node_id, ts, seq, vals, flags, historical in rows:
-        values = orjson.loads(vals)
-        by_node[node_id].append(
-            Sample(node_id, ts, seq, values, orjson.loads(flags) if flags else {}, historical)
-        )
+def _by_node(readings: Sequence[ReadingRecord]) -> dict[str, list[ReadingRecord]]:
+    """Readings per node, in source order (a batch may hold them out of order)."""
+    by_node: dict[str, list[ReadingRecord]] = defaultdict(list)
+    for reading in readings:
+        by_node[reading.node_id].append(reading)
     for samples in by_node.values():
-        samples.sort(key=lambda s: (s.ts, s.seq))
+        samples.sort(key=_source_order)
     return by_node
+
+
+def _source_order(reading: ReadingRecord) -> tuple[datetime, int]:
+    return reading.ts, reading.seq
 
 
 def _offline(cur: psycopg.Cursor[Any], node_ids: list[str]) -> set[str]:

@@ -9,6 +9,7 @@ midnight (``daily_mean.close_day``).
 from __future__ import annotations
 
 from envgrid_cloud.cases.model import Breach, Cleared
+from envgrid_cloud.observations import DetectionRecord, Observation, ReadingRecord, StatusChange
 from envgrid_cloud.rules import (
     aqi,
     daily_mean,
@@ -19,15 +20,7 @@ from envgrid_cloud.rules import (
     stuck,
     threshold,
 )
-from envgrid_cloud.rules.base import (
-    DetectionEvent,
-    Finding,
-    Observation,
-    Sample,
-    State,
-    StatusChange,
-    Step,
-)
+from envgrid_cloud.rules.base import Finding, State, Step
 from envgrid_cloud.rules.model import (
     AqiRule,
     DailyMeanRule,
@@ -41,10 +34,10 @@ from envgrid_cloud.rules.model import (
 )
 
 __all__ = [
-    "DetectionEvent",
+    "DetectionRecord",
     "Finding",
     "Observation",
-    "Sample",
+    "ReadingRecord",
     "State",
     "StatusChange",
     "Step",
@@ -57,19 +50,19 @@ def evaluate(rule: Rule, state: State | None, observation: Observation) -> Step:
     """The rule's step for one observation (a disabled rule, or a foreign kind: no change)."""
     if not rule.enabled:
         return Step(state)
-    if isinstance(observation, Sample):
+    if isinstance(observation, ReadingRecord):
         return _sample(rule, state, observation)
-    if isinstance(observation, DetectionEvent) and isinstance(rule, DetectionRule):
+    if isinstance(observation, DetectionRecord) and isinstance(rule, DetectionRule):
         return detection.evaluate(rule, state, observation)
     if isinstance(observation, StatusChange) and isinstance(rule, OfflineRule):
         return status.on_status(rule, state, observation)
-    if not isinstance(observation, Sample | DetectionEvent | StatusChange):
+    if not isinstance(observation, ReadingRecord | DetectionRecord | StatusChange):
         # A raw row handed over unconverted would otherwise be ignored without a word.
         raise TypeError(f"not an observation: {type(observation).__name__}")
     return Step(state)
 
 
-def _sample(rule: Rule, state: State | None, sample: Sample) -> Step:
+def _sample(rule: Rule, state: State | None, sample: ReadingRecord) -> Step:
     match rule:
         case ThresholdRule():
             return threshold.evaluate(rule, state, sample)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from envgrid_cloud.rules.base import Finding, Sample, State, Step, iso
+from envgrid_cloud.observations import ReadingRecord
+from envgrid_cloud.rules.base import Finding, State, Step, iso
 from envgrid_cloud.rules.model import NoDataRule
 
 
@@ -55,7 +56,7 @@ def sweep(
     return Step({"open": False}, Finding("clear", last_live_at, detail=detail))
 
 
-def evaluate(rule: NoDataRule, state: State | None, sample: Sample) -> Step:
+def evaluate(rule: NoDataRule, state: State | None, sample: ReadingRecord) -> Step:
     """A live sample ends the silence: the clear, if the rule was in breach."""
     if sample.historical or not (state or {}).get("open"):
         return Step(state)

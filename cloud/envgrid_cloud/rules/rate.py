@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from envgrid_cloud.rules.base import Sample, State, Step, is_stale, iso, parse_ts, valid_value
+from envgrid_cloud.observations import ReadingRecord
+from envgrid_cloud.rules.base import State, Step, is_stale, iso, parse_ts, valid_value
 from envgrid_cloud.rules.episode import judge
 from envgrid_cloud.rules.model import RateOfChangeRule
 
@@ -37,7 +38,7 @@ def _push(queue: list[list[Any]], ts: datetime, value: float, *, keep_low: bool)
     return kept[-MAX_WINDOW:]
 
 
-def evaluate(rule: RateOfChangeRule, state: State | None, sample: Sample) -> Step:
+def evaluate(rule: RateOfChangeRule, state: State | None, sample: ReadingRecord) -> Step:
     """Judge one sample against the window of valid samples before it."""
     value = valid_value(sample, rule.metric)
     if value is None or is_stale(state, sample.ts, sample.seq):

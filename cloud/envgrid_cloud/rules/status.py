@@ -7,7 +7,8 @@ taken in is ignored.
 
 from __future__ import annotations
 
-from envgrid_cloud.rules.base import Finding, State, StatusChange, Step, iso, parse_ts
+from envgrid_cloud.observations import StatusChange
+from envgrid_cloud.rules.base import Finding, State, Step, iso, parse_ts
 from envgrid_cloud.rules.model import OfflineRule
 from envgrid_common.messages import NodeState
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from envgrid_cloud.observations import ReadingRecord
 from envgrid_cloud.rules.base import (
     Finding,
-    Sample,
     State,
     Step,
     cursor,
@@ -26,7 +26,7 @@ from envgrid_cloud.rules.base import (
 from envgrid_cloud.rules.model import StuckRule
 
 
-def evaluate(rule: StuckRule, state: State | None, sample: Sample) -> Step:
+def evaluate(rule: StuckRule, state: State | None, sample: ReadingRecord) -> Step:
     """Extend or restart the run with one sample; breach while it is stuck, clear when it moves."""
     value = valid_value(sample, rule.metric)
     if value is None or is_stale(state, sample.ts, sample.seq):
@@ -52,7 +52,7 @@ def evaluate(rule: StuckRule, state: State | None, sample: Sample) -> Step:
     return Step(new, Finding("clear", sample.ts, rule.metric, value, detail))
 
 
-def _judge(rule: StuckRule, run: State, sample: Sample, value: float) -> Step:
+def _judge(rule: StuckRule, run: State, sample: ReadingRecord, value: float) -> Step:
     held_s = (sample.ts - parse_ts(run["start"])).total_seconds()
     if held_s < rule.span_s or run["count"] < rule.min_samples:
         return Step(run)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from envgrid_cloud.rules.base import Sample, State, Step, is_stale, valid_value
+from envgrid_cloud.observations import ReadingRecord
+from envgrid_cloud.rules.base import State, Step, is_stale, valid_value
 from envgrid_cloud.rules.episode import judge, judge_late
 from envgrid_cloud.rules.model import ThresholdRule
 
@@ -19,7 +20,7 @@ def beyond(rule: ThresholdRule, value: float) -> str | None:
     return None
 
 
-def evaluate(rule: ThresholdRule, state: State | None, sample: Sample) -> Step:
+def evaluate(rule: ThresholdRule, state: State | None, sample: ReadingRecord) -> Step:
     """Judge one sample; late samples still breach a rule without hold (never clear it)."""
     value = valid_value(sample, rule.metric)
     if value is None:

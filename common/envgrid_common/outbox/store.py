@@ -452,7 +452,7 @@ class Outbox:
                         chunk = ids[start : start + _CHUNK]
                         marks = ",".join("?" * len(chunk))
                         self._db.execute(
-                            f"UPDATE messages SET kind = ? WHERE id IN ({marks})",
+                            f"UPDATE messages SET kind = ? WHERE id IN ({marks})",  # noqa: S608 (only "?" marks formatted in)
                             [new.value, *chunk],
                         )
                 for name, value in counters.items():
@@ -480,7 +480,8 @@ class Outbox:
     def _fetch(self, where: str, params: Sequence[int | str]) -> list[Row]:
         # The columns are a constant and ``where`` this module's own text; the values are bound.
         records = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE {where}", params  # noqa: S608
+            f"SELECT {_COLUMNS} FROM messages WHERE {where}",  # noqa: S608
+            params,
         ).fetchall()
         return [_row(record) for record in records]
 

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Protocol
 
-# China keeps one time zone without daylight saving, so a fixed offset is exact and needs no
-# tz database; daily cycles follow local (Beijing) time.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+from envgrid_common.clock import SHANGHAI
+
 DAY_H = 24.0
 _STEPS = 96  # quarter hours in a day
 
 
 def local_hour(at: datetime) -> float:
     """Hour of day in China (0 ≤ h < 24) of an aware time."""
-    local = at.astimezone(CHINA)
+    local = at.astimezone(SHANGHAI)
     return local.hour + local.minute / 60 + local.second / 3600 + local.microsecond / 3.6e9
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from envgrid_cloud.api.shanghai import to_shanghai
+from envgrid_common.clock import to_shanghai
 
 # Stored in UTC, shown on Shanghai's clock: every time in a response carries +08:00.
 ShanghaiTime = Annotated[

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from envgrid_cloud.api.models.common import In, Out, ShanghaiTime, strip_blanks
-from envgrid_cloud.api.shanghai import SHANGHAI
+from envgrid_common.clock import SHANGHAI
 from envgrid_common.messages import Identifier
 
 _LINES = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # several lines: tabs and line breaks allowed

@@ -1,32 +1,14 @@
-"""Time as the users see it: Asia/Shanghai; instants in requests, with or without an offset."""
+"""Instants in requests, with or without an offset (without one, the time is Shanghai's)."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
 
-
-def _shanghai() -> tzinfo:
-    try:
-        return ZoneInfo("Asia/Shanghai")
-    except ZoneInfoNotFoundError:
-        # No tz database (Windows without tzdata): China has kept UTC+8 without DST since 1991.
-        return timezone(timedelta(hours=8), "CST")
-
-
-SHANGHAI = _shanghai()
+from envgrid_common.clock import SHANGHAI
 
 # An unencoded "+" in a query string arrives as a space: "…T08:00:00 08:00" meant "+08:00".
 _SPACE_FOR_PLUS = re.compile(r"(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)")
-
-
-def to_shanghai(value: datetime) -> datetime:
-    """The same instant on Shanghai's clock (a naive value is taken to be UTC, as stored)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(SHANGHAI)
-
 
 # Instants are kept a day inside what Python's datetime holds, so that any offset or window
 # added to them stays representable.

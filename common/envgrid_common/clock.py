@@ -1,0 +1,91 @@
+"""Time zones and clocks: instants are kept in UTC and shown on Asia/Shanghai's clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WallClock = Callable[[], datetime]
+"""What code that needs the current time takes, so that tests can hand it their own."""
+
+
+def _shanghai() -> tzinfo:
+    try:
+        return ZoneInfo("Asia/Shanghai")
+    except ZoneInfoNotFoundError:
+        # No tz database (Windows, a bare device): China has kept UTC+8 without DST since 1991.
+        return timezone(timedelta(hours=8), "CST")
+
+
+SHANGHAI = _shanghai()
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+def shanghai_now() -> datetime:
+    """The current time on Shanghai's clock."""
+    return datetime.now(SHANGHAI)
+
+
+def to_shanghai(value: datetime) -> datetime:
+    """The same instant on Shanghai's clock (a naive value is taken to be UTC, as stored)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(SHANGHAI)
+
+
+class CoarseClock:
+    """UTC now, re-read at most every ``resolution_s``: plenty for ±minutes plausibility checks."""
+
+    def __init__(
+        self,
+        resolution_s: float = 0.1,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: WallClock = utc_now,
+    ) -> None:
+        self._resolution_s = resolution_s
+        self._monotonic = monotonic
+        self._wall = wall
+        self._at = monotonic()
+        self._now = wall()
+
+    def now(self) -> datetime:
+        """The current time, at most ``resolution_s`` old."""
+        at = self._monotonic()
+        if at - self._at >= self._resolution_s:
+            self._at, self._now = at, self._wall()
+        return self._now
+
+
+class ManualClock:
+    """A wall clock that moves only when told (a :data:`WallClock` for tests and replays)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        """Move on ``seconds``; the new time."""
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+class ManualSeconds:
+    """Seconds (monotonic or epoch) that move only when told; ``sleep`` moves them too."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Pass ``seconds`` at once, as a test's stand-in for ``time.sleep``."""
+        self.now += seconds
