@@ -13,7 +13,9 @@ the consumer is away (each message acknowledged by the broker), then the consume
 A rate is readings from the first to the last counted. Cases alternate, ``--repeat`` times,
 since other work on the machine skews any one run; the table gives the median and the spread.
 ``--gateway-path DIR`` runs the gateway from another copy of the ``envgrid_gateway`` package
-(DIR holds it), for a before/after comparison.
+(DIR holds it), for a before/after comparison. ``--profile DIR`` samples the gateway with
+py-spy (not a project dependency: ``.venv/bin/pip install py-spy``) while it drains, writes
+each run's stacks to DIR, and prints where each thread spent its time, busy and waiting.
 
 Run: ``.venv/bin/python -m bench.gateway [--per-node 25000 --publishers 4 --repeat 3]``.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import signal
 import statistics
 import subprocess
@@ -145,6 +148,91 @@ def start_gateway(
         )
 
 
+def _thread_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each thread of ``pid`` so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended
+            continue
+        cpu[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return cpu
+
+
+@dataclass
+class Profiler:
+    """py-spy sampling the gateway while it drains, and each thread's CPU time meanwhile.
+
+    py-spy (not a project dependency: ``.venv/bin/pip install py-spy``) samples only threads
+    that are running, without pausing the process (pausing would slow what it measures), so
+    its samples say where the CPU goes; a thread's CPU time against the wall time says how
+    much of the time it waits.
+    """
+
+    pid: int
+    out: Path
+    proc: subprocess.Popen[bytes]
+    started: float
+    cpu: dict[int, float]
+
+    @classmethod
+    def start(cls, pid: int, out: Path) -> Profiler:
+        """Start sampling ``pid`` into ``out`` (py-spy's raw format, by thread)."""
+        spy = Path(sys.executable).with_name("py-spy")
+        argv = [str(spy), "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
+        argv += ["--threads", "--nonblocking", "--rate", "200"]
+        proc = start_child(
+            argv, sig=signal.SIGINT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        return cls(pid, out, proc, time.monotonic(), _thread_cpu(pid))
+
+    def stop(self, readings: int) -> list[str]:
+        """Stop sampling; per thread: CPU µs per reading, share of the time busy, hot spots."""
+        wall = time.monotonic() - self.started
+        cpu = {tid: s - self.cpu.get(tid, 0.0) for tid, s in _thread_cpu(self.pid).items()}
+        self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        try:
+            _, err = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            return ["    py-spy did not stop"]
+        if not self.out.exists():
+            return [f"    py-spy: {err.decode(errors='replace').strip()[-300:]}"]
+        names, own = _samples(self.out)
+        lines = [f"    profile {self.out} ({wall:.1f} s, {sum(cpu.values()):.1f} s CPU):"]
+        for tid, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
+            if seconds < 0.01 * wall:
+                continue
+            lines.append(
+                f"    {names.get(tid, f'thread {tid}')}: {seconds / readings * 1e6:.1f} µs CPU "
+                f"per reading, busy {seconds / wall:.0%} of the time"
+            )
+            hot = sorted(((n, f) for (t, f), n in own.items() if t == tid), reverse=True)
+            busy = sum(n for n, _ in hot) or 1
+            lines += [f"        {n / busy:5.1%}  {frame}" for n, frame in hot[:12]]
+        return lines
+
+
+def _samples(raw: Path) -> tuple[dict[int, str], dict[tuple[int, str], int]]:
+    """From py-spy's raw stacks: thread names, and samples per (thread, innermost function)."""
+    names: dict[int, str] = {}
+    own: dict[tuple[int, str], int] = {}
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        head, _, rest = stack.partition(";")
+        found = re.match(r"thread \((0x[0-9a-f]+|\d+)\)(?::\s*(.*))?", head)
+        if not found or not count.isdigit():
+            continue
+        tid = int(found[1], 0)
+        names[tid] = found[2] or f"thread {tid}"
+        leaf = rest.rsplit(";", 1)[-1]
+        own[tid, leaf] = own.get((tid, leaf), 0) + int(count)
+    return names, own
+
+
 def stop_gateway(proc: subprocess.Popen[bytes]) -> None:
     """A clean stop: its sessions stay with the broker."""
     proc.send_signal(signal.SIGINT)
@@ -178,7 +266,11 @@ def case_bare(broker: MosquittoBroker, load: Load) -> Run:
 
 
 def case_gateway(
-    broker: MosquittoBroker, load: Load, workdir: Path, gateway_path: str | None
+    broker: MosquittoBroker,
+    load: Load,
+    workdir: Path,
+    gateway_path: str | None,
+    profile: Path | None = None,
 ) -> Run:
     """A backlog in the gateway's local session, forwarded to X-up and counted there."""
     run = uuid.uuid4().hex[:6]
@@ -193,9 +285,12 @@ def case_gateway(
         proc = start_gateway(broker, local, up, gateway_id, workdir, gateway_path)
         while counter.count == 0 and proc.poll() is None:
             time.sleep(0.01)
+        spy = Profiler.start(proc.pid, profile) if profile else None
         cpu_before = _cpu_seconds(proc.pid)
         counted = counter.finish()
         cpu = _cpu_seconds(proc.pid) - cpu_before  # includes the 0.5 s idle wait: negligible
+        if spy is not None:
+            print("\n".join(spy.stop(load.total)), flush=True)
     finally:
         if proc.poll() is None:
             stop_gateway(proc)
@@ -224,6 +319,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case")
     parser.add_argument("--cases", default="bare,gateway", help="bare, gateway, or both")
     parser.add_argument("--gateway-path", help="run envgrid_gateway from this folder instead")
+    parser.add_argument("--profile", type=Path, help="sample the gateway with py-spy into DIR")
     args = parser.parse_args(argv)
     cases = args.cases.split(",")
     runs: dict[str, list[Run]] = {case: [] for case in cases}
@@ -238,7 +334,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     if case == "bare":
                         run = case_bare(broker, load)
                     elif case == "gateway":
-                        run = case_gateway(broker, load, workdir, args.gateway_path)
+                        out = None
+                        if args.profile is not None:
+                            args.profile.mkdir(parents=True, exist_ok=True)
+                            out = args.profile / f"gateway-run{rep + 1}.txt"
+                        run = case_gateway(broker, load, workdir, args.gateway_path, out)
                     else:
                         raise SystemExit(f"unknown case {case!r}")
                     runs[case].append(run)
