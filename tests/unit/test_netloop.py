@@ -454,3 +454,92 @@ def test_stopping_closes_the_wakeup_sockets() -> None:
 
 def test_read_chunk_is_large() -> None:
     assert bufsock.READ_CHUNK >= 16 * 1024
+
+
+# Fast publish, fast PUBACK, whole packets from the buffer -------------------------------------
+def test_take_packet_hands_out_only_whole_packets(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    a, b = pair
+    wrapped = BufferedSocket(a)
+    assert wrapped.take_packet() is None  # nothing buffered
+    big = b"y" * 200  # a two-byte remaining length
+    b.sendall(b"\x40\x02\x00\x07" + b"\x30\xc8\x01" + big[:50])
+    assert wrapped.recv(1) == b"\x40"  # paho started reading this one: put it back by hand
+    wrapped._in_pos -= 1
+    assert wrapped.take_packet() == (0x40, b"\x00\x07")
+    assert wrapped.take_packet() is None  # the rest of the PUBLISH is not there yet
+    assert wrapped.recv(3) == b"\x30\xc8\x01"  # paho's own reader goes on from here
+    assert wrapped.recv(200) == big[:50]
+    b.sendall(big[50:] + b"\xe0\x00")
+    assert wrapped.recv(150) == big[50:]
+    assert wrapped.take_packet() == (0xE0, b"")
+    assert wrapped.take_packet() is None  # buffer empty: paho reads from the kernel
+
+
+class Connected(Fed):
+    """A Fed whose client has its CONNACK, with nothing queued from before."""
+
+    def __init__(self, *, v5: bool, fast: bool) -> None:
+        super().__init__(v5=v5, fast=fast)
+        for mid in self.mids:
+            self.client._out_messages.pop(mid)
+        self.client._inflight_messages = 0
+        self.feed(b"\x20\x03\x00\x00\x00" if v5 else b"\x20\x02\x00\x00")
+        assert self.client.is_connected()
+
+    def reconnect(self) -> bytes:
+        """Lose the connection and come back: what paho resends."""
+        self.client._messages_reconnect_reset()
+        self._peer, mine = socket.socketpair()
+        mine.setblocking(False)
+        self.sock = BufferedSocket(mine)
+        self.client._sock = self.sock
+        self.feed(
+            b"\x20\x03\x00\x00\x00" if self.client.protocol == mqtt.MQTTv5 else b"\x20\x02\x00\x00"
+        )
+        return self.sent()
+
+
+@pytest.mark.parametrize("v5", [True, False], ids=["mqtt5", "mqtt3.1.1"])
+def test_publish_qos1_sends_and_resends_what_paho_does(v5: bool) -> None:
+    fast, slow = Connected(v5=v5, fast=True), Connected(v5=v5, fast=False)
+    payloads = [b"small", b"m" * 200, b"l" * 20000, b""]
+    for i, payload in enumerate(payloads):
+        retain = i % 2 == 1
+        mid = fast.client.publish_qos1(f"up/n{i}/readings", payload, retain)
+        info = slow.client.publish(f"up/n{i}/readings", payload, qos=1, retain=retain)
+        assert mid == info.mid
+    assert fast.sent() == slow.sent()
+    assert fast.client._out_messages.keys() == slow.client._out_messages.keys()
+    # After a reconnect paho resends both kinds alike, flagged as duplicates.
+    resent = fast.reconnect()
+    assert resent == slow.reconnect()
+    assert resent[0] == 0x3A  # PUBLISH, DUP, QoS 1
+    # Their PUBACKs settle them as paho's own.
+    for mid in list(fast.client._out_messages):
+        fast.feed(puback_packet(mid))
+        slow.feed(puback_packet(mid))
+    assert fast.published == slow.published
+    assert len(fast.published) == len(payloads)
+    assert fast.client._out_messages == {} == slow.client._out_messages
+    assert fast.client._inflight_messages == 0 == slow.client._inflight_messages
+
+
+def test_publish_qos1_queues_behind_what_paho_has_not_written() -> None:
+    fed = Connected(v5=True, fast=True)
+    fed.client.subscribe("t/#", qos=1)  # queued by paho, not yet written
+    fed.client.publish_qos1("up/x", b"after")
+    sent = fed.sent()
+    assert sent[0] == 0x82  # the SUBSCRIBE first
+    assert sent.endswith(b"after")
+    with pytest.raises(ValueError, match="wildcard"):
+        fed.client.publish_qos1("up/+", b"wildcard")
+
+
+def test_publish_qos1_before_the_connack_is_pahos_publish() -> None:
+    fast, slow = Fed(v5=True, fast=True), Fed(v5=True, fast=False)  # no CONNACK yet
+    mid = fast.client.publish_qos1("up/x", b"later")
+    assert mid == slow.client.publish("up/x", b"later", qos=1).mid
+    assert fast.client._out_messages[mid].payload == b"later"
+    assert fast.sent() == slow.sent()

@@ -39,6 +39,24 @@ class BufferedSocket:
         self.last_received = now
         self.last_sent = now
 
+    def take_packet(self) -> tuple[int, bytes] | None:
+        """The next MQTT packet if it is whole in the buffer: (first byte, body); else None."""
+        data, pos = self._in, self._in_pos
+        end = len(data)
+        at = pos + 1
+        length, shift = 0, 0
+        while at < end and shift < 28:  # the remaining length: up to 4 bytes, 7 bits each
+            byte = data[at]
+            at += 1
+            length |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                if at + length > end:
+                    return None
+                self._in_pos = at + length
+                return data[pos], data[at : at + length]
+            shift += 7
+        return None  # not whole, or a malformed length: paho's reader decides
+
     # paho's SocketLike ------------------------------------------------------------------------
     def recv(self, size: int) -> bytes:
         """Up to ``size`` bytes: from the buffer, else one large read (may raise, or b"")."""

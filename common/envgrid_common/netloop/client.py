@@ -8,12 +8,14 @@ import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from envgrid_common.mqtt import BrokerAddress, new_client
+from envgrid_common.mqtt import BrokerAddress, check_publish, new_client
+from envgrid_common.netloop import paho_private  # noqa: F401  (checks paho at import)
 from envgrid_common.netloop.bufsock import BufferedSocket
 
 log = logging.getLogger("envgrid.net")
@@ -26,29 +28,128 @@ NO_PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped
 NO_PUBLISH_PROPERTIES = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
 
 
+class _Message(mqtt.MQTTMessage):
+    """An MQTTMessage without the MQTTMessageInfo (and its Condition) paho makes for each one.
+
+    Nobody waits on the info of a received message or of a fast publish; paho only marks a
+    publish's info published on its PUBACK, which the shared :data:`_SHARED_INFO` absorbs.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, mid: int, topic: bytes, payload: bytes, retain: bool, dup: bool) -> None:
+        # Every slot MQTTMessage.__init__ sets, without its MQTTMessageInfo.
+        self.timestamp = time.monotonic()
+        self.state = mqtt.mqtt_ms_invalid
+        self.dup = dup
+        self.mid = mid
+        self._topic = topic
+        self.payload = payload
+        self.qos = 1
+        self.retain = retain
+        self.info = _SHARED_INFO
+        self.properties = None
+
+
+_SHARED_INFO = mqtt.MQTTMessageInfo(0)
+
+
 class LoopClient(mqtt.Client):
     """A paho client that a NetLoop drives.
 
-    It overrides paho 2.x internals, checked by the unit tests (tests/unit/test_netloop.py):
-    ``_create_socket`` (use the socket the loop connected, wrapped in a
-    :class:`BufferedSocket`), ``_easy_log`` (paho's own errors to our log, cheaply),
-    ``_loop_rc_handle`` (called by :meth:`abort`, paho's own path for a lost connection) and
-    ``_packet_handle``: the two packets of every forwarded message, a QoS 1 PUBLISH without
-    properties and a PUBACK saying success, skip paho's general decoder, which builds two
-    ``Properties`` objects per packet (a fifth of the gateway's time); their callbacks get the
-    shared, empty :data:`NO_PUBLISH_PROPERTIES`, :data:`NO_PUBACK_PROPERTIES` and
-    :data:`PUBACK_SUCCESS`. Anything else takes paho's own path. paho's keepalive
-    (``loop_misc``) is not used: the loop keeps connections alive by its own rule
-    (:mod:`envgrid_common.netloop.keepalive`).
+    It overrides or uses paho 2.x internals, all listed (and checked at import) in
+    :mod:`envgrid_common.netloop.paho_private`: ``_create_socket`` (use the socket the loop
+    connected, wrapped in a :class:`BufferedSocket`), ``_easy_log`` (paho's own errors to our
+    log, cheaply), ``_loop_rc_handle`` (called by :meth:`abort`, paho's own path for a lost
+    connection), and three fast paths for the packets of every forwarded message:
+
+    * ``_packet_read``: a packet already whole in the socket's buffer is taken in one piece,
+      not a call per header byte;
+    * ``_packet_handle``: a QoS 1 PUBLISH without properties and a PUBACK saying success skip
+      paho's general decoder, which builds two ``Properties`` objects per packet; their
+      callbacks get the shared, empty :data:`NO_PUBLISH_PROPERTIES`,
+      :data:`NO_PUBACK_PROPERTIES` and :data:`PUBACK_SUCCESS`;
+    * :meth:`publish_qos1` and ``_send_puback`` write their packet straight into the buffered
+      socket when paho has nothing queued before it (order is kept), and a fast publish is
+      kept in paho's ``_out_messages`` like any other, so paho resends it after a reconnect.
+
+    Anything else takes paho's own path. paho's keepalive (``loop_misc``) is not used: the
+    loop keeps connections alive by its own rule (:mod:`envgrid_common.netloop.keepalive`).
     Exceptions raised by callbacks are logged by paho and do not break the loop.
     """
 
     fast_paths = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        callback_api_version: CallbackAPIVersion,
+        client_id: str = "",
+        *,
+        manual_ack: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(callback_api_version, client_id, manual_ack=manual_ack, **kwargs)
         self.suppress_exceptions = True
         self._prepared: socket.socket | None = None
+        self._acks_manually = manual_ack  # paho has no getter; manual_ack_set keeps it
+        self._id = client_id
+        self._v5 = self.protocol == mqtt.MQTTv5
+
+    def manual_ack_set(self, on: bool) -> None:
+        """As paho's, noting the setting for the fast paths."""
+        super().manual_ack_set(on)
+        self._acks_manually = on
+
+    def publish_qos1(self, topic: str, payload: bytes, retain: bool = False) -> int:
+        """Publish at QoS 1 as ``publish`` does, cheaply; return the packet id.
+
+        Raises :class:`~envgrid_common.mqtt.PublishRefused` if paho refuses the message, and
+        ValueError for a topic it refuses, as ``publish`` does.
+        """
+        sock = self._sock
+        if not self.fast_paths or self._out_packet or sock is None or not self.is_connected():
+            # Something queued must go first, or no connection: paho queues it in order.
+            return check_publish(self.publish(topic, payload, qos=1, retain=retain)).mid
+        topic_bytes = topic.encode()
+        if not 0 < len(topic_bytes) < 65536 or "+" in topic or "#" in topic:
+            return check_publish(self.publish(topic, payload, qos=1, retain=retain)).mid
+        with self._out_message_mutex:
+            mid = self._mid_generate()
+            if mid in self._out_messages:  # 65,535 outstanding: let paho refuse it
+                return check_publish(self.publish(topic, payload, qos=1, retain=retain)).mid
+            message = _Message(mid, topic_bytes, payload, retain, False)
+            message.state = mqtt.mqtt_ms_wait_for_puback
+            self._out_messages[mid] = message
+            self._inflight_messages += 1
+        sock.send(_publish_packet(topic_bytes, payload, mid, retain, self._v5))
+        return mid
+
+    def _send_puback(self, mid: int) -> MQTTErrorCode:
+        sock = self._sock
+        if self.fast_paths and not self._out_packet and sock is not None:
+            sock.send(_PUBACK_PACKET[mid])
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._send_puback(mid)
+
+    def _packet_read(self) -> MQTTErrorCode:
+        in_packet = self._in_packet
+        sock = self._sock
+        if not self.fast_paths or in_packet["command"] or not isinstance(sock, BufferedSocket):
+            return super()._packet_read()
+        whole = sock.take_packet()
+        if whole is None:  # not all there yet: paho reads it piece by piece
+            return super()._packet_read()
+        in_packet["command"] = whole[0]
+        in_packet["packet"] = bytearray(whole[1])
+        try:
+            return self._packet_handle()
+        except MalformedPacket as error:
+            self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", error)
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        finally:
+            # paho's state between packets; the other keys never left it on this path.
+            in_packet["command"] = 0
+            in_packet["packet"] = bytearray()
 
     def _packet_handle(self) -> MQTTErrorCode:
         if self.fast_paths:
@@ -65,7 +166,7 @@ class LoopClient(mqtt.Client):
                 message = self._qos1_publish(command, body)
                 if message is not None:
                     self._handle_on_message(message)
-                    if self._manual_ack:
+                    if self._acks_manually:
                         return MQTTErrorCode.MQTT_ERR_SUCCESS
                     return self._send_puback(message.mid)
         return super()._packet_handle()
@@ -79,19 +180,19 @@ class LoopClient(mqtt.Client):
         if end == 2 or end + 2 > size:
             return None  # empty topic (an alias, or an error) or too short: paho decides
         pos = end + 2
-        properties = None
-        if self._protocol == mqtt.MQTTv5:
+        if self._v5:
             if pos >= size or body[pos] != 0:
                 return None  # properties present
             pos += 1
-            properties = NO_PUBLISH_PROPERTIES
-        message = mqtt.MQTTMessage((body[end] << 8) | body[end + 1], bytes(body[2:end]))
-        message.dup = bool(command & 0x08)
-        message.qos = 1
-        message.retain = bool(command & 0x01)
-        message.properties = properties
-        message.payload = bytes(body[pos:])
-        message.timestamp = time.monotonic()
+        message = _Message(
+            (body[end] << 8) | body[end + 1],
+            bytes(body[2:end]),
+            bytes(body[pos:]),
+            bool(command & 0x01),
+            bool(command & 0x08),
+        )
+        if self._v5:
+            message.properties = NO_PUBLISH_PROPERTIES
         return message
 
     def _create_socket(self) -> Any:
@@ -102,12 +203,12 @@ class LoopClient(mqtt.Client):
         return BufferedSocket(sock)
 
     def _easy_log(self, level: int, fmt: str, *args: Any) -> None:
-        if self.on_log is not None or self._logger is not None:
+        if self.on_log is not None or self.logger is not None:
             super()._easy_log(level, fmt, *args)  # type: ignore[arg-type]
         elif level == mqtt.MQTT_LOG_ERR:
-            log.error("%s: " + fmt, self._client_id.decode(), *args)
+            log.error("%s: " + fmt, self._id, *args)
         elif level == mqtt.MQTT_LOG_WARNING:
-            log.warning("%s: " + fmt, self._client_id.decode(), *args)
+            log.warning("%s: " + fmt, self._id, *args)
 
     def abort(self) -> None:
         """Drop the connection as paho does when it is lost (on_disconnect included)."""
@@ -117,7 +218,26 @@ class LoopClient(mqtt.Client):
     @property
     def name(self) -> str:
         """The client id, for log lines."""
-        return self._client_id.decode(errors="replace")
+        return self._id
+
+
+# Every PUBACK packet without reason code (success), by packet id: built once, sent often.
+_PUBACK_PACKET = [bytes((_PUBACK, 2, mid >> 8, mid & 0xFF)) for mid in range(65536)]
+
+
+def _publish_packet(topic: bytes, payload: bytes, mid: int, retain: bool, v5: bool) -> bytes:
+    """A QoS 1 PUBLISH packet, as paho's ``_send_publish`` builds it (no properties)."""
+    head = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big")
+    if v5:
+        head += b"\0"  # no properties
+    length = len(head) + len(payload)
+    header = bytearray((_PUBLISH | 0x02 | retain,))
+    while True:  # the remaining length, 7 bits a byte
+        byte, length = length & 0x7F, length >> 7
+        header.append(byte | 0x80 if length else byte)
+        if not length:
+            break
+    return b"".join((header, head, payload))
 
 
 def new_loop_client(
