@@ -176,9 +176,12 @@ class Profiler:
     proc: subprocess.Popen[bytes]
     started: float
     cpu: dict[int, float]
+    broker_pid: int | None
+    broker_cpu: float
+    machine: tuple[float, float]
 
     @classmethod
-    def start(cls, pid: int, out: Path) -> Profiler:
+    def start(cls, pid: int, out: Path, broker_pid: int | None = None) -> Profiler:
         """Start sampling ``pid`` into ``out`` (py-spy's raw format, by thread)."""
         spy = Path(sys.executable).with_name("py-spy")
         argv = [str(spy), "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
@@ -186,12 +189,17 @@ class Profiler:
         proc = start_child(
             argv, sig=signal.SIGINT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        return cls(pid, out, proc, time.monotonic(), _thread_cpu(pid))
+        broker_cpu = _cpu_seconds(broker_pid) if broker_pid else 0.0
+        return cls(
+            pid, out, proc, time.monotonic(), _thread_cpu(pid), broker_pid, broker_cpu, _machine()
+        )
 
     def stop(self, readings: int) -> list[str]:
         """Stop sampling; per thread: CPU µs per reading, share of the time busy, hot spots."""
         wall = time.monotonic() - self.started
         cpu = {tid: s - self.cpu.get(tid, 0.0) for tid, s in _thread_cpu(self.pid).items()}
+        broker = _cpu_seconds(self.broker_pid) - self.broker_cpu if self.broker_pid else 0.0
+        busy, total = (now - before for now, before in zip(_machine(), self.machine, strict=True))
         self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
         try:
             _, err = self.proc.communicate(timeout=30)
@@ -202,7 +210,11 @@ class Profiler:
         if not self.out.exists():
             return [f"    py-spy: {err.decode(errors='replace').strip()[-300:]}"]
         names, own = _samples(self.out)
-        lines = [f"    profile {self.out} ({wall:.1f} s, {sum(cpu.values()):.1f} s CPU):"]
+        lines = [
+            f"    profile {self.out} ({wall:.1f} s, {sum(cpu.values()):.1f} s CPU); machine "
+            f"{busy / max(total, 1e-9):.0%} busy (all cores); broker "
+            f"{broker / readings * 1e6:.1f} µs CPU per reading"
+        ]
         for tid, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
             if seconds < 0.01 * wall:
                 continue
@@ -214,6 +226,13 @@ class Profiler:
             busy = sum(n for n, _ in hot) or 1
             lines += [f"        {n / busy:5.1%}  {frame}" for n, frame in hot[:12]]
         return lines
+
+
+def _machine() -> tuple[float, float]:
+    """The machine's busy and total CPU time so far, all cores (from /proc/stat)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return float(sum(fields) - idle), float(sum(fields))
 
 
 def _samples(raw: Path) -> tuple[dict[int, str], dict[tuple[int, str], int]]:
@@ -285,7 +304,8 @@ def case_gateway(
         proc = start_gateway(broker, local, up, gateway_id, workdir, gateway_path)
         while counter.count == 0 and proc.poll() is None:
             time.sleep(0.01)
-        spy = Profiler.start(proc.pid, profile) if profile else None
+        broker_pid = broker.process.pid if broker.process else None
+        spy = Profiler.start(proc.pid, profile, broker_pid) if profile else None
         cpu_before = _cpu_seconds(proc.pid)
         counted = counter.finish()
         cpu = _cpu_seconds(proc.pid) - cpu_before  # includes the 0.5 s idle wait: negligible

@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_common.messages import GatewayStatus, NodeState
-from envgrid_common.mqtt import BrokerAddress, check_publish, connect
+from envgrid_common.mqtt import BrokerAddress, connect
 from envgrid_common.netloop import NetLoop, new_loop_client
 from envgrid_common.outbox.publisher import NO_MATCHING_SUBSCRIBERS, Settlements
 from envgrid_gateway.outbound import NO_SUBSCRIBERS, Done, Outgoing
@@ -117,10 +117,8 @@ class Uplink:
         self._publish_now(message, done)
 
     def _publish_now(self, message: Outgoing, done: Done) -> None:
-        info = check_publish(
-            self._client.publish(message.topic, message.payload, qos=1, retain=message.retain)
-        )
-        self._waiting.expect(info.mid, done)
+        mid = self._client.publish_qos1(message.topic, message.payload, message.retain)
+        self._waiting.expect(mid, done)
 
     def publish_status(self, state: NodeState) -> None:
         """Publish the retained gateway status with the current counters."""

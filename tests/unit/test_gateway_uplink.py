@@ -7,7 +7,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from envgrid_common.mqtt import PublishRefused
+from envgrid_common.mqtt import PublishRefused, check_publish
 from envgrid_gateway.outbound import Outgoing
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_gateway.uplink import Uplink
@@ -32,6 +32,9 @@ class FakeClient:
         if self.ack_early:
             self.puback(self.mid)
         return info
+
+    def publish_qos1(self, topic: str, payload: bytes, retain: bool) -> int:
+        return check_publish(self.publish(topic, payload, 1, retain)).mid
 
     def puback(self, mid: int, code: ReasonCode = SUCCESS) -> None:
         self.uplink._on_publish(self, None, mid, code, None)  # type: ignore[arg-type]
