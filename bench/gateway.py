@@ -117,6 +117,44 @@ def _wait_gateway_ready(url: str, topics: Topics, gateway_id: str, timeout_s: fl
         client.loop_stop()
 
 
+class StatusWatch:
+    """The gateway's status counters while it drains: is a window full, or the writer behind?"""
+
+    WATCHED = ("local_unacked", "buffer_unwritten", "buffer_in_flight", "uplink_outstanding")
+
+    def __init__(self, url: str, topics: Topics, gateway_id: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        from envgrid_common.mqtt import BrokerAddress, connect, new_client
+
+        self.seen: dict[str, list[int]] = {name: [] for name in self.WATCHED}
+
+        def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+            counters = GatewayStatus.model_validate_json(message.payload).counters
+            for name in self.WATCHED:
+                if name in counters:
+                    self.seen[name].append(counters[name])
+
+        address = BrokerAddress.parse(url)
+        self._client = new_client(f"bench-watch-{uuid.uuid4().hex[:6]}", address)
+        self._client.on_message = on_message
+        topic = topics.gateway_status(gateway_id)
+        self._client.on_connect = lambda c, *_: c.subscribe(topic, qos=0)
+        connect(self._client, address)
+        self._client.loop_start()
+
+    def stop(self) -> list[str]:
+        """Stop watching; the median and highest value of each counter."""
+        self._client.disconnect()
+        self._client.loop_stop()
+        return [
+            f"    {name}: median {statistics.median(values):,.0f}, max {max(values):,}"
+            f" ({len(values)} statuses)"
+            for name, values in self.seen.items()
+            if values
+        ]
+
+
 def start_gateway(
     broker: MosquittoBroker,
     local: Topics,
@@ -306,11 +344,14 @@ def case_gateway(
             time.sleep(0.01)
         broker_pid = broker.process.pid if broker.process else None
         spy = Profiler.start(proc.pid, profile, broker_pid) if profile else None
+        watch = StatusWatch(broker.url, up, gateway_id) if profile else None
         cpu_before = _cpu_seconds(proc.pid)
         counted = counter.finish()
         cpu = _cpu_seconds(proc.pid) - cpu_before  # includes the 0.5 s idle wait: negligible
         if spy is not None:
             print("\n".join(spy.stop(load.total)), flush=True)
+        if watch is not None:
+            print("\n".join(watch.stop()), flush=True)
     finally:
         if proc.poll() is None:
             stop_gateway(proc)
@@ -337,8 +378,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--publishers", type=int, default=4, help="publishing processes (nodes)")
     parser.add_argument("--per-node", type=int, default=25_000, help="readings per publisher")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case")
-    parser.add_argument("--cases", default="bare,gateway", help="bare, gateway, or both")
-    parser.add_argument("--gateway-path", help="run envgrid_gateway from this folder instead")
+    parser.add_argument(
+        "--cases", default="bare,gateway", help="bare, gateway, other (with --gateway-path)"
+    )
+    parser.add_argument(
+        "--gateway-path",
+        help="PYTHONPATH for the gateway: of case 'other' if it is run, else of 'gateway'",
+    )
     parser.add_argument("--profile", type=Path, help="sample the gateway with py-spy into DIR")
     args = parser.parse_args(argv)
     cases = args.cases.split(",")
@@ -353,12 +399,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for case in cases:
                     if case == "bare":
                         run = case_bare(broker, load)
-                    elif case == "gateway":
+                    elif case in ("gateway", "other"):
                         out = None
                         if args.profile is not None:
                             args.profile.mkdir(parents=True, exist_ok=True)
-                            out = args.profile / f"gateway-run{rep + 1}.txt"
-                        run = case_gateway(broker, load, workdir, args.gateway_path, out)
+                            out = args.profile / f"{case}-run{rep + 1}.txt"
+                        path = args.gateway_path
+                        if case == "gateway" and "other" in cases:
+                            path = None
+                        run = case_gateway(broker, load, workdir, path, out)
                     else:
                         raise SystemExit(f"unknown case {case!r}")
                     runs[case].append(run)
@@ -373,14 +422,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for case, case_runs in runs.items():
         print(f"{case:<8} {_summary(case_runs)}")
     result: dict[str, Any] = {case: [r.rate for r in rs] for case, rs in runs.items()}
-    if runs.get("bare") and runs.get("gateway"):
+    for case in ("gateway", "other"):
+        if not (runs.get("bare") and runs.get(case)):
+            continue
         bare = [r.rate for r in runs["bare"]]
-        gateway = [r.rate for r in runs["gateway"]]
+        gateway = [r.rate for r in runs[case]]
         ratios = [g / b for g, b in zip(gateway, bare, strict=True)]
         ratio = statistics.median(gateway) / statistics.median(bare)
-        result["ratio"] = ratio
+        result["ratio" if case == "gateway" else f"ratio_{case}"] = ratio
         print(
-            f"ratio gateway / bare: {ratio:.2f} of the medians "
+            f"ratio {case} / bare: {ratio:.2f} of the medians "
             f"(per run pair {min(ratios):.2f}–{max(ratios):.2f})"
         )
     return result
