@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Protocol
 
 from envgrid_common.mqtt import PublishRefused
+from envgrid_common.netloop import NetLoop
 from envgrid_common.outbox import (
     DELIVERED,
     Bounds,
@@ -79,6 +80,15 @@ _KINDS = {
 # The buffer file's own schema, kept as an outbox counter: 2 gave every channel its kind.
 SCHEMA_COUNTER = "gateway.buffer_schema"
 SCHEMA_VERSION = 2
+
+
+def _settle(batch: list[tuple[Outgoing, Done]]) -> None:
+    """Tell the senders of a committed batch that it is stored (acknowledged locally)."""
+    for _, done in batch:
+        try:
+            done(None)
+        except Exception:
+            log.exception("acknowledging a stored message failed")
 
 
 class Upstream(Protocol):
@@ -140,6 +150,9 @@ class Buffer:
         self._incoming: deque[tuple[Outgoing, Done]] = deque()
         self._writing = 0
         self._accepting = True
+        # With batch_on(loop): what the loop's thread sent this round, not yet handed over.
+        self._loop: NetLoop | None = None
+        self._round: list[tuple[Outgoing, Done]] = []
         # Pump side: the pump thread steps the engine whenever the uplink settles a message.
         self._wake = threading.Event()
         self._pump = Pump(
@@ -190,7 +203,7 @@ class Buffer:
         """Wait until everything received is committed (and acknowledged locally)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self._incoming or self._writing:
+            while self._round or self._incoming or self._writing:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -238,15 +251,42 @@ class Buffer:
 
     # -- the bridge's side ---------------------------------------------------------------------
 
+    def batch_on(self, loop: NetLoop) -> None:
+        """Take what ``loop``'s thread sends once a round, and settle it on that thread.
+
+        The writer is then woken once per network round with all of the round's messages,
+        not at the first of them (each wake takes the interpreter lock from the network
+        thread), and a committed batch's ``done`` calls go back in one hand-over. The
+        network thread never waits for the writer: it only appends to a list of its own.
+        """
+        self._loop = loop
+        loop.at_round_end(self._hand_over_round)
+
     def send(self, message: Outgoing, done: Done) -> None:
         """Store ``message``; ``done(None)`` once it is committed to disk."""
+        loop = self._loop
+        if loop is not None and loop.on_thread():
+            self._round.append((message, done))  # only the loop's thread touches it
+            return
         with self._cond:
             if not self._accepting:
                 # Not acknowledging it is how it stays safe: the township broker redelivers.
                 log.debug("buffer closed: %s left unacknowledged", message.topic)
                 return
             self._incoming.append((message, done))
-            self._cond.notify()
+            self._cond.notify_all()  # the writer, not only a flush() waiting
+
+    def _hand_over_round(self) -> None:
+        """The loop's round is over: what it sent goes to the writer, in order."""
+        if not self._round:
+            return
+        messages, self._round = self._round, []
+        with self._cond:
+            if not self._accepting:
+                log.debug("buffer closed: %d message(s) left unacknowledged", len(messages))
+                return
+            self._incoming.extend(messages)
+            self._cond.notify_all()
 
     def _write_loop(self) -> None:
         while True:
@@ -264,14 +304,16 @@ class Buffer:
                 # holds the messages (and stops sending at its in-flight limit) until it works.
                 if self._stop.wait(_RETRY_S):
                     return
+            # One hand-over for the batch, queued before flush() can return: what is
+            # submitted to the loop after it (a DISCONNECT) goes after these acks.
+            loop = self._loop if self._loop is not None and self._loop.running else None
+            if loop is not None:
+                loop.submit(partial(_settle, batch))
             with self._cond:
                 self._writing = 0
                 self._cond.notify_all()
-            for _, done in batch:
-                try:
-                    done(None)
-                except Exception:
-                    log.exception("acknowledging a stored message failed")
+            if loop is None:
+                _settle(batch)
 
     def _write(self, batch: list[tuple[Outgoing, Done]]) -> bool:
         messages = [self._out_message(message) for message, _ in batch]
@@ -354,7 +396,7 @@ class Buffer:
         """Rows held, in flight, the oldest one's age and what was given up."""
         s = self.outbox.stats()
         with self._cond:
-            unwritten = len(self._incoming) + self._writing
+            unwritten = len(self._round) + len(self._incoming) + self._writing
         return BufferStats(
             buffered=s.rows,
             bytes=s.bytes,

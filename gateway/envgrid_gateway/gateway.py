@@ -43,6 +43,7 @@ class Gateway:
         )
         self.uplink = Uplink(self.settings, self._counters, self.loop)
         self.buffer = Buffer.from_settings(self.settings, self.uplink, self._stats)
+        self.buffer.batch_on(self.loop)  # the MQTT adapter's messages arrive on the loop
         self.bridge = Bridge(
             self.settings.gateway_id,
             self.settings.topics,

@@ -94,6 +94,7 @@ class NetLoop:
         self._ident: int | None = None
         self._stopping = False
         self._next_tick = 0.0
+        self._round_ends: list[Callable[[], object]] = []
 
     # Any thread --------------------------------------------------------------------------------
     @property
@@ -146,6 +147,18 @@ class NetLoop:
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
+
+    def on_thread(self) -> bool:
+        """Whether the caller is the loop's own thread (a running loop)."""
+        return self._ident == threading.get_ident()
+
+    def at_round_end(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` on the loop's thread after the reads of every round.
+
+        For work the callbacks of one round can share: handing what they produced to another
+        thread once a round wakes that thread once, not once per message.
+        """
+        self.submit(lambda: self._round_ends.append(fn))
 
     def add(self, client: LoopClient, may_read: Callable[[], bool] | None = None) -> None:
         """Connect ``client`` (after ``connect_async``) and keep it connected from now on.
@@ -260,6 +273,7 @@ class NetLoop:
                     time.sleep(0.1)
         finally:
             self._run_calls()  # nobody waits in vain for what was submitted
+            self._end_round()  # nor for what a round left for its end
             for conn in self._conns:
                 if conn.state is _State.ATTACHED and conn.sock is not None:
                     conn.sock.close()
@@ -313,8 +327,16 @@ class NetLoop:
                 and (sock in readable or (sock in readers and sock.pending()))
             ):
                 self._guarded(conn, self._read)
+        self._end_round()
         for sock in writable:
             sock.flush()
+
+    def _end_round(self) -> None:
+        for fn in self._round_ends:
+            try:
+                fn()
+            except Exception:
+                log.exception("%s: a round-end call failed", self.name)
 
     def _guarded(self, conn: _Conn, step: Callable[[_Conn], object]) -> None:
         """Run one step on a connection; an unexpected error drops that connection only."""

@@ -162,8 +162,13 @@ class MqttAdapter:
 
     def _send_ack(self, mid: int) -> None:
         # Called by InOrderAcks under its lock, in order; submit() keeps that order when a
-        # message is settled on another thread than the loop's.
-        self._loop.submit(partial(self._client.ack, mid, 1))
+        # message is settled on another thread than the loop's. On the loop's thread (the
+        # buffer settles its batches there) ack at once: submit() would first run what is
+        # queued, which may settle more messages and so take InOrderAcks' lock again.
+        if self._loop.on_thread():
+            self._client.ack(mid, 1)
+        else:
+            self._loop.submit(partial(self._client.ack, mid, 1))
 
     def _window_open(self) -> bool:
         """Whether fewer than ``receive_maximum`` messages wait for the uplink.
