@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from envgrid_common.netloop import NetLoop
 from envgrid_common.outbox import Bounds, Kind, Outbox, OutMessage
 from envgrid_common.topics import NodeChannel, NodeTopic, Topics
 from envgrid_gateway.buffer import SCHEMA_COUNTER, SCHEMA_VERSION, Buffer
@@ -491,3 +492,40 @@ def test_the_bridge_s_parsed_topic_decides_the_kind(make: Callable[..., Buffer])
     wait_until(lambda: len(uplink.sent) == 2)
     assert uplink.messages()[0] == Outgoing("up/odd", b'{"state": "online"}', True)
     assert seqs(uplink.messages()[1:]) == [2]
+
+
+def test_a_loops_messages_reach_the_writer_at_the_round_end_and_are_settled_on_the_loop(
+    make: Callable[..., Buffer],
+) -> None:
+    loop = NetLoop("test-buffer-loop").start()
+    try:
+        uplink = FakeUplink()
+        buffer = make(uplink)
+        buffer.batch_on(loop)
+        settled_on: set[str] = set()
+        done_order: list[int] = []
+
+        def done(seq: int) -> Done:
+            def record(refused: str | None) -> None:
+                assert refused is None
+                settled_on.add(threading.current_thread().name)
+                done_order.append(seq)
+
+            return record
+
+        def one_round() -> int:
+            for seq in range(1, 51):
+                buffer.send(reading("n1", seq), done(seq))
+            return buffer.stats().unwritten  # all held by the loop until its round ends
+
+        assert loop.call(one_round) == 50
+        wait_until(lambda: len(done_order) == 50, what="the round's messages stored")
+        assert done_order == list(range(1, 51))
+        assert settled_on == {"test-buffer-loop"}
+        wait_until(lambda: len(uplink.sent) == 50, what="handed to the uplink")
+        assert seqs(uplink.messages()) == list(range(1, 51))
+        buffer.send(reading("n1", 51), done(51))  # not on the loop: straight to the writer
+        assert buffer.flush(5)
+        wait_until(lambda: done_order[-1:] == [51], what="the other thread's message stored")
+    finally:
+        loop.stop()

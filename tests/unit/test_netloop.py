@@ -543,3 +543,19 @@ def test_publish_qos1_before_the_connack_is_pahos_publish() -> None:
     assert mid == slow.client.publish("up/x", b"later", qos=1).mid
     assert fast.client._out_messages[mid].payload == b"later"
     assert fast.sent() == slow.sent()
+
+
+def test_round_end_calls_run_on_the_loop_after_each_round() -> None:
+    loop = NetLoop("test-round-end").start()
+    try:
+        seen: list[tuple[str, bool]] = []
+        work: list[int] = []
+        loop.at_round_end(lambda: seen.append((threading.current_thread().name, bool(work))))
+        loop.call(lambda: work.append(1))
+        wait = time.monotonic() + 5
+        while not any(had_work for _, had_work in seen) and time.monotonic() < wait:
+            time.sleep(0.01)
+        assert ("test-round-end", True) in seen  # after the round that did the work
+        assert {name for name, _ in seen} == {"test-round-end"}
+    finally:
+        loop.stop()
