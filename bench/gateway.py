@@ -162,6 +162,7 @@ def start_gateway(
     gateway_id: str,
     workdir: Path,
     gateway_path: str | None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``python -m envgrid_gateway`` from ``local`` to ``up`` on the bench broker."""
     env = {
@@ -175,6 +176,7 @@ def start_gateway(
         "ENVGRID_GATEWAY_BUFFER_PATH": str(workdir / f"{gateway_id}.sqlite"),
         "ENVGRID_LOG_LEVEL": "WARNING",
     }
+    env.update(extra_env or {})
     if gateway_path:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [gateway_path, env.get("PYTHONPATH")]))
     with (workdir / f"gateway-{gateway_id}.log").open("ab") as log:
@@ -328,18 +330,19 @@ def case_gateway(
     workdir: Path,
     gateway_path: str | None,
     profile: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Run:
     """A backlog in the gateway's local session, forwarded to X-up and counted there."""
     run = uuid.uuid4().hex[:6]
     local, gateway_id = Topics(f"{load.topics.root}-{run}"), f"bench-gw-{run}"
     up = Topics(f"{local.root}-up")
     counter = Counter(broker.url, up.any_node(NodeChannel.READINGS), load.total)
-    proc = start_gateway(broker, local, up, gateway_id, workdir, gateway_path)
+    proc = start_gateway(broker, local, up, gateway_id, workdir, gateway_path, extra_env)
     try:
         _wait_gateway_ready(broker.url, up, gateway_id, 30)
         stop_gateway(proc)
         publish_files(broker.url, [local.readings(n) for n in load.nodes], load.files)
-        proc = start_gateway(broker, local, up, gateway_id, workdir, gateway_path)
+        proc = start_gateway(broker, local, up, gateway_id, workdir, gateway_path, extra_env)
         while counter.count == 0 and proc.poll() is None:
             time.sleep(0.01)
         broker_pid = broker.process.pid if broker.process else None
@@ -385,6 +388,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--gateway-path",
         help="PYTHONPATH for the gateway: of case 'other' if it is run, else of 'gateway'",
     )
+    parser.add_argument(
+        "--other-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for case 'other' only (e.g. ENVGRID_GATEWAY_RECEIVE_MAXIMUM=10000)",
+    )
     parser.add_argument("--profile", type=Path, help="sample the gateway with py-spy into DIR")
     args = parser.parse_args(argv)
     cases = args.cases.split(",")
@@ -407,7 +417,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         path = args.gateway_path
                         if case == "gateway" and "other" in cases:
                             path = None
-                        run = case_gateway(broker, load, workdir, path, out)
+                        extra = None
+                        if case == "other":
+                            extra = dict(item.split("=", 1) for item in args.other_env)
+                        run = case_gateway(broker, load, workdir, path, out, extra)
                     else:
                         raise SystemExit(f"unknown case {case!r}")
                     runs[case].append(run)
