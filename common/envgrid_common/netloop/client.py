@@ -115,19 +115,21 @@ class LoopClient(mqtt.Client):
             return check_publish(self.publish(topic, payload, qos=1, retain=retain)).mid
         with self._out_message_mutex:
             mid = self._mid_generate()
-            if mid in self._out_messages:  # 65,535 outstanding: let paho refuse it
-                return check_publish(self.publish(topic, payload, qos=1, retain=retain)).mid
-            message = _Message(mid, topic_bytes, payload, retain, False)
-            message.state = mqtt.mqtt_ms_wait_for_puback
-            self._out_messages[mid] = message
-            self._inflight_messages += 1
+            taken = mid in self._out_messages
+            if not taken:
+                message = _Message(mid, topic_bytes, payload, retain, False)
+                message.state = mqtt.mqtt_ms_wait_for_puback
+                self._out_messages[mid] = message
+                self._inflight_messages += 1
+        if taken:  # 65,535 outstanding: paho refuses it, with its own error
+            return check_publish(self.publish(topic, payload, qos=1, retain=retain)).mid
         sock.send(_publish_packet(topic_bytes, payload, mid, retain, self._v5))
         return mid
 
     def _send_puback(self, mid: int) -> MQTTErrorCode:
         sock = self._sock
         if self.fast_paths and not self._out_packet and sock is not None:
-            sock.send(_PUBACK_PACKET[mid])
+            sock.send(bytes((_PUBACK, 2, mid >> 8, mid & 0xFF)))  # success: no reason code
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         return super()._send_puback(mid)
 
@@ -219,10 +221,6 @@ class LoopClient(mqtt.Client):
     def name(self) -> str:
         """The client id, for log lines."""
         return self._id
-
-
-# Every PUBACK packet without reason code (success), by packet id: built once, sent often.
-_PUBACK_PACKET = [bytes((_PUBACK, 2, mid >> 8, mid & 0xFF)) for mid in range(65536)]
 
 
 def _publish_packet(topic: bytes, payload: bytes, mid: int, retain: bool, v5: bool) -> bytes:
