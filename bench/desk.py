@@ -94,6 +94,8 @@ SESSION_COOKIE = "envgrid_session"
 SMALL_CASES, SMALL_DAYS = 60, 2  # the baseline database: a full first page of open cases
 VIEWPORT = {"width": 1280, "height": 860}
 CHROMIUM = "/usr/bin/chromium"
+# No network beyond the desk itself: no QUIC, sync, updates or field trials (the desk's
+# browser tests start Chromium the same way).
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -24,6 +24,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from bench.desk import CHROMIUM, CHROMIUM_ARGS
 from envgrid_cli.services.ports import free_port
 from envgrid_common.clock import SHANGHAI
 from envgrid_common.mqtt import BrokerAddress, connect, new_client
@@ -39,17 +40,6 @@ DUTY_GROUP = "芦溪镇值班群"
 RIVER_SITE, RIVER_NODE = "luxi-river-02", "luxi-river-02-wq"
 PHONE: ViewportSize = {"width": 360, "height": 740}
 DESKTOP: ViewportSize = {"width": 1280, "height": 860}
-CHROMIUM = "/usr/bin/chromium"
-# No network beyond the desk itself: no QUIC, sync, updates or field trials.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(
     os.environ.get("ENVGRID_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
 )

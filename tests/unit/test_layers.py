@@ -124,14 +124,19 @@ WRONG_IMPORTS = [
 ]
 
 
-@pytest.mark.parametrize(("folder", "target"), WRONG_IMPORTS)
-def test_a_wrong_import_fails_the_check(tree: Path, folder: str, target: str) -> None:
+def lint_with_probe(tree: Path, folder: str, target: str) -> subprocess.CompletedProcess[str]:
+    """The check's run on ``tree`` with one module in ``folder`` importing ``target``."""
     probe = tree / folder / "layers_probe.py"
     probe.write_text(f"import {target}\n", encoding="utf-8")
     try:
-        result = lint_imports(tree)
+        return lint_imports(tree)
     finally:
         probe.unlink()  # the copy is shared by the module's tests
+
+
+@pytest.mark.parametrize(("folder", "target"), WRONG_IMPORTS)
+def test_a_wrong_import_fails_the_check(tree: Path, folder: str, target: str) -> None:
+    result = lint_with_probe(tree, folder, target)
     assert result.returncode == 1, result.stdout + result.stderr
     importer = folder.split("/", 1)[1].replace("/", ".")
     chains = violations(result.stdout).get(f"{importer} is not allowed to import {target}")
@@ -150,11 +155,6 @@ RIGHT_IMPORTS = [
 
 @pytest.mark.parametrize(("folder", "target"), RIGHT_IMPORTS)
 def test_an_allowed_import_is_not_reported(tree: Path, folder: str, target: str) -> None:
-    probe = tree / folder / "layers_probe.py"
-    probe.write_text(f"import {target}\n", encoding="utf-8")
-    try:
-        result = lint_imports(tree)
-    finally:
-        probe.unlink()
+    result = lint_with_probe(tree, folder, target)
     assert "Contracts:" in result.stdout, result.stdout + result.stderr
     assert "layers_probe" not in result.stdout, result.stdout

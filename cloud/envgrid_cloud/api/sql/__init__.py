@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow
+from envgrid_cloud.sqlfiles import AsyncStatements
 
-from envgrid_cloud.sqlfiles import loader
-
-load = loader(__name__)
-
-
-async def fetch_all(conn: AsyncConnection[DictRow], name: str, **params: object) -> list[DictRow]:
-    """Every row of statement ``name`` run with ``params``."""
-    cursor = await conn.execute(load(name), params)
-    return await cursor.fetchall()
-
-
-async def fetch_one(conn: AsyncConnection[DictRow], name: str, **params: object) -> DictRow | None:
-    """The first row of statement ``name`` run with ``params``, if any."""
-    cursor = await conn.execute(load(name), params)
-    return await cursor.fetchone()
+_statements = AsyncStatements(__name__)
+load = _statements.load
+fetch_all = _statements.fetch_all
+fetch_one = _statements.fetch_one
