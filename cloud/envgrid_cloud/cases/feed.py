@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class CaseFeed:
         self._queue_size = queue_size
         self._subscribers: set[Subscriber] = set()
         self.ready = asyncio.Event()  # set while LISTEN is in effect
+        self.published_at = time.monotonic()  # the last message (the desk sweeps when quiet)
 
     @property
     def subscribers(self) -> int:
@@ -65,6 +67,7 @@ class CaseFeed:
 
     def publish(self, event: str, data: str) -> None:
         """Queue a message for every client; drop those whose queue is full."""
+        self.published_at = time.monotonic()
         for subscriber in list(self._subscribers):
             try:
                 subscriber.queue.put_nowait((event, data))

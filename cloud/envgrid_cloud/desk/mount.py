@@ -6,6 +6,11 @@ the one app a process serves, never on the apps tests build by the dozen with ``
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,7 +20,9 @@ from starlette.types import Scope
 
 from envgrid_cloud.api import API_PREFIX
 from envgrid_cloud.app import create_app
+from envgrid_cloud.cases.feed import CaseFeed
 from envgrid_cloud.desk.context import Desk, set_desk
+from envgrid_cloud.desk.heap import keep_heap
 from envgrid_cloud.desk.live_cases import LiveCases
 from envgrid_cloud.settings import CloudSettings
 
@@ -62,6 +69,28 @@ def mount_desk(app: FastAPI, settings: CloudSettings) -> None:
     for route in app.router.routes:
         if isinstance(route, Mount) and route.path == "":
             route.__class__ = DeskMount
+    _keep_heap_while_serving(app)
+
+
+def _keep_heap_while_serving(app: FastAPI) -> None:
+    # Around the app's lifespan (the API's and NiceGUI's): the feed exists once it has started.
+    serving = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with serving(app) as state:
+            feed: CaseFeed = app.state.case_feed
+            keeper = asyncio.create_task(
+                keep_heap(lambda: time.monotonic() - feed.published_at), name="desk heap"
+            )
+            try:
+                yield state
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+
+    app.router.lifespan_context = lifespan
 
 
 def create_desk_app(settings: CloudSettings) -> FastAPI:
