@@ -422,6 +422,16 @@ class Cloud:
         except OSError:
             return 0
 
+    def memory_mb(self) -> tuple[float, float]:
+        """The cloud process's resident memory now and at its peak (MB; 0 where unknown)."""
+        found = {"VmRSS": 0.0, "VmHWM": 0.0}
+        with suppress(OSError):
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in found:
+                    found[key] = int(value.split()[0]) / 1024
+        return found["VmRSS"], found["VmHWM"]
+
     def stop(self) -> None:
         """The cloud (its ingest drains), then its broker."""
         if self.process.poll() is None:
@@ -1060,6 +1070,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         seeded[small] = seed(small_db, args.sites, SMALL_CASES, SMALL_DAYS, 0, 0, now)
         clouds: dict[str, Cloud] = {}
         slow_pages: dict[str, int] = {}
+        memory: dict[str, tuple[float, float]] = {}  # the big cloud's, at each stage
         swarm: Swarm | None = None
         publisher: Publisher | None = None
         try:
@@ -1077,6 +1088,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 swarm = Swarm(clouds[big].base, seeded[big].live_logins)
                 note = swarm.connect(1, args.timeout_s * 4)
                 print(f"  1 live list open{note}; baseline probes", flush=True)
+                memory["1 live list"] = clouds[big].memory_mb()
                 probe_sites = seeded[big].probes
                 baseline = probe_many(
                     big_db, publisher, swarm, probe_sites[: args.baseline_probes],
@@ -1086,6 +1098,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 connect_s = args.timeout_s * 4 + args.clients * 2.0
                 note = swarm.connect(args.clients, connect_s)
                 print(f"  {args.clients} live lists open{note}", flush=True)
+                memory[f"{args.clients} lists open"] = clouds[big].memory_mb()
                 watcher = Desk(browser, clouds[big], clouds[big].login(REVIEWER), args.timeout_s)
                 try:
                     watcher.case_list()
@@ -1093,6 +1106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         big_db, publisher, swarm, probe_sites[args.baseline_probes :],
                         args.timeout_s, watcher.page,
                     )  # fmt: skip
+                    memory["after the probes"] = clouds[big].memory_mb()
                 finally:
                     watcher.close()
         except TooSlow as error:
@@ -1128,6 +1142,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if baseline:
         print()
         print("\n".join(push_lines(baseline, many, args.clients)))
+    if memory:
+        print(
+            "the big cloud's resident memory (MB, now / peak): "
+            + "; ".join(
+                f"{stage} {now:,.0f} / {peak:,.0f}" for stage, (now, peak) in memory.items()
+            )
+        )
     for name, count in slow_pages.items():
         if count:
             print(
