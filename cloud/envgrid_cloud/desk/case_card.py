@@ -55,7 +55,7 @@ def summary_html(row: dict[str, Any], locale: str, overdue: bool) -> str:
     if overdue:
         tags.append(_badge(t("overdue", locale), "bg-negative"))
     tags.append(
-        f'<a class="nicegui-link eg-title text-black" href="/cases/{case_id}">'
+        f'<a class="nicegui-link eg-title text-black" href="/cases/{case_id}" target="_self">'
         f"#{case_id} {escape(str(row['title']))}</a>"
     )
     place = " · ".join(
@@ -81,7 +81,7 @@ def summary_html(row: dict[str, Any], locale: str, overdue: bool) -> str:
         if part
     )
     return (
-        f'<div class="nicegui-row items-center gap-1">{"".join(tags)}</div>'
+        f'<div class="nicegui-row row items-center gap-1">{"".join(tags)}</div>'
         f'<div class="eg-muted">{escape(place)}</div>'
         f'<div class="eg-muted">{escape(times)}</div>'
     )
