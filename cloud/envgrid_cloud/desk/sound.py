@@ -41,8 +41,10 @@ def sound_switch(locale: str) -> ui.switch:
     )
 
     async def show_choice() -> None:
+        shown = switch.value
         chosen = await ui.run_javascript(f"localStorage.getItem('{KEY}') === '1'", timeout=5)
-        switch.set_value(bool(chosen))
+        if switch.value == shown:  # a tap while the browser answered is the newer choice: it stays
+            switch.set_value(bool(chosen))
 
     ui.context.client.on_connect(show_choice)
     return switch
