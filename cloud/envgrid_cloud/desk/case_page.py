@@ -58,6 +58,16 @@ class CaseFileView:
     def __init__(self, visit: Visit, case_id: int) -> None:
         self.visit, self.case_id = visit, case_id
         self.body = ui.column().classes("eg-page gap-3")
+        self.shown_updated_at: datetime | None = None
+
+    def shows(self, updated_at: object) -> bool:
+        """Whether the file on the page already shows the case as of ``updated_at`` (feed text)."""
+        if self.shown_updated_at is None or not isinstance(updated_at, str):
+            return False
+        try:
+            return datetime.fromisoformat(updated_at) <= self.shown_updated_at
+        except ValueError:
+            return False
 
     async def render(self) -> bool:
         """Draw the file; False when the user may not see the case (or it does not exist)."""
@@ -84,6 +94,7 @@ class CaseFileView:
             }
         if row is None:
             return False
+        self.shown_updated_at = row["updated_at"]
         silences = await active_silences(self.visit, None)
         self.body.clear()
         with self.body:
@@ -286,7 +297,9 @@ class CaseFileView:
 
 async def _hear(view: CaseFileView, event: str, data: str) -> None:
     body: dict[str, Any] = orjson.loads(data)
-    if int(body.get("id", 0)) == view.case_id:
+    # Every move sets the case's updated_at. A page that made the move has drawn it already:
+    # drawing it again when the feed brings it would replace the buttons under the next tap.
+    if int(body.get("id", 0)) == view.case_id and not view.shows(body.get("updated_at")):
         await view.render()
 
 
