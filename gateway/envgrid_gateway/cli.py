@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("%s: stopping", signal.Signals(signum).name)
         stopped.set()
 
+    # Process-wide, so set here (the gateway owns this process) and not by Gateway itself.
+    sys.setswitchinterval(settings.gateway_switch_interval_ms / 1000)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     gateway.start()

@@ -57,6 +57,15 @@ class GatewaySettings(EnvgridSettings):
     gateway_reconnect_max_s: float = Field(
         default=3.0, gt=0, description="Longest wait between reconnect attempts, in seconds"
     )
+    # The gateway's threads (network loop, buffer writer, pump) hand work to each other all the
+    # time; on a busy machine a thread woken by another waits for the interpreter lock up to
+    # this long (Python's default is 5 ms), while the message it was handed waits too.
+    gateway_switch_interval_ms: float = Field(
+        default=0.5,
+        gt=0,
+        le=100,
+        description="Longest a thread holds the interpreter lock while another waits, in ms",
+    )
 
     @property
     def uplink_url(self) -> str:
