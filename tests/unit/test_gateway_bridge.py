@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from envgrid_common.topics import NodeChannel, NodeTopic, Topics
 from envgrid_gateway.adapters import Inbound
 from envgrid_gateway.bridge import MAX_DEAD_LETTER_BYTES, Bridge
 from envgrid_gateway.outbound import Done, Outgoing
-from envgrid_gateway.stats import QuietLog, reason_class
+from envgrid_gateway.stats import QuietLog, Stats, reason_class
 
 LOCAL = Topics("t-local/envgrid")
 UPLINK = Topics("t-up/envgrid")
@@ -225,3 +226,24 @@ def test_each_message_carries_its_topic_as_parsed_once(
         NodeTopic("n1", NodeChannel.STATUS),
         None,  # a dead letter
     ]
+
+
+def test_counts_from_several_threads_add_up() -> None:
+    """Each thread counts on its own; a read sums them, a counter gone to zero included."""
+    stats = Stats()
+
+    def count() -> None:
+        for _ in range(1000):
+            stats.add("received")
+            stats.add("pending")
+        stats.add("pending", -1000)
+
+    threads = [threading.Thread(target=count) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    stats.add("pending")
+    stats.add("pending", -1)
+    for thread in threads:
+        thread.join()
+    assert stats.get("received") == 4000
+    assert stats.snapshot() == {"received": 4000, "pending": 0}
