@@ -33,6 +33,8 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -155,12 +157,13 @@ class Buffer:
         self._round: list[tuple[Outgoing, Done]] = []
         # Pump side: the pump thread steps the engine whenever the uplink settles a message.
         self._wake = threading.Event()
+        self._publisher = _UplinkPublisher(inner)
         self._pump = Pump(
             self.outbox,
-            _UplinkPublisher(inner),
+            self._publisher,
             window=window,
             retry_s=_RETRY_S,
-            wake=self._wake.set,
+            wake=self._wake_pump,
             replace=self._letter,
             on_undelivered=self._undelivered,
         )
@@ -352,12 +355,19 @@ class Buffer:
 
     # -- the uplink's side ---------------------------------------------------------------------
 
+    def _wake_pump(self) -> None:
+        # Called per PUBACK on the network thread: Event.set() takes a lock even when set.
+        # Skipping it is safe, as the pump clears the event before it collects.
+        if not self._wake.is_set():
+            self._wake.set()
+
     def _pump_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(_TICK_S)
             self._wake.clear()
             try:
-                self._pump.step()
+                with self._publisher.batch():
+                    self._pump.step()
             except Exception:
                 # The pump must outlive a bad moment (a full disk, say): log and go on.
                 log.exception("gateway buffer step failed; retrying")
@@ -430,6 +440,11 @@ class _UplinkPublisher:
 
     def __init__(self, inner: Upstream) -> None:
         self._inner = inner
+        # An uplink that takes a batch at once (Uplink.send_all) gets a step's rows together.
+        self._send_all: Callable[[list[tuple[Outgoing, Done]]], None] | None = getattr(
+            inner, "send_all", None
+        )
+        self._batch: list[tuple[Outgoing, Done]] | None = None
 
     @property
     def connected(self) -> bool:
@@ -438,11 +453,29 @@ class _UplinkPublisher:
 
     def publish(self, topic: str, payload: bytes, retain: bool, settle: Settle) -> None:
         """Hand one message to the uplink; its ``done`` becomes a PUBACK."""
+        if self._batch is not None:
+            self._batch.append((Outgoing(topic, payload, retain), partial(_as_puback, settle)))
+            return
         try:
             self._inner.send(Outgoing(topic, payload, retain), partial(_as_puback, settle))
         except Exception as error:
             log.exception("uplink would not take a message for %s", topic)
             raise PublishRefused(str(error)) from error
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """What is published meanwhile goes to the uplink in one hand-over, at the end."""
+        if self._send_all is None:
+            yield
+            return
+        self._batch = []
+        try:
+            yield
+        finally:
+            # Rows the pump took are in flight even if it stopped half-way: they go too.
+            batch, self._batch = self._batch, None
+            if batch:
+                self._send_all(batch)
 
 
 def _as_puback(settle: Settle, refused: str | None) -> None:

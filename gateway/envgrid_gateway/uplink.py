@@ -109,6 +109,19 @@ class Uplink:
         """
         self._loop.submit(partial(self._publish, message, done))
 
+    def send_all(self, messages: list[tuple[Outgoing, Done]]) -> None:
+        """:meth:`send` for each of ``messages``, in order, handed to the loop at once."""
+        # One hand-over a batch: each one wakes the loop's thread, which then takes the
+        # interpreter lock from the sender (the buffer's pump, a window of rows at a time).
+        self._loop.submit(partial(self._publish_all, messages))
+
+    def _publish_all(self, messages: list[tuple[Outgoing, Done]]) -> None:
+        for message, done in messages:
+            try:
+                self._publish(message, done)
+            except Exception:  # as for one sent alone: its local message stays unacknowledged
+                log.exception("uplink: could not publish a message to %s", message.topic)
+
     def _publish(self, message: Outgoing, done: Done) -> None:
         if self._held or len(self._waiting) >= self._limit:
             with self._lock:

@@ -8,7 +8,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_common.mqtt import PublishRefused, check_publish
-from envgrid_gateway.outbound import Outgoing
+from envgrid_gateway.outbound import Done, Outgoing
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_gateway.uplink import Uplink
 
@@ -130,3 +130,24 @@ def test_beyond_the_window_messages_wait_in_order_for_room() -> None:
     assert sorted(settled) == list(range(limit + 3))
     assert topics == [f"t/{n}" for n in range(limit + 3)]
     assert up.outstanding == 0
+
+
+def test_a_batch_is_published_in_order_and_a_refused_one_stays_unsettled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    up, fake, settled = uplink()
+    refuse_second = fake.publish
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> mqtt.MQTTMessageInfo:
+        fake.rc = mqtt.MQTT_ERR_QUEUE_SIZE if topic == "t/2" else mqtt.MQTT_ERR_SUCCESS
+        return refuse_second(topic, payload, qos, retain)
+
+    def done(n: int) -> Done:
+        return lambda refused: settled.append((str(n), refused))
+
+    fake.publish = publish  # type: ignore[method-assign]
+    up.send_all([(Outgoing(f"t/{n}", b"1"), done(n)) for n in (1, 2, 3)])
+    for mid in (1, 3):
+        fake.puback(mid)
+    assert settled == [("1", None), ("3", None)]
+    assert "could not publish a message to t/2" in caplog.text
