@@ -343,6 +343,18 @@ def test_an_exception_in_a_callback_is_logged_not_raised(caplog: pytest.LogCaptu
     assert [m[2] for m in fed.messages] == [b"y"]
 
 
+def test_per_subscription_callbacks_get_their_messages_on_the_fast_path() -> None:
+    fed = Fed(v5=True, fast=True)
+    own: list[bytes] = []
+    fed.client.message_callback_add("t/own/#", lambda _c, _u, m: own.append(m.payload))
+    fed.feed(publish_packet(b"t/own/a", b"mine", 3, v5=True))
+    fed.feed(publish_packet(b"t/b", b"general", 4, v5=True))
+    fed.client.message_callback_remove("t/own/#")
+    fed.feed(publish_packet(b"t/own/a", b"general again", 5, v5=True))
+    assert own == [b"mine"]
+    assert [m[2] for m in fed.messages] == [b"general", b"general again"]
+
+
 def test_new_loop_clients_leave_the_in_flight_bound_to_the_gateway() -> None:
     client = new_loop_client("x", BrokerAddress("h"))
     assert isinstance(client, LoopClient)
