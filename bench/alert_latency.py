@@ -45,7 +45,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 
 from bench.load import PacedLoad
-from bench.support import bench_database, exit_on_sigterm
+from bench.support import bench_database, exit_on_sigterm, percentile
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
 from envgrid_cloud.auth import accounts
@@ -151,12 +151,6 @@ def wait_healthy(base: str, timeout_s: float = 60) -> None:
             pass
         time.sleep(0.2)
     raise SystemExit("the cloud did not come up (see cloud.log)")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-quantile (0..1), nearest rank."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
 # A rate is sustained only while what waits to be stored stays under this many seconds of it.

@@ -63,7 +63,7 @@ import orjson
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bench.support import bench_database, exit_on_sigterm
+from bench.support import CATEGORIES, bench_database, exit_on_sigterm, percentile, synthetic_county
 from envgrid_cli.services.ports import free_port
 from envgrid_cloud.api.sql import load as load_query
 from envgrid_cloud.auth import accounts, passwords
@@ -72,7 +72,6 @@ from envgrid_common.lifecycle import die_with_parent, start_child
 
 COUNTY, TOWN = "bench-county", "bench-town"
 VILLAGES = tuple(f"bench-village-{i}" for i in range(1, 5))
-CATEGORIES = ("water_body", "livestock_farm", "industrial", "refuse_point", "road_section")
 ANALYSED = frozenset(CATEGORIES[:3])  # sites whose node measures COD
 OPEN_RULES = ("cod-limit", "nh3n-limit", "no-data")
 CLOSED_RULES = (*OPEN_RULES, "tp-limit", "cod-rate", "nh3n-stuck", "offline")
@@ -103,12 +102,7 @@ class Seeded:
 def seed(db: str, n_sites: int, n_cases: int, days: int, now: datetime) -> Seeded:
     """The grid, sites, nodes, officers, cases, readings and the benchmark's accounts."""
     rng = random.Random(7)
-    cells = [(COUNTY, "county", "基准县", None), (TOWN, "township", "基准镇", COUNTY)]
-    cells += [(v, "village", f"{i + 1}村", TOWN) for i, v in enumerate(VILLAGES)]
-    sites = [
-        (f"site-{i:03d}", f"站点{i:03d}", CATEGORIES[i % len(CATEGORIES)], VILLAGES[i % 4])
-        for i in range(n_sites)
-    ]
+    cells, sites = synthetic_county(COUNTY, TOWN, VILLAGES, n_sites)
     analysed = [s[0] for s in sites if s[2] in ANALYSED]
     with psycopg.connect(db) as conn, conn.cursor() as cur:
         cur.executemany(
@@ -432,12 +426,6 @@ class Result:
     def taken(self) -> bool:
         """At least 99 % of the requests answered with 2xx within the timeout."""
         return self.ok > 0 and self.failed <= 0.01 * (self.ok + self.failed)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-quantile (0..1), nearest rank."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] if ordered else 0.0
 
 
 @dataclass

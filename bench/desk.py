@@ -69,7 +69,7 @@ import httpx
 import orjson
 import psycopg
 
-from bench.support import bench_database, exit_on_sigterm
+from bench.support import bench_database, exit_on_sigterm, percentile, synthetic_county
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port
 from envgrid_cloud.auth import accounts
@@ -80,7 +80,6 @@ from envgrid_common.topics import Topics
 
 COUNTY, TOWN = "desk-county", "desk-town"
 VILLAGES = tuple(f"desk-village-{i}" for i in range(1, 5))
-CATEGORIES = ("water_body", "livestock_farm", "industrial", "refuse_point", "road_section")
 OPEN_RULES = ("cod", "nh3n", "no_data")
 CLOSED_RULES = (*OPEN_RULES, "tp", "ph", "cod_stuck", "offline")
 OPEN_STATES = ("raised", "dispatched", "acknowledged", "inspecting", "rectifying", "reported")
@@ -167,12 +166,7 @@ def seed(
     """The grid, sites, nodes, accounts, cases with their steps, readings and latest values."""
     started = time.monotonic()
     rng = random.Random(7)
-    cells = [(COUNTY, "county", "基准县", None), (TOWN, "township", "基准镇", COUNTY)]
-    cells += [(v, "village", f"{i + 1}村", TOWN) for i, v in enumerate(VILLAGES)]
-    sites = [
-        (f"site-{i:03d}", f"站点{i:03d}", CATEGORIES[i % len(CATEGORIES)], VILLAGES[i % 4])
-        for i in range(n_sites)
-    ]
+    cells, sites = synthetic_county(COUNTY, TOWN, VILLAGES, n_sites)
     probes = [(f"{PROBE_PREFIX}{i:03d}", f"探针{i:03d}", "water_body", VILLAGES[0])
               for i in range(n_probes)]  # fmt: skip
     with psycopg.connect(db) as conn, conn.cursor() as cur:
@@ -897,14 +891,6 @@ def probe_many(
 
 
 # Report ---------------------------------------------------------------------------------------
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-quantile (0..1), nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
 def _ms(value: float) -> str:
     return f"{value:,.0f}"
 

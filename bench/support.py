@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
@@ -253,3 +253,36 @@ class Counted:
     def rate(self) -> float:
         """Messages per second from the first to the last."""
         return (self.count - 1) / (self.last - self.first) if self.last > self.first else 0.0
+
+
+# Site categories of the benchmarks' synthetic county, dealt to sites in turn.
+CATEGORIES = ("water_body", "livestock_farm", "industrial", "refuse_point", "road_section")
+
+Cell = tuple[str, str, str, str | None]
+SiteRow = tuple[str, str, str, str]
+
+
+def synthetic_county(
+    county: str, town: str, villages: Sequence[str], n_sites: int
+) -> tuple[list[Cell], list[SiteRow]]:
+    """Grid cells (county, one township, its villages) and ``n_sites`` sites dealt over them."""
+    cells: list[Cell] = [(county, "county", "基准县", None), (town, "township", "基准镇", county)]
+    cells += [(v, "village", f"{i + 1}村", town) for i, v in enumerate(villages)]
+    sites = [
+        (
+            f"site-{i:03d}",
+            f"站点{i:03d}",
+            CATEGORIES[i % len(CATEGORIES)],
+            villages[i % len(villages)],
+        )
+        for i in range(n_sites)
+    ]
+    return cells, sites
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1), nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]

@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from bench.api import Timed, login_table, parse_args, parse_wrk, percentile
+from bench.api import Timed, login_table, parse_args, parse_wrk
+from bench.support import percentile
 
 WRK_REPORT = """\
 Running 4s test @ http://127.0.0.1:40000/api/v1/cases?limit=50
@@ -62,6 +63,8 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 0.5) == 50.0
     assert percentile(values, 0.99) == 99.0
     assert percentile([], 0.5) == 0.0
+    probes = [float(v) for v in range(1, 21)]
+    assert percentile(probes, 0.99) == 20.0  # of 20 probes, the p99 is the worst
 
 
 def test_login_table_is_markdown() -> None:

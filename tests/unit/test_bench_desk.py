@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.desk import QUERY_RE, Probe, _ListClient, parse_args, percentile, push_lines
+from bench.desk import QUERY_RE, Probe, _ListClient, parse_args, push_lines
 
 
 def test_defaults_are_the_issues_sizes_and_quick_is_small() -> None:
@@ -47,10 +47,3 @@ def test_push_report_without_the_many_lists_says_so() -> None:
     lines = push_lines([Probe([0.07], 0.07, 0.03)], [], 200)
     assert lines[0].startswith("baseline, 1 live list, publish → its card: p50 70 ms")
     assert lines[-1] == "200 live lists: not measured"
-
-
-def test_percentile_is_nearest_rank() -> None:
-    values = [float(v) for v in range(1, 21)]
-    assert percentile(values, 0.99) == 20.0  # of 20 probes, the p99 is the worst
-    assert percentile(values, 0.5) == 10.0
-    assert percentile([], 0.5) == 0.0
