@@ -54,6 +54,16 @@ class _Message(mqtt.MQTTMessage):
 _SHARED_INFO = mqtt.MQTTMessageInfo(0)
 
 
+def readable_topic(message: mqtt.MQTTMessage) -> str:
+    """The message's topic, with bytes that are not UTF-8 replaced (for a dead letter's sake)."""
+    try:
+        return message.topic
+    except UnicodeDecodeError:
+        # Brokers check topics are UTF-8; paho keeps the raw bytes only in a private slot.
+        raw: bytes = message._topic
+        return raw.decode("utf-8", "replace")
+
+
 class LoopClient(mqtt.Client):
     """A paho client that a NetLoop drives.
 

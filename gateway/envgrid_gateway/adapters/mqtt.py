@@ -12,7 +12,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from envgrid_common.mqtt import BrokerAddress, connect
-from envgrid_common.netloop import NetLoop, new_loop_client
+from envgrid_common.netloop import NetLoop, new_loop_client, readable_topic
 from envgrid_gateway.acks import InOrderAcks
 from envgrid_gateway.adapters import Inbound, Sink
 from envgrid_gateway.settings import GatewaySettings
@@ -193,11 +193,7 @@ class MqttAdapter:
             ack = _noop  # a node that publishes at QoS 0 gets no guarantee to keep
         else:
             ack = partial(self._acks.complete, self._acks.received(message.mid))
-        try:
-            topic = message.topic
-        except UnicodeDecodeError:
-            # Brokers check topics are UTF-8; keep a readable form for the dead letter anyway.
-            topic = message._topic.decode("utf-8", "replace")
+        topic = readable_topic(message)
         payload = bytes(message.payload)  # already bytes: no copy
         inbound = Inbound(topic, payload, bool(message.retain), ack, bool(message.dup))
         try:
