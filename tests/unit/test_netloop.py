@@ -16,7 +16,14 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from envgrid_common.mqtt import BrokerAddress
-from envgrid_common.netloop import BufferedSocket, LoopClient, NetLoop, bufsock, new_loop_client
+from envgrid_common.netloop import (
+    BufferedSocket,
+    LoopClient,
+    NetLoop,
+    bufsock,
+    new_loop_client,
+    readable_topic,
+)
 
 
 @pytest.fixture
@@ -571,3 +578,9 @@ def test_round_end_calls_run_on_the_loop_after_each_round() -> None:
         assert {name for name, _ in seen} == {"test-round-end"}
     finally:
         loop.stop()
+
+
+def test_a_topic_that_is_not_utf8_is_read_with_replacements() -> None:
+    message = mqtt.MQTTMessage(1, b"envgrid/v1/t/\xffnode/reading")
+    assert readable_topic(message) == "envgrid/v1/t/\ufffdnode/reading"
+    assert readable_topic(mqtt.MQTTMessage(2, b"a/b")) == "a/b"
