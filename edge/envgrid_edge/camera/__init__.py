@@ -1,0 +1,1 @@
+"""The camera agent: smoke and flame found on a CPU, reported once per incident with evidence."""
