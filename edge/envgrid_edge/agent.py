@@ -8,29 +8,21 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
 from envgrid_common.clock import WallClock as Clock
-from envgrid_common.messages import NodeState, NodeStatus, Reading
-from envgrid_common.outbox import Kind, Outbox, OutMessage, Sender, Will
-from envgrid_common.sequence import FIRST_SEQ, seq_counter
+from envgrid_common.messages import Reading
+from envgrid_common.outbox import Kind, OutMessage
 from envgrid_common.validation import describe
 from envgrid_edge.config import NodeConfig
 from envgrid_edge.drivers.base import Driver, DriverError
+from envgrid_edge.link import CLOCK_FLOOR, NodeLink
 
 log = logging.getLogger("envgrid.edge.agent")
 
-# No reading of this software can be older: an earlier clock is unset (no RTC, no NTP yet).
-CLOCK_FLOOR = datetime(2025, 1, 1, tzinfo=UTC)
 STOP_TIMEOUT_S = 3.0
 FIRST_CONNECT_WAIT_S = 5.0
-
-
-def status_payload(state: NodeState, ts: datetime | None) -> bytes:
-    """A sensor node's status body (the Will carries no ``ts``: it is not when the node left)."""
-    return NodeStatus(state=state, ts=ts, kind="sensor").model_dump_json(exclude_none=True).encode()
 
 
 @dataclass(slots=True)
@@ -49,39 +41,21 @@ class SensorAgent:
     def __init__(self, config: NodeConfig, driver: Driver, *, clock: Clock | None = None) -> None:
         self.config = config
         self.driver = driver
-        zone = timezone(timedelta(hours=config.utc_offset_h))
-        self._clock = clock or (lambda: datetime.now(zone))
-        node_id = config.node_id
-        topics = config.topics
-        self._readings_topic = topics.readings(node_id)
-        self._status_topic = topics.status(node_id)
-        self._seq_key = seq_counter(node_id)
+        self._readings_topic = config.topics.readings(config.node_id)
         self.counters = AgentCounters()
         self._failing = False
-        self.outbox = Outbox(
-            config.outbox_path, config.outbox.bounds, durability=config.outbox.durability
-        )
-        try:
-            self.sender = Sender(
-                self.outbox,
-                config.address,
-                config.client_id or node_id,
-                will=Will(self._status_topic, status_payload(NodeState.OFFLINE, None)),
-                window=config.outbox.window,
-                on_connect=self._say_online,
-            )
-        except BaseException:
-            self.outbox.close()
-            raise
+        self.link = NodeLink(config, "sensor", clock=clock)
+        self.outbox = self.link.outbox
+        self.sender = self.link.sender
 
     @property
     def next_seq(self) -> int:
         """The sequence number the next reading gets."""
-        return self.outbox.counter(self._seq_key, FIRST_SEQ)
+        return self.link.next_seq
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set, then say offline and close."""
-        self.sender.start()
+        self.link.start()
         log.info(
             "node %s: polling every %gs, next seq %d, %d messages in the outbox %s",
             self.config.node_id,
@@ -124,7 +98,7 @@ class SensorAgent:
 
     def poll_once(self) -> Reading | None:
         """Read the instrument once and queue the reading; None if there was nothing to send."""
-        at = self._now()
+        at = self.link.now()
         if at < CLOCK_FLOOR:
             self._read_failed(f"clock reads {at.isoformat()}: not set, reading skipped")
             return None
@@ -142,9 +116,9 @@ class SensorAgent:
         payload = reading.model_dump_json(exclude_defaults=True).encode()
         try:
             # The next seq is stored with the reading, in one transaction: no gap, no repeat.
-            self.sender.submit(
+            self.link.submit(
                 [OutMessage(Kind.READING, self._readings_topic, payload)],
-                counters={self._seq_key: reading.seq + 1},
+                counters={self.link.seq_key: reading.seq + 1},
             )
         except (sqlite3.Error, OSError) as error:
             # A full or failing disk: this reading is lost (and said so); the next may fit.
@@ -164,48 +138,22 @@ class SensorAgent:
         log.log(level, "read failed, skipped: %s", why)
         self._failing = True
 
-    def _now(self) -> datetime:
-        now = self._clock()
-        return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-    def _say_online(self) -> None:
-        self._status(NodeState.ONLINE)
-
-    def _status(self, state: NodeState) -> None:
-        payload = status_payload(state, self._now())
-        message = OutMessage(
-            Kind.STATUS, self._status_topic, payload, retain=True, key=self.config.node_id
-        )
-        self.sender.submit([message])
-
     def log_progress(self) -> None:
-        """One line: readings, failures, what waits in the outbox, what was dropped."""
-        box = self.outbox.stats()
-        sent = self.sender.stats()
-        oldest = "" if box.oldest_age_s is None else f", oldest {box.oldest_age_s:.0f}s"
+        """One line: readings, failures, the link and its outbox."""
         log.info(
-            "node %s: %d readings (%d failed reads), %s; outbox %d waiting%s, %d in flight, "
-            "%d dropped, %d refused",
+            "node %s: %d readings (%d failed reads), %s",
             self.config.node_id,
             self.counters.readings,
             self.counters.failed_reads,
-            "connected" if sent.connected else "disconnected",
-            box.rows,
-            oldest,
-            box.in_flight,
-            box.dropped,
-            box.refused,
+            self.link.describe(),
         )
 
     def _shutdown(self) -> None:
         try:
-            self._status(NodeState.OFFLINE)
-            drained = self.sender.stop(STOP_TIMEOUT_S)
+            self.link.say_offline_and_stop(STOP_TIMEOUT_S)
             self.log_progress()
-            if not drained:
-                log.info("%d messages stay in the outbox for the next start", len(self.outbox))
         finally:
             try:
                 self.driver.close()
             finally:
-                self.outbox.close()
+                self.link.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,6 +20,9 @@ from envgrid_edge.settings import EdgeSettings
 
 DriverConfig = Annotated[SimulatedConfig | ModbusConfig, Field(discriminator="type")]
 _MB = 1024 * 1024
+
+
+AgentT = TypeVar("AgentT", bound="AgentConfig")
 
 
 class ConfigError(ValueError):
@@ -50,23 +53,19 @@ class OutboxConfig(_Config):
         )
 
 
-class NodeConfig(_Config):
-    """One edge node: who it is, where it reports, what it reads and how often."""
+class AgentConfig(_Config):
+    """What every edge agent's file says: who the node is, where it reports, its outbox."""
 
     node_id: Identifier
-    kind: Literal["sensor"] = "sensor"
     # No defaults here: what the file leaves out comes from EdgeSettings (see parse_config).
     mqtt_url: str = Field(description="township broker; default ENVGRID_MQTT_URL")
     topic_root: str = Field(description="default ENVGRID_TOPIC_ROOT, else envgrid")
     client_id: str | None = Field(default=None, description="MQTT client id; default node_id")
-    poll_interval_s: float = Field(default=60.0, ge=0.01, le=86400)
-    align: bool = Field(default=True, description="poll on whole multiples of the interval")
     utc_offset_h: float = Field(default=8.0, ge=-12, le=14, description="offset stamped on ts")
     progress_interval_s: float = Field(default=60.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         description="default ENVGRID_LOG_LEVEL, else INFO"
     )
-    driver: DriverConfig
     outbox: OutboxConfig = OutboxConfig()
 
     @field_validator("mqtt_url")
@@ -95,6 +94,15 @@ class NodeConfig(_Config):
     def outbox_path(self) -> Path:
         """Where the outbox file is."""
         return self.outbox.path or default_data_dir() / "edge" / f"{self.node_id}.sqlite"
+
+
+class NodeConfig(AgentConfig):
+    """A sensor node: what it reads and how often."""
+
+    kind: Literal["sensor"] = "sensor"
+    poll_interval_s: float = Field(default=60.0, ge=0.01, le=86400)
+    align: bool = Field(default=True, description="poll on whole multiples of the interval")
+    driver: DriverConfig
 
 
 def describe(error: ValidationError) -> str:
@@ -128,12 +136,22 @@ def _from_settings(settings: EdgeSettings) -> dict[str, Any]:
 def parse_config(
     data: Any, base_dir: Path | None = None, settings: EdgeSettings | None = None
 ) -> NodeConfig:
+    """Validate a sensor node's YAML document (see :func:`parse_agent_config`)."""
+    return parse_agent_config(NodeConfig, data, base_dir, settings)
+
+
+def parse_agent_config(
+    model: type[AgentT],
+    data: Any,
+    base_dir: Path | None = None,
+    settings: EdgeSettings | None = None,
+) -> AgentT:
     """Validate a YAML document, gaps filled from ``settings``, outbox paths from ``base_dir``."""
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of settings (node_id: …, driver: …)")
     defaults = _from_settings(settings or load_settings())
     try:
-        config = NodeConfig.model_validate(_merged(defaults, data))
+        config = model.model_validate(_merged(defaults, data))
     except ValidationError as error:
         raise ConfigError(f"{error.error_count()} problem(s):\n{describe(error)}") from None
     path = config.outbox.path
@@ -156,7 +174,17 @@ def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 def load_config(
     path: Path, overrides: dict[str, Any] | None = None, settings: EdgeSettings | None = None
 ) -> NodeConfig:
-    """Read and validate a node's YAML file; ``overrides`` (command-line options) win."""
+    """Read and validate a sensor node's YAML file; ``overrides`` (command-line options) win."""
+    return load_agent_config(NodeConfig, path, overrides, settings)
+
+
+def load_agent_config(
+    model: type[AgentT],
+    path: Path,
+    overrides: dict[str, Any] | None = None,
+    settings: EdgeSettings | None = None,
+) -> AgentT:
+    """Read and validate an agent's YAML file; ``overrides`` (command-line options) win."""
     settings = settings or load_settings()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -167,6 +195,6 @@ def load_config(
     if isinstance(data, dict):
         data = _merged(data, overrides or {})
     try:
-        return parse_config(data, path.parent.resolve(), settings)
+        return parse_agent_config(model, data, path.parent.resolve(), settings)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
