@@ -1,4 +1,5 @@
-"""``envgrid edge``: agents that run on nodes; ``edge sensor`` polls an instrument."""
+"""``envgrid edge``: agents that run on nodes; ``edge sensor`` polls an instrument, ``edge camera``
+watches for smoke and flame."""
 
 from __future__ import annotations
 
@@ -21,14 +22,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add ``edge`` with its agents."""
     parser = commands.add_parser(
         "edge",
-        help="run an agent on a node (sensor)",
+        help="run an agent on a node (sensor, camera)",
         description="Agents that run on township nodes and report to the township broker.",
     )
     add_agents(parser)
 
 
 def add_agents(parser: argparse.ArgumentParser) -> None:
-    """The agent subcommands (``sensor``; ``camera`` comes later)."""
+    """The agent subcommands: ``sensor`` and ``camera``."""
+    from envgrid_edge.camera.cli import add_camera
+
     agents = parser.add_subparsers(dest="agent", required=True, metavar="AGENT")
     sensor = agents.add_parser(
         "sensor",
@@ -53,9 +56,11 @@ def add_agents(parser: argparse.ArgumentParser) -> None:
         "--check", action="store_true", help="validate the file, print the node, and exit"
     )
     sensor.set_defaults(handler=run)
+    add_camera(agents)
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``--mqtt-url``, ``--topic-root`` and ``--outbox`` say, as node-file keys."""
     overrides: dict[str, Any] = {}
     if args.mqtt_url is not None:
         overrides["mqtt_url"] = args.mqtt_url
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from envgrid_edge.drivers import open_driver
 
     try:
-        config = load_config(args.config, _overrides(args))
+        config = load_config(args.config, overrides(args))
     except ConfigError as error:
         print(f"envgrid edge sensor: {error}", file=sys.stderr)
         return 2
@@ -87,14 +92,7 @@ def run(args: argparse.Namespace) -> int:
             f"{config.topics.readings(config.node_id)}; outbox {config.outbox_path}"
         )
         return 0
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("%s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     try:
         driver = open_driver(config.driver, config.node_id)
     except (OSError, ValueError) as error:
@@ -113,6 +111,19 @@ def run(args: argparse.Namespace) -> int:
     )
     agent.run(stop)
     return 0
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set (the agent then stops cleanly)."""
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return stop
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,407 @@
+"""The camera agent: frames from a source, judged by a detector, incidents out through the outbox.
+
+Three threads, none of them an event loop: a *reader* grabs frames (OpenCV blocks), an
+*analyser* resizes the frames due at the analysis rate, runs the detector and stores what it
+reports in the outbox, and the caller's thread logs health until told to stop. A live source's
+reader never waits for the analyser (a frame not yet taken is replaced by the newest, and
+counted as dropped); a file or folder waits, so no frame of it is skipped unplanned.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import ValidationError
+
+from envgrid_common.clock import WallClock as Clock
+from envgrid_common.messages import Detection, DetectionPhase
+from envgrid_common.outbox import Kind, OutMessage
+from envgrid_common.validation import describe
+from envgrid_edge.camera.analysis import Sampler, analysis_size, resize
+from envgrid_edge.camera.config import CameraConfig
+from envgrid_edge.camera.events import CameraEvent, Frame, FrameDetector
+from envgrid_edge.camera.factory import DetectorFactory
+from envgrid_edge.camera.masks import build_mask, looked_at
+from envgrid_edge.camera.snapshots import fit_snapshot
+from envgrid_edge.camera.sources import FrameSource, SourceError
+from envgrid_edge.link import CLOCK_FLOOR, NodeLink
+
+log = logging.getLogger("envgrid.edge.camera")
+
+STOP_TIMEOUT_S = 3.0  # for the outbox to empty when stopping
+JOIN_S = 2.0  # for the reader and the analyser to finish their frame
+_TAKE_S = 0.2
+_ERROR_LOG_EVERY_S = 60.0
+
+
+class Outcome(StrEnum):
+    """Why :meth:`CameraAgent.run` returned."""
+
+    STOPPED = "stopped"  # told to
+    ENDED = "ended"  # a file or folder ran out
+    FAILED = "failed"  # no detector, or a source that cannot give frames
+
+
+@dataclass(slots=True)
+class CameraCounters:
+    """What the agent has done since it started (besides its source's own counters)."""
+
+    analysed: int = 0
+    detector_errors: int = 0
+    unstored: int = 0
+    events: dict[DetectionPhase, int] = field(
+        default_factory=lambda: dict.fromkeys(DetectionPhase, 0)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Grabbed:
+    frame: Frame
+    at: float
+    wall: datetime
+
+
+class _Slot:
+    """One frame between reader and analyser: replaced if ``drop``, else waited for."""
+
+    def __init__(self, drop: bool) -> None:
+        self._drop = drop
+        self._item: _Grabbed | None = None
+        self._ended = False
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: _Grabbed, halt: threading.Event) -> bool:
+        """Hand over ``item``; False if ``halt`` came while waiting for room."""
+        with self._cond:
+            if self._drop:
+                self.dropped += self._item is not None
+            else:
+                while self._item is not None:
+                    if halt.is_set():
+                        return False
+                    self._cond.wait(_TAKE_S)
+            self._item = item
+            self._cond.notify_all()
+            return True
+
+    def end(self) -> None:
+        """No more frames will come."""
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def take(self, timeout_s: float) -> _Grabbed | None:
+        """The next frame, or None after ``timeout_s``."""
+        with self._cond:
+            if self._item is None and not self._ended:
+                self._cond.wait(timeout_s)
+            item, self._item = self._item, None
+            self._cond.notify_all()
+            return item
+
+    @property
+    def ended(self) -> bool:
+        """Whether the reader is done and its last frame taken."""
+        with self._cond:
+            return self._ended and self._item is None
+
+
+def _box(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    x, y, width, height = (int(v) for v in box)
+    return x, y, width, height
+
+
+class FrameClock:
+    """Maps a frame's time (the source's seconds) to the wall clock, anchored on recent frames."""
+
+    def __init__(self) -> None:
+        self._at = 0.0
+        self._wall: datetime | None = None
+
+    def mark(self, at: float, wall: datetime) -> None:
+        """The frame at ``at`` was read at ``wall``."""
+        self._at, self._wall = at, wall
+
+    def wall(self, at: float, fallback: datetime) -> datetime:
+        """When the frame at ``at`` was taken (``fallback`` before any frame)."""
+        if self._wall is None:
+            return fallback
+        when = self._wall + timedelta(seconds=at - self._at)
+        return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+class CameraAgent:
+    """One camera node: a source, a detector made by ``make_detector``, a link to the broker."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        source: FrameSource,
+        make_detector: DetectorFactory,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self._make_detector = make_detector
+        self.counters = CameraCounters()
+        self._detections_topic = config.topics.detections(config.node_id)
+        self._halt = threading.Event()
+        self._slot = _Slot(drop=source.live)
+        self._frame_clock = FrameClock()
+        self._detector: FrameDetector | None = None
+        self._size: tuple[int, int] | None = None
+        self._source_size: tuple[int, int] | None = None
+        self._last_at: float | None = None
+        self._failure: str | None = None
+        self._errors_logged_at = -_ERROR_LOG_EVERY_S
+        self._rates_at = (time.monotonic(), 0, 0)
+        self.link = NodeLink(config, "camera", clock=clock)
+        self.outbox = self.link.outbox
+
+    # -- life ----------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> Outcome:
+        """Read, analyse and publish until ``stop`` is set or the source ends; then say offline."""
+        self.link.start()
+        log.info(
+            "camera %s: source %s, analysing %g frames/s at %d px wide, next seq %d, "
+            "%d messages in the outbox %s",
+            self.config.node_id,
+            self.source.name,
+            self.config.analysis.rate_fps,
+            self.config.analysis.width,
+            self.link.next_seq,
+            len(self.outbox),
+            self.outbox.path,
+        )
+        reader = threading.Thread(target=self._read, name="camera-reader", daemon=True)
+        analyser = threading.Thread(target=self._analyse, name="camera-analyser", daemon=True)
+        try:
+            reader.start()
+            analyser.start()
+            interval = self.config.progress_interval_s
+            next_health = time.monotonic() + interval
+            while analyser.is_alive() and not stop.wait(min(0.1, interval)):
+                if time.monotonic() >= next_health:
+                    next_health += interval
+                    self.log_health()
+        finally:
+            self._halt.set()
+            analyser.join(JOIN_S + STOP_TIMEOUT_S)
+            # A reader stuck in a stream's read gives up at its read timeout; it is a daemon.
+            reader.join(JOIN_S)
+            try:
+                self.link.say_offline_and_stop(STOP_TIMEOUT_S)
+                self.log_health()
+            finally:
+                self.link.close()
+        if self._failure is not None:
+            return Outcome.FAILED
+        return Outcome.STOPPED if stop.is_set() else Outcome.ENDED
+
+    def _fail(self, why: str) -> None:
+        self._failure = why
+        log.error("camera %s: %s", self.config.node_id, why)
+        self._halt.set()
+
+    # -- the reader ----------------------------------------------------------------------------
+
+    def _read(self) -> None:
+        sampler = Sampler(self.config.analysis.rate_fps)
+        try:
+            for frame, at in self.source.frames(self._halt, sampler.want):
+                if not self._slot.put(_Grabbed(frame, at, self.link.now()), self._halt):
+                    break
+            if not self._halt.is_set():
+                log.info("camera %s: source %s ended", self.config.node_id, self.source.name)
+        except SourceError as error:
+            self._fail(str(error))
+        except Exception:
+            log.exception("camera %s: the source failed", self.config.node_id)
+            self._fail("the source failed")
+        finally:
+            self._slot.end()
+
+    # -- the analyser --------------------------------------------------------------------------
+
+    def _analyse(self) -> None:
+        try:
+            while not (self._slot.ended or (self._halt.is_set() and self._failure)):
+                item = self._slot.take(_TAKE_S)
+                if item is not None:
+                    self.analyse(item.frame, item.at, item.wall)
+                elif self._halt.is_set():
+                    break
+        finally:
+            self.finish()
+
+    def analyse(self, frame: Frame, at: float, wall: datetime) -> list[CameraEvent]:
+        """Judge one frame taken at ``at`` (``wall`` on the wall clock); publish what it caused."""
+        detector = self._detector or self._start_detector(frame)
+        if detector is None:
+            return []
+        height, width = frame.shape[:2]
+        if (width, height) != self._source_size:
+            log.warning(
+                "camera %s: frames are now %dx%d (were %s); analysed at the same size",
+                self.config.node_id,
+                width,
+                height,
+                self._source_size,
+            )
+            self._source_size = (width, height)
+        assert self._size is not None
+        small = resize(frame, self._size)
+        self._frame_clock.mark(at, wall)
+        self._last_at = at
+        self.counters.analysed += 1
+        try:
+            events = detector.process(small, at)
+        except Exception:
+            self._detector_failed()
+            return []
+        self.publish(events)
+        return events
+
+    def _start_detector(self, frame: Frame) -> FrameDetector | None:
+        height, width = frame.shape[:2]
+        self._source_size = (width, height)
+        self._size = analysis_size(self.config.analysis, (width, height))
+        mask = build_mask(self.config.masks, (width, height), self._size)
+        try:
+            self._detector = self._make_detector(self.config, mask)
+        except Exception as error:
+            self._fail(f"no detector: {error}")
+            return None
+        log.info(
+            "camera %s: frames %dx%d analysed at %dx%d, %.0f%% of the view looked at",
+            self.config.node_id,
+            width,
+            height,
+            *self._size,
+            100 * looked_at(mask),
+        )
+        return self._detector
+
+    def finish(self) -> list[CameraEvent]:
+        """End the detector's open incidents (the source ended or the agent stops)."""
+        detector, self._detector = self._detector, None
+        if detector is None or self._last_at is None:
+            return []
+        try:
+            events = detector.finish(self._last_at)
+        except Exception:
+            self._detector_failed()
+            return []
+        self.publish(events)
+        return events
+
+    def _detector_failed(self) -> None:
+        self.counters.detector_errors += 1
+        now = time.monotonic()
+        if now - self._errors_logged_at >= _ERROR_LOG_EVERY_S:
+            self._errors_logged_at = now
+            log.exception(
+                "camera %s: the detector failed (%d times so far); frame skipped",
+                self.config.node_id,
+                self.counters.detector_errors,
+            )
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    def publish(self, events: list[CameraEvent]) -> None:
+        """Store each event as a Detection (and its snapshot) in the outbox, in one transaction."""
+        for event in events:
+            self._publish(event)
+
+    def _publish(self, event: CameraEvent) -> None:
+        node = self.config.node_id
+        ts = self._frame_clock.wall(event.at, self.link.now())
+        if ts < CLOCK_FLOOR:
+            log.error(
+                "clock reads %s: not set; %s %s not sent",
+                ts.isoformat(),
+                event.event_id,
+                event.phase,
+            )
+            return
+        snapshot = (
+            None if event.snapshot is None else fit_snapshot(event.snapshot, self.config.snapshot)
+        )
+        seq = self.link.next_seq
+        try:
+            detection = Detection(
+                seq=seq,
+                ts=ts,
+                event_id=event.event_id,
+                kind=event.kind,
+                phase=event.phase,
+                # A detector's numbers may be numpy's: the contract takes plain ones only.
+                confidence=float(event.confidence),
+                bbox=None if event.box is None else _box(event.box),
+                has_snapshot=snapshot is not None,
+            )
+        except ValidationError as error:
+            log.error("the detector gave an invalid event, not sent: %s", describe(error))
+            return
+        messages = [
+            OutMessage(
+                Kind.DETECTION,
+                self._detections_topic,
+                detection.model_dump_json(exclude_defaults=True).encode(),
+            )
+        ]
+        if snapshot is not None:
+            topic = self.config.topics.snapshot(node, event.event_id)
+            messages.append(OutMessage(Kind.SNAPSHOT, topic, snapshot))
+        try:
+            # The next seq is stored with the messages, in one transaction: no gap, no repeat.
+            self.link.submit(messages, counters={self.link.seq_key: seq + 1})
+        except (sqlite3.Error, OSError) as error:
+            self.counters.unstored += 1
+            log.error("could not store detection %d in the outbox: %s", seq, error)
+            return
+        self.counters.events[event.phase] += 1
+        log.info(
+            "camera %s: %s %s %s (%.2f)%s",
+            node,
+            event.kind,
+            event.phase,
+            event.event_id,
+            event.confidence,
+            f", snapshot {len(snapshot) // 1024} KiB" if snapshot is not None else "",
+        )
+
+    # -- health --------------------------------------------------------------------------------
+
+    def log_health(self) -> None:
+        """One line: the source's state, frames read and analysed per second, events, the link."""
+        now = time.monotonic()
+        grabbed, analysed = self.source.counters.grabbed, self.counters.analysed
+        then, grabbed_then, analysed_then = self._rates_at
+        self._rates_at = (now, grabbed, analysed)
+        span = max(now - then, 1e-6)
+        events = self.counters.events
+        log.info(
+            "camera %s: source %s (%d outages), read %.1f frames/s, analysed %.1f/s, "
+            "%d dropped, %d detector errors; events %d new, %d update, %d end; %s",
+            self.config.node_id,
+            self.source.state,
+            self.source.counters.outages,
+            (grabbed - grabbed_then) / span,
+            (analysed - analysed_then) / span,
+            self._slot.dropped,
+            self.counters.detector_errors,
+            events[DetectionPhase.NEW],
+            events[DetectionPhase.UPDATE],
+            events[DetectionPhase.END],
+            self.link.describe(),
+        )
