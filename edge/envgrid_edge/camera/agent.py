@@ -20,7 +20,7 @@ from enum import StrEnum
 from pydantic import ValidationError
 
 from envgrid_common.clock import WallClock as Clock
-from envgrid_common.messages import Detection, DetectionPhase
+from envgrid_common.messages import Detection, DetectionKind, DetectionPhase
 from envgrid_common.outbox import Kind, OutMessage
 from envgrid_common.validation import describe
 from envgrid_edge.camera.analysis import Sampler, analysis_size, resize
@@ -342,8 +342,8 @@ class CameraAgent:
                 seq=seq,
                 ts=ts,
                 event_id=event.event_id,
-                kind=event.kind,
-                phase=event.phase,
+                kind=DetectionKind(event.kind),
+                phase=DetectionPhase(event.phase),
                 # A detector's numbers may be numpy's: the contract takes plain ones only.
                 confidence=float(event.confidence),
                 bbox=None if event.box is None else _box(event.box),
@@ -351,6 +351,9 @@ class CameraAgent:
             )
         except ValidationError as error:
             log.error("the detector gave an invalid event, not sent: %s", describe(error))
+            return
+        except ValueError as error:  # a kind or phase the contract does not know
+            log.error("the detector gave an invalid event, not sent: %s", error)
             return
         messages = [
             OutMessage(
@@ -369,7 +372,7 @@ class CameraAgent:
             self.counters.unstored += 1
             log.error("could not store detection %d in the outbox: %s", seq, error)
             return
-        self.counters.events[event.phase] += 1
+        self.counters.events[detection.phase] += 1
         log.info(
             "camera %s: %s %s %s (%.2f)%s",
             node,

@@ -139,7 +139,7 @@ class SnapshotConfig(_Config):
     """The evidence JPEG: its quality and the most it may weigh on the wire."""
 
     quality: int = Field(default=85, ge=10, le=100)
-    max_kb: int = Field(default=300, ge=8, le=10_240)
+    max_kb: int = Field(default=300, ge=8, le=8192, description="the contract allows 8 MiB")
 
     @property
     def max_bytes(self) -> int:
