@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from envgrid_common.outbox import Kind
 from envgrid_common.validation import validate
+from envgrid_edge.camera import agent as agent_module
 from envgrid_edge.camera.agent import CameraAgent, Outcome
 from envgrid_edge.camera.config import CameraConfig, parse_camera_config
 from envgrid_edge.camera.events import CameraEvent, Mask
@@ -18,6 +20,12 @@ from envgrid_edge.camera.sources import open_source
 from tests.camera_fakes import EVENT_ID, DetectorMaker, write_folder
 
 NODE = "cam-unit"
+
+
+@pytest.fixture(autouse=True)
+def no_broker_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody listens: do not wait for a first connection."""
+    monkeypatch.setattr(agent_module, "FIRST_CONNECT_WAIT_S", 0.0)
 
 
 def config(tmp_path: Path, **extra: Any) -> CameraConfig:

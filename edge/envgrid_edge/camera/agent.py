@@ -36,6 +36,7 @@ log = logging.getLogger("envgrid.edge.camera")
 
 STOP_TIMEOUT_S = 3.0  # for the outbox to empty when stopping
 JOIN_S = 2.0  # for the reader and the analyser to finish their frame
+FIRST_CONNECT_WAIT_S = 5.0
 _TAKE_S = 0.2
 _ERROR_LOG_EVERY_S = 60.0
 
@@ -182,6 +183,12 @@ class CameraAgent:
             len(self.outbox),
             self.outbox.path,
         )
+        # An incident seen before the first connection would go out as historical: give the
+        # connection a moment (a broker that is down costs the first seconds of frames at most).
+        give_up = time.monotonic() + FIRST_CONNECT_WAIT_S
+        while time.monotonic() < give_up and not stop.is_set():
+            if self.link.sender.wait_connected(0.05):
+                break
         reader = threading.Thread(target=self._read, name="camera-reader", daemon=True)
         analyser = threading.Thread(target=self._analyse, name="camera-analyser", daemon=True)
         try:
@@ -380,7 +387,7 @@ class CameraAgent:
             event.phase,
             event.event_id,
             event.confidence,
-            f", snapshot {len(snapshot) // 1024} KiB" if snapshot is not None else "",
+            f", snapshot {len(snapshot) / 1024:.1f} KiB" if snapshot is not None else "",
         )
 
     # -- health --------------------------------------------------------------------------------
