@@ -12,6 +12,7 @@ import yaml
 from envgrid_edge.camera import cli as camera_cli
 from envgrid_edge.camera.config import (
     ConfigError,
+    DeviceSource,
     FileSource,
     FolderSource,
     StreamSource,
@@ -101,8 +102,10 @@ def test_folder_and_device_sources(tmp_path: Path) -> None:
     )
     assert isinstance(folder.source, FolderSource)
     assert folder.source.path == tmp_path / "stills"
-    device = parse_camera_config(camera(source={"type": "device", "device": 0}))
-    assert device.source.type == "device"
+    for given, device in ((0, 0), ("1", 1), ("/dev/video2", "/dev/video2")):
+        config = parse_camera_config(camera(source={"type": "device", "device": given}))
+        assert isinstance(config.source, DeviceSource)
+        assert config.source.device == device
 
 
 def write(tmp_path: Path, data: dict[str, Any]) -> Path:

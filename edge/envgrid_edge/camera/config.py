@@ -72,6 +72,12 @@ class DeviceSource(_Reconnecting):
     height: int | None = Field(default=None, ge=16)
     fps: float | None = Field(default=None, gt=0)
 
+    @field_validator("device")
+    @classmethod
+    def _index(cls, device: int | str) -> int | str:
+        # "0" from a command line or a quoted YAML value is an index, not a file called 0.
+        return int(device) if isinstance(device, str) and device.isdigit() else device
+
 
 class FileSource(_Config):
     """A video file, played at its own pace (``realtime``) or as fast as it is analysed."""
