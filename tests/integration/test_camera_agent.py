@@ -26,7 +26,7 @@ from envgrid_edge.camera import agent as agent_module
 from envgrid_edge.camera.agent import CameraAgent, Outcome
 from envgrid_edge.camera.config import load_camera_config
 from envgrid_edge.camera.sources import open_source
-from tests.camera_fakes import EVENT_ID, DetectorMaker, write_folder
+from tests.camera_fakes import EVENT_ID, DetectorMaker, jpeg, write_folder
 from tests.integration.test_edge_support import clear_retained
 from tests.mjpeg_server import MjpegServer
 from tests.mqtt_clients import Collector
@@ -139,10 +139,10 @@ def test_incidents_and_snapshots_arrive_on_their_topics(
         assert detections[0].ts <= detections[1].ts <= detections[2].ts
         snapshots = seen.snapshots()
         assert len(snapshots) == 2
-        for jpeg in snapshots:
-            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        for payload in snapshots:
+            image = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
             assert image is not None, "the snapshot is a JPEG"
-        assert snapshots[0] != snapshots[1], "the update brought a better snapshot"
+        assert snapshots == [jpeg(90), jpeg(120)], "the detector's JPEGs, byte for byte"
         wait_until(lambda: bool(seen.statuses()) and seen.statuses()[-1].state is NodeState.OFFLINE)
         states = seen.statuses()
         assert states[0].state is NodeState.ONLINE
