@@ -175,7 +175,7 @@ def test_an_incident_seen_while_the_broker_is_away_arrives_once_marked_historica
     own_broker.stop()  # the collector's session is kept for when the broker is back
     agent = AgentThread(file, DetectorMaker(new_at=3, update_at=5, end_at=8)).start()
     try:
-        wait_until(lambda: agent.agent.counters.events[DetectionPhase.END] == 1, 15, "the end")
+        wait_until(lambda: agent.agent.publisher.events[DetectionPhase.END] == 1, 15, "the end")
         assert agent.agent.link.sender.stats().connects == 0, "the broker was away"
         own_broker.start()
         wait_until(lambda: len(seen.phases()) >= 3 and len(seen.snapshots()) >= 2, 30, "backlog")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from envgrid_common.clock import SHANGHAI
 from envgrid_common.outbox import Kind
 from envgrid_common.validation import validate
 from envgrid_edge.camera import agent as agent_module
 from envgrid_edge.camera.agent import CameraAgent, Outcome
 from envgrid_edge.camera.config import CameraConfig, parse_camera_config
 from envgrid_edge.camera.events import CameraEvent, Mask
+from envgrid_edge.camera.publish import FrameClock
 from envgrid_edge.camera.sources import open_source
 from tests.camera_fakes import EVENT_ID, DetectorMaker, write_folder
 
@@ -172,3 +175,13 @@ def test_a_failing_or_sloppy_detector_does_not_stop_the_agent(tmp_path: Path) ->
     assert [(d["phase"], d["bbox"], d["confidence"]) for d in detections] == [
         ("new", [1, 2, 3, 4], 0.5)
     ], "numpy numbers are sent as plain ones; an invalid confidence is not sent"
+
+
+def test_a_frame_time_maps_to_the_wall_clock_of_its_reading() -> None:
+    read = datetime(2026, 10, 20, 17, 31, 5, 250_000, tzinfo=SHANGHAI)
+    clock = FrameClock()
+    assert clock.wall(3.0, read) == read, "before any frame: the fallback"
+    clock.mark(100.0, read)
+    assert clock.wall(100.0, read) == read
+    assert clock.wall(98.5, read) == read - timedelta(seconds=1.5), "an earlier frame"
+    assert clock.wall(100.0004, read) == read, "to the millisecond"

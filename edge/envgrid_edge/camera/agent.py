@@ -10,27 +10,23 @@ counted as dropped); a file or folder waits, so no frame of it is skipped unplan
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-from pydantic import ValidationError
-
 from envgrid_common.clock import WallClock as Clock
-from envgrid_common.messages import Detection, DetectionKind, DetectionPhase
-from envgrid_common.outbox import Kind, OutMessage
-from envgrid_common.validation import describe
+from envgrid_common.messages import DetectionPhase
 from envgrid_edge.camera.analysis import Sampler, analysis_size, resize
 from envgrid_edge.camera.config import CameraConfig
 from envgrid_edge.camera.events import CameraEvent, Frame, FrameDetector
 from envgrid_edge.camera.factory import DetectorFactory
+from envgrid_edge.camera.handoff import FrameSlot, Grabbed
 from envgrid_edge.camera.masks import build_mask, looked_at
-from envgrid_edge.camera.snapshots import fit_snapshot
+from envgrid_edge.camera.publish import IncidentPublisher
 from envgrid_edge.camera.sources import FrameSource, SourceError
-from envgrid_edge.link import CLOCK_FLOOR, NodeLink
+from envgrid_edge.link import NodeLink
 
 log = logging.getLogger("envgrid.edge.camera")
 
@@ -55,87 +51,6 @@ class CameraCounters:
 
     analysed: int = 0
     detector_errors: int = 0
-    unstored: int = 0
-    events: dict[DetectionPhase, int] = field(
-        default_factory=lambda: dict.fromkeys(DetectionPhase, 0)
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Grabbed:
-    frame: Frame
-    at: float
-    wall: datetime
-
-
-class _Slot:
-    """One frame between reader and analyser: replaced if ``drop``, else waited for."""
-
-    def __init__(self, drop: bool) -> None:
-        self._drop = drop
-        self._item: _Grabbed | None = None
-        self._ended = False
-        self._cond = threading.Condition()
-        self.dropped = 0
-
-    def put(self, item: _Grabbed, halt: threading.Event) -> bool:
-        """Hand over ``item``; False if ``halt`` came while waiting for room."""
-        with self._cond:
-            if self._drop:
-                self.dropped += self._item is not None
-            else:
-                while self._item is not None:
-                    if halt.is_set():
-                        return False
-                    self._cond.wait(_TAKE_S)
-            self._item = item
-            self._cond.notify_all()
-            return True
-
-    def end(self) -> None:
-        """No more frames will come."""
-        with self._cond:
-            self._ended = True
-            self._cond.notify_all()
-
-    def take(self, timeout_s: float) -> _Grabbed | None:
-        """The next frame, or None after ``timeout_s``."""
-        with self._cond:
-            if self._item is None and not self._ended:
-                self._cond.wait(timeout_s)
-            item, self._item = self._item, None
-            self._cond.notify_all()
-            return item
-
-    @property
-    def ended(self) -> bool:
-        """Whether the reader is done and its last frame taken."""
-        with self._cond:
-            return self._ended and self._item is None
-
-
-def _box(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    x, y, width, height = (int(v) for v in box)
-    return x, y, width, height
-
-
-class FrameClock:
-    """Maps a frame's time (the source's seconds) to the wall clock, anchored on recent frames."""
-
-    def __init__(self) -> None:
-        self._at = 0.0
-        self._wall: datetime | None = None
-
-    def mark(self, at: float, wall: datetime) -> None:
-        """The frame at ``at`` was read at ``wall``."""
-        self._at, self._wall = at, wall
-
-    def wall(self, at: float, fallback: datetime) -> datetime:
-        """When the frame at ``at`` was taken (``fallback`` before any frame)."""
-        if self._wall is None:
-            return fallback
-        when = self._wall + timedelta(seconds=at - self._at)
-        return when.replace(microsecond=when.microsecond // 1000 * 1000)
 
 
 class CameraAgent:
@@ -153,10 +68,8 @@ class CameraAgent:
         self.source = source
         self._make_detector = make_detector
         self.counters = CameraCounters()
-        self._detections_topic = config.topics.detections(config.node_id)
         self._halt = threading.Event()
-        self._slot = _Slot(drop=source.live)
-        self._frame_clock = FrameClock()
+        self._slot = FrameSlot(drop=source.live)
         self._detector: FrameDetector | None = None
         self._size: tuple[int, int] | None = None
         self._source_size: tuple[int, int] | None = None
@@ -166,6 +79,7 @@ class CameraAgent:
         self._rates_at = (time.monotonic(), 0, 0)
         self.link = NodeLink(config, "camera", clock=clock)
         self.outbox = self.link.outbox
+        self.publisher = IncidentPublisher(config, self.link)
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -225,7 +139,7 @@ class CameraAgent:
         sampler = Sampler(self.config.analysis.rate_fps)
         try:
             for frame, at in self.source.frames(self._halt, sampler.want):
-                if not self._slot.put(_Grabbed(frame, at, self.link.now()), self._halt):
+                if not self._slot.put(Grabbed(frame, at, self.link.now()), self._halt):
                     break
             if not self._halt.is_set():
                 log.info("camera %s: source %s ended", self.config.node_id, self.source.name)
@@ -267,7 +181,7 @@ class CameraAgent:
             self._source_size = (width, height)
         assert self._size is not None
         small = resize(frame, self._size)
-        self._frame_clock.mark(at, wall)
+        self.publisher.clock.mark(at, wall)
         self._last_at = at
         self.counters.analysed += 1
         try:
@@ -275,7 +189,7 @@ class CameraAgent:
         except Exception:
             self._detector_failed()
             return []
-        self.publish(events)
+        self.publisher.publish(events)
         return events
 
     def _start_detector(self, frame: Frame) -> FrameDetector | None:
@@ -308,7 +222,7 @@ class CameraAgent:
         except Exception:
             self._detector_failed()
             return []
-        self.publish(events)
+        self.publisher.publish(events)
         return events
 
     def _detector_failed(self) -> None:
@@ -322,74 +236,6 @@ class CameraAgent:
                 self.counters.detector_errors,
             )
 
-    # -- publishing ----------------------------------------------------------------------------
-
-    def publish(self, events: list[CameraEvent]) -> None:
-        """Store each event as a Detection (and its snapshot) in the outbox, in one transaction."""
-        for event in events:
-            self._publish(event)
-
-    def _publish(self, event: CameraEvent) -> None:
-        node = self.config.node_id
-        ts = self._frame_clock.wall(event.at, self.link.now())
-        if ts < CLOCK_FLOOR:
-            log.error(
-                "clock reads %s: not set; %s %s not sent",
-                ts.isoformat(),
-                event.event_id,
-                event.phase,
-            )
-            return
-        snapshot = (
-            None if event.snapshot is None else fit_snapshot(event.snapshot, self.config.snapshot)
-        )
-        seq = self.link.next_seq
-        try:
-            detection = Detection(
-                seq=seq,
-                ts=ts,
-                event_id=event.event_id,
-                kind=DetectionKind(event.kind),
-                phase=DetectionPhase(event.phase),
-                # A detector's numbers may be numpy's: the contract takes plain ones only.
-                confidence=float(event.confidence),
-                bbox=None if event.box is None else _box(event.box),
-                has_snapshot=snapshot is not None,
-            )
-        except ValidationError as error:
-            log.error("the detector gave an invalid event, not sent: %s", describe(error))
-            return
-        except ValueError as error:  # a kind or phase the contract does not know
-            log.error("the detector gave an invalid event, not sent: %s", error)
-            return
-        messages = [
-            OutMessage(
-                Kind.DETECTION,
-                self._detections_topic,
-                detection.model_dump_json(exclude_defaults=True).encode(),
-            )
-        ]
-        if snapshot is not None:
-            topic = self.config.topics.snapshot(node, event.event_id)
-            messages.append(OutMessage(Kind.SNAPSHOT, topic, snapshot))
-        try:
-            # The next seq is stored with the messages, in one transaction: no gap, no repeat.
-            self.link.submit(messages, counters={self.link.seq_key: seq + 1})
-        except (sqlite3.Error, OSError) as error:
-            self.counters.unstored += 1
-            log.error("could not store detection %d in the outbox: %s", seq, error)
-            return
-        self.counters.events[detection.phase] += 1
-        log.info(
-            "camera %s: %s %s %s (%.2f)%s",
-            node,
-            event.kind,
-            event.phase,
-            event.event_id,
-            event.confidence,
-            f", snapshot {len(snapshot) / 1024:.1f} KiB" if snapshot is not None else "",
-        )
-
     # -- health --------------------------------------------------------------------------------
 
     def log_health(self) -> None:
@@ -399,7 +245,7 @@ class CameraAgent:
         then, grabbed_then, analysed_then = self._rates_at
         self._rates_at = (now, grabbed, analysed)
         span = max(now - then, 1e-6)
-        events = self.counters.events
+        events = self.publisher.events
         log.info(
             "camera %s: source %s (%d outages), read %.1f frames/s, analysed %.1f/s, "
             "%d dropped, %d detector errors; events %d new, %d update, %d end; %s",
