@@ -18,9 +18,10 @@ from envgrid_edge.camera import agent as agent_module
 from envgrid_edge.camera.agent import CameraAgent, Outcome
 from envgrid_edge.camera.config import CameraConfig, parse_camera_config
 from envgrid_edge.camera.events import CameraEvent, Mask
+from envgrid_edge.camera.handoff import FrameSlot, Grabbed
 from envgrid_edge.camera.publish import FrameClock
 from envgrid_edge.camera.sources import open_source
-from tests.camera_fakes import EVENT_ID, DetectorMaker, write_folder
+from tests.camera_fakes import EVENT_ID, DetectorMaker, write_folder, write_video
 
 NODE = "cam-unit"
 
@@ -185,3 +186,46 @@ def test_a_frame_time_maps_to_the_wall_clock_of_its_reading() -> None:
     assert clock.wall(100.0, read) == read
     assert clock.wall(98.5, read) == read - timedelta(seconds=1.5), "an earlier frame"
     assert clock.wall(100.0004, read) == read, "to the millisecond"
+
+
+def grabbed(at: float) -> Grabbed:
+    return Grabbed(np.zeros((2, 2, 3), dtype=np.uint8), at, datetime(2026, 5, 1, tzinfo=SHANGHAI))
+
+
+def test_a_live_slot_keeps_the_newest_frame_and_counts_the_dropped() -> None:
+    slot = FrameSlot(drop=True)
+    halt = threading.Event()
+    for at in (1.0, 2.0, 3.0):
+        assert slot.put(grabbed(at), halt)
+    taken = slot.take(0.1)
+    assert taken is not None
+    assert taken.at == 3.0
+    assert slot.dropped == 2
+    assert slot.take(0.01) is None
+
+
+def test_a_file_slot_waits_for_the_analyser_and_gives_up_on_halt() -> None:
+    slot = FrameSlot(drop=False)
+    halt = threading.Event()
+    assert slot.put(grabbed(1.0), halt)
+    threading.Timer(0.2, halt.set).start()
+    assert not slot.put(grabbed(2.0), halt), "no room, then halted"
+    taken = slot.take(0.1)
+    assert taken is not None
+    assert taken.at == 1.0
+    assert slot.dropped == 0
+    slot.end()
+    assert slot.ended
+
+
+def test_a_video_file_runs_through_the_agent(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "clip.avi", 20, fps=10, size=(320, 240))
+    cfg = config(tmp_path, source={"type": "file", "path": str(clip), "realtime": False})
+    maker = DetectorMaker(new_at=2, update_at=4, end_at=None)
+    assert run(CameraAgent(cfg, open_source(cfg.source), maker)) is Outcome.ENDED
+    assert len(maker.made[0].frames) == 20
+    assert {shape for shape, _ in maker.made[0].frames} == {(120, 160, 3)}
+    phases = [
+        json.loads(p)["phase"] for k, _, p in queued(cfg.outbox_path, cfg) if k is Kind.DETECTION
+    ]
+    assert phases == ["new", "update", "end"], "the clip's end closes the incident"
