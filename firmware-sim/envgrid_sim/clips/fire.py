@@ -64,7 +64,7 @@ def smoke_plume(
         drift=(wind * rng.uniform(0.01, 0.022, n) + rng.normal(0, 0.005, n)) * h,
         radius=(0.012 + 0.02 * strength) * h,
         growth=rng.uniform(0.014, 0.026, n) * h,
-        weight=rng.uniform(0.6, 1.0, n) * strength,
+        weight=rng.uniform(0.8, 1.3, n) * strength,
         phase=rng.uniform(0, 2 * math.pi, n),
         slowing=0.05,
         shear=2.5 / h,

@@ -17,14 +17,21 @@ def name_seed(name: str, seed: int) -> list[int]:
     return [seed, zlib.crc32(name.encode("utf-8"))]
 
 
-def fractal_noise(rng: np.random.Generator, shape: tuple[int, int], octaves: int = 4) -> Field:
-    """Smooth noise in [0, 1] of ``shape`` (rows, cols): octaves of upsampled random grids."""
+def fractal_noise(
+    rng: np.random.Generator, shape: tuple[int, int], octaves: int = 4, coarsest: int = 4
+) -> Field:
+    """Smooth noise in [0, 1] of ``shape`` (rows, cols): octaves of upsampled random grids,
+    the coarsest with ``coarsest`` cells down the shorter side."""
     rows, cols = shape
     total = np.zeros(shape, np.float32)
     weight_sum = 0.0
     for octave in range(octaves):
-        cells = 2 ** (octave + 2)
-        grid = rng.random((cells, max(2, cells * cols // max(rows, 1)))).astype(np.float32)
+        cells = coarsest * 2**octave
+        grid_shape = (
+            max(2, cells * rows // min(rows, cols)),
+            max(2, cells * cols // min(rows, cols)),
+        )
+        grid = rng.random(grid_shape).astype(np.float32)
         layer = cv2.resize(grid, (cols, rows), interpolation=cv2.INTER_CUBIC)
         weight = 0.5**octave
         total += weight * layer

@@ -78,7 +78,7 @@ def emit(
 def turbulence(rng: np.random.Generator, stage: Stage) -> Field:
     """A noise texture twice as tall as a density field, for puffs to roll through."""
     rows, cols = stage.field_shape
-    return fractal_noise(rng, (rows * 2, cols), 4)
+    return fractal_noise(rng, (rows * 2, cols), 4, coarsest=10)
 
 
 @dataclass

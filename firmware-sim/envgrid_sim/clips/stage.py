@@ -164,9 +164,9 @@ def _treeline(
     canvas: Field, stage: Stage, lighting: Lighting, rng: np.random.Generator
 ) -> npt.NDArray[np.float32]:
     cols = canvas.shape[1]
-    profile = (
-        fractal_noise(rng, (1, cols), 5)[0] * 0.75 + fractal_noise(rng, (1, cols), 2)[0] * 0.25
-    )
+    # Crowns a few pixels wide on top of a gently rolling line of trees.
+    profile = fractal_noise(rng, (64, cols), 2, coarsest=12)[0] * 0.4
+    profile += fractal_noise(rng, (64, cols), 3, coarsest=1)[0] * 0.6
     tops = stage.horizon - (0.008 + 0.045 * profile) * stage.height
     dark = np.array((58, 82, 66), np.float32) * np.array(lighting.field_gain, np.float32)
     haze = np.array(lighting.sky_horizon, np.float32)
