@@ -42,7 +42,7 @@ class ClipSpec:
 class Clip:
     """A clip rendered at one size and rate; frame ``i`` shows the scene at ``i / fps`` seconds."""
 
-    JITTER_PX = 1.6  # how far the camera shakes on its pole
+    JITTER_PX = 1.0  # how far the camera shakes on its pole (pixels, at most about 1.4)
 
     def __init__(self, spec: ClipSpec, *, seed: int, size: tuple[int, int], fps: float) -> None:
         width, height = size
