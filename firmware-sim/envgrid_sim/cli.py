@@ -1,4 +1,5 @@
-"""``envgrid sim``: run a simulated township of sensor nodes against a broker."""
+"""``envgrid sim``: run a simulated township of sensor nodes against a broker; its clips and
+camera nodes are subcommands."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from envgrid_common.outbox import OutboxLocked
 from envgrid_common.signals import Incident
+from envgrid_sim.clips import cli as clips_cli
 from envgrid_sim.node import china_now
 from envgrid_sim.scenario import Scenario, load_scenario, scenarios
 from envgrid_sim.settings import SimSettings
@@ -69,6 +71,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--list", action="store_true", help="print the scenario's sites and nodes, then exit"
     )
     parser.set_defaults(handler=run)
+    extras = parser.add_subparsers(dest="sim_command", metavar="{clips}", required=False)
+    clips_cli.register(extras)
 
 
 def settings_from(args: argparse.Namespace) -> SimSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import islice
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from envgrid_cli.main import main
 from envgrid_sim.clips import CLIPS, render, write_clip
 
 SMALL = (160, 120)
@@ -151,3 +153,27 @@ def test_write_clip_makes_a_video_opencv_reads_back(tmp_path: Path) -> None:
         assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(2.0)
     finally:
         capture.release()
+
+
+def test_sim_clips_command_writes_videos_and_a_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ["--names", "burn-smoke-day", "neg-fog"]
+    status = main(["sim", "clips", str(tmp_path), *names, "--size", "96x72", "--fps", "1"])
+    assert status == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    by_name = {entry["name"]: entry for entry in manifest["clips"]}
+    assert set(by_name) == {"burn-smoke-day", "neg-fog"}
+    burn = by_name["burn-smoke-day"]
+    assert burn["ignition_s"] == CLIPS["burn-smoke-day"].ignition_s
+    assert burn["extinguished_s"] == CLIPS["burn-smoke-day"].extinguished_s
+    assert by_name["neg-fog"]["ignition_s"] is None
+    assert (burn["width"], burn["height"], burn["fps"]) == (96, 72, 1.0)
+    assert (tmp_path / burn["file"]).stat().st_size > 0
+    assert "frames" in capsys.readouterr().out
+
+
+def test_sim_clips_command_refuses_unknown_names_and_sizes(tmp_path: Path) -> None:
+    assert main(["sim", "clips", str(tmp_path), "--names", "burn-everything"]) == 2
+    assert main(["sim", "clips", str(tmp_path), "--size", "big"]) == 2
+    assert not (tmp_path / "manifest.json").exists()
