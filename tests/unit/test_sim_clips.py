@@ -177,3 +177,11 @@ def test_sim_clips_command_refuses_unknown_names_and_sizes(tmp_path: Path) -> No
     assert main(["sim", "clips", str(tmp_path), "--names", "burn-everything"]) == 2
     assert main(["sim", "clips", str(tmp_path), "--size", "big"]) == 2
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_clips_given_one_scene_share_their_field() -> None:
+    quiet = render("quiet-day", size=SMALL, scene="camera-1").frame_at(2.0)
+    burn = render("burn-smoke-day", size=SMALL, scene="camera-1").frame_at(2.0)
+    own = render("burn-smoke-day", size=SMALL).frame_at(2.0)
+    assert _changed_blocks(quiet, burn).sum() == 0
+    assert _changed_blocks(quiet, own).sum() > 0

@@ -112,9 +112,18 @@ CLIPS: dict[str, ClipSpec] = {
 
 
 def render(
-    name: str, *, seed: int = 0, size: tuple[int, int] = (640, 480), fps: float = 10.0
+    name: str,
+    *,
+    seed: int = 0,
+    size: tuple[int, int] = (640, 480),
+    fps: float = 10.0,
+    scene: str | None = None,
 ) -> Clip:
-    """Clip ``name`` at ``size`` (width, height) and ``fps``; frames are drawn when asked for."""
+    """Clip ``name`` at ``size`` (width, height) and ``fps``; frames are drawn when asked for.
+
+    Each clip has a field of its own unless ``scene`` names one to share: clips rendered with
+    the same ``scene``, seed, size and light show the same field, as one camera would.
+    """
     if name not in CLIPS:
-        raise KeyError(f"no clip {name!r}; choose from {', '.join(sorted(CLIPS))}")
-    return Clip(CLIPS[name], seed=seed, size=size, fps=fps)
+        raise KeyError(f"no clip {name!r}; choose from {', '.join(CLIPS)}")
+    return Clip(CLIPS[name], seed=seed, size=size, fps=fps, scene=scene)

@@ -44,7 +44,15 @@ class Clip:
 
     JITTER_PX = 1.0  # how far the camera shakes on its pole (pixels, at most about 1.4)
 
-    def __init__(self, spec: ClipSpec, *, seed: int, size: tuple[int, int], fps: float) -> None:
+    def __init__(
+        self,
+        spec: ClipSpec,
+        *,
+        seed: int,
+        size: tuple[int, int],
+        fps: float,
+        scene: str | None = None,
+    ) -> None:
         width, height = size
         if width < 64 or height < 48:
             raise ValueError(f"clip size {width}×{height} is too small (at least 64×48)")
@@ -61,12 +69,16 @@ class Clip:
         self.night_ir = spec.night_ir
         self.stage = Stage(width, height)
         self.lighting = LIGHTINGS[spec.lighting]
-        rng = np.random.default_rng(name_seed(spec.name, seed))
-        self.scene = paint_scene(self.stage, self.lighting, rng)
+        # The field (and the camera's grain and shake) and what happens in it have seeds of
+        # their own: clips given one ``scene`` key happen in one field, as one camera sees it.
+        field_rng = np.random.default_rng([*name_seed(scene or spec.name, seed), 1])
+        self.scene = paint_scene(self.stage, self.lighting, field_rng)
         self._background = self.scene.background
-        self._layers = spec.build(self.scene, rng)
-        self._noise = SensorNoise(rng, (height, width), self.lighting.noise_sigma)
-        self._shake = rng.uniform(0, 2 * math.pi, 4).tolist()
+        self._noise = SensorNoise(field_rng, (height, width), self.lighting.noise_sigma)
+        self._shake = field_rng.uniform(0, 2 * math.pi, 4).tolist()
+        self._layers = spec.build(
+            self.scene, np.random.default_rng([*name_seed(spec.name, seed), 2])
+        )
 
     @property
     def frame_count(self) -> int:
@@ -84,7 +96,7 @@ class Clip:
 
     def frame_at(self, t: float) -> Image:
         """The scene at ``t`` seconds: the same ``t`` always gives the same image."""
-        rng = np.random.default_rng([*name_seed(self.name, self.seed), round(t * 1000)])
+        rng = np.random.default_rng([*name_seed(self.name, self.seed), 3, round(t * 1000)])
         canvas = self._background.copy()
         for layer in self._layers:
             layer.draw(canvas, t, rng)
