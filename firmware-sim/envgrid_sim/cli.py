@@ -13,6 +13,7 @@ from pathlib import Path
 
 from envgrid_common.outbox import OutboxLocked
 from envgrid_common.signals import Incident
+from envgrid_sim.camera import cli as camera_cli
 from envgrid_sim.clips import cli as clips_cli
 from envgrid_sim.node import china_now
 from envgrid_sim.scenario import Scenario, load_scenario, scenarios
@@ -71,8 +72,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--list", action="store_true", help="print the scenario's sites and nodes, then exit"
     )
     parser.set_defaults(handler=run)
-    extras = parser.add_subparsers(dest="sim_command", metavar="{clips}", required=False)
+    extras = parser.add_subparsers(dest="sim_command", metavar="{clips,camera}", required=False)
     clips_cli.register(extras)
+    camera_cli.register(extras)
 
 
 def settings_from(args: argparse.Namespace) -> SimSettings:
