@@ -3,6 +3,7 @@ reconnect, and stopping it leaves no thread, port or process behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,12 +13,15 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from envgrid_cli.main import main
 from envgrid_sim.camera import VirtualCamera, burn_at, looping
+from tests.polling import wait_until
 
 SIZE = (160, 120)
 SERVE_FOG = ["sim", "camera", "--clip", "neg-fog", "--port", "0", "--size", "160x120"]
@@ -53,7 +57,7 @@ def test_opencv_reads_the_stream_as_frames_of_the_clip(camera: VirtualCamera) ->
     assert all(frame.shape == (SIZE[1], SIZE[0], 3) for frame in frames)
     # Clouds drift and the sensor has grain: the stream is live, not one image repeated.
     assert not np.array_equal(frames[0], frames[-1])
-    assert camera.stats.parts_sent >= 15
+    wait_until(lambda: camera.stats.parts_sent >= 15, 5, "the server to count what it sent")
 
 
 def test_a_client_that_reconnects_gets_the_stream_again(camera: VirtualCamera) -> None:
@@ -149,3 +153,29 @@ def test_the_sim_camera_command_serves_until_terminated() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(5)
+
+
+def test_envgrid_sim_runs_the_scenario_camera_and_its_burn_next_to_the_sensors(
+    tmp_path: Path, mqtt_url: str, topic_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENVGRID_MQTT_URL", mqtt_url)
+    monkeypatch.setenv("ENVGRID_TOPIC_ROOT", topic_root)
+    before = _camera_threads()
+    index = tmp_path / "cameras.json"
+    read: list[int] = []
+
+    def watch() -> None:
+        wait_until(index.exists, 20, "cameras.json")
+        cameras = json.loads(index.read_text(encoding="utf-8"))
+        read.append(len(_read(cameras["luxi-field-01-cam"]["stream"], 5)))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    args = ["sim", "--nodes", "1", "--cameras", "--camera-port", "0", "--duration", "4"]
+    status = main([*args, "--data-dir", str(tmp_path), "--incident", "luxi-field-01-cam:burn:2"])
+    watcher.join(30)
+    assert status == 0
+    assert read == [5]
+    (fire,) = json.loads(index.read_text(encoding="utf-8"))["luxi-field-01-cam"]["fires"]
+    assert fire["ignition_s"] == pytest.approx(2.0)
+    assert _camera_threads() - before == set()

@@ -28,18 +28,22 @@ class Fire:
 
 
 class Schedule:
-    """Segments of clips played one after another, the whole repeating forever."""
+    """Segments of clips played one after another, the whole repeating forever, or played once
+    and followed by schedule ``then`` (which repeats)."""
 
-    def __init__(self, segments: Sequence[Segment]) -> None:
+    def __init__(self, segments: Sequence[Segment], then: Schedule | None = None) -> None:
         if not segments or any(s.length_s <= 0 for s in segments):
             raise ValueError("a schedule needs segments of positive length")
         self.segments = tuple(segments)
+        self.then = then
         self.period_s = sum(s.length_s for s in segments)
         self.fps = segments[0].clip.fps
         self.size = segments[0].clip.size
 
     def frame_at(self, t: float) -> Image:
         """What the camera shows ``t`` seconds after it started."""
+        if self.then is not None and t >= self.period_s:
+            return self.then.frame_at(t - self.period_s)
         local = t % self.period_s
         for segment in self.segments:
             if local < segment.length_s:
@@ -69,9 +73,13 @@ class Schedule:
         """One line: the segments in order and when fires burn."""
         parts = [f"{s.clip.name} {s.length_s:g} s" for s in self.segments]
         fires = [f"fire {f.ignition_s:g}–{f.extinguished_s:g} s" for f in self.fires]
-        return f"{' → '.join(parts)}, looping every {self.period_s:g} s" + (
-            f" ({'; '.join(fires)})" if fires else ""
+        after = (
+            f"looping every {self.period_s:g} s"
+            if self.then is None
+            else f"then {self.then.describe()}"
         )
+        burning = f" ({'; '.join(fires)})" if fires else ""
+        return f"{' → '.join(parts)}{burning}, {after}"
 
 
 def looping(
@@ -80,6 +88,32 @@ def looping(
     """One clip, from start to end, again and again."""
     clip = render(name, seed=seed, size=size, fps=fps)
     return Schedule([Segment(clip, 0.0, clip.duration_s)])
+
+
+def _check_names(names: Sequence[str]) -> None:
+    for name in names:
+        if name not in CLIPS:
+            raise ValueError(f"no clip {name!r}; choose from {', '.join(CLIPS)}")
+
+
+def background(
+    names: Sequence[str],
+    *,
+    seed: int = 0,
+    size: tuple[int, int] = (640, 480),
+    fps: float = 10.0,
+    scene: str = "camera",
+) -> Schedule:
+    """Clips ``names`` in turn, each to its end, in one field, looping."""
+    if not names:
+        raise ValueError("a background needs at least one clip")
+    _check_names(names)
+    return Schedule(
+        [
+            Segment(clip, 0.0, clip.duration_s)
+            for clip in (render(name, seed=seed, size=size, fps=fps, scene=scene) for name in names)
+        ]
+    )
 
 
 def burn_at(
@@ -91,9 +125,11 @@ def burn_at(
     size: tuple[int, int] = (640, 480),
     fps: float = 10.0,
     scene: str = "camera",
+    repeat: bool = True,
 ) -> Schedule:
     """Quiet scenes (or look-alikes) until a burn ignites ``burn_at_s`` seconds in, then the burn
-    to its end; all in one field, the whole looping.
+    to its end; all in one field. The whole loops, or with ``repeat=False`` the background
+    alone loops after the one burn.
 
     ``background`` defaults to the quiet field under the burn's light.
     """
@@ -104,9 +140,7 @@ def burn_at(
     if burn_at_s < 0:
         raise ValueError("the burn cannot start before the camera does")
     names = list(background) or [f"quiet-{spec.lighting}"]
-    for name in names:
-        if name not in CLIPS:
-            raise ValueError(f"no clip {name!r}; choose from {', '.join(CLIPS)}")
+    _check_names(names)
 
     def clip(name: str) -> Clip:
         return render(name, seed=seed, size=size, fps=fps, scene=scene)
@@ -127,4 +161,7 @@ def burn_at(
             turn += 1
     start = max(0.0, -lead)
     segments.append(Segment(fire, start, fire.duration_s - start))
-    return Schedule(segments)
+    if repeat:
+        return Schedule(segments)
+    backgrounds = [clip(name) for name in names]
+    return Schedule(segments, Schedule([Segment(c, 0.0, c.duration_s) for c in backgrounds]))

@@ -104,7 +104,7 @@ class FlameLine:
                 + 0.15 * math.sin(2 * math.pi * f2 * t + p2)
                 + 0.12 * float(rng.normal())
             )
-            tall = 0.09 * h * level * max(0.15, flicker) * (0.6 + 0.4 * width)
+            tall = 0.09 * h * (0.3 + 0.7 * level) * max(0.15, flicker) * (0.6 + 0.4 * width)
             wide = 0.016 * h * (0.6 + width)
             sway = 0.25 * tall * math.sin(2 * math.pi * f2 * 0.5 * t + p1)
             heat_level = 0.7 + 0.3 * max(0.0, flicker)
@@ -121,16 +121,9 @@ class FlameLine:
             # The hotter inner core: lower and narrower than the tongue.
             core = np.array([x, y]) + (tongue - [x, y]) * [0.5, 0.55]
             cv2.fillPoly(heat, [np.round(core).astype(np.int32)], heat_level, cv2.LINE_AA)
-            cv2.ellipse(
-                heat,
-                (round(x), round(y)),
-                (round(wide * 1.2), max(1, round(wide * 0.35))),
-                0,
-                0,
-                360,
-                0.8,
-                -1,
-            )
+            # The burning stubble at the foot of the tongue, wider as the fire takes hold.
+            base = (round(wide * (0.5 + 0.7 * level)), max(1, round(wide * 0.3)))
+            cv2.ellipse(heat, (round(x), round(y)), base, 0, 0, 360, 0.45 + 0.35 * level, -1)
         _blend_flames(canvas, heat, self.lighting)
 
 
