@@ -1,4 +1,5 @@
-"""``envgrid sim``: run a simulated township of sensor nodes against a broker."""
+"""``envgrid sim``: run a simulated township of sensor nodes against a broker; its clips and
+camera nodes are subcommands."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from pathlib import Path
 
 from envgrid_common.outbox import OutboxLocked
 from envgrid_common.signals import Incident
+from envgrid_sim.camera import cli as camera_cli
+from envgrid_sim.camera.fleet import BURN_HELP, BurnIncident, CameraFleet, FleetOptions, parse_burn
+from envgrid_sim.clips import cli as clips_cli
 from envgrid_sim.node import china_now
 from envgrid_sim.scenario import Scenario, load_scenario, scenarios
 from envgrid_sim.settings import SimSettings
@@ -21,7 +25,7 @@ from envgrid_sim.township import Township
 INCIDENT_HELP = (
     "make a metric misbehave: NODE:METRIC:FACTOR[:START_S[:DURATION_S]], e.g. "
     "luxi-farm-01-effluent:cod:3:60:600 (COD ×3 from one minute after start, for ten "
-    "minutes); repeatable"
+    "minutes); or " + BURN_HELP + " (with --cameras); repeatable"
 )
 
 
@@ -66,9 +70,28 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--incident", action="append", default=[], metavar="SPEC", help=INCIDENT_HELP
     )
     parser.add_argument(
+        "--cameras",
+        action="store_true",
+        default=None,
+        help=(
+            "also run the scenario's camera nodes as virtual IP cameras serving MJPEG streams "
+            "(ENVGRID_SIM_CAMERAS); their addresses go to cameras.json in the data dir"
+        ),
+    )
+    parser.add_argument(
+        "--camera-port",
+        type=int,
+        metavar="PORT",
+        help="port of the first camera, the next ones counting up; 0: any free port "
+        "(ENVGRID_SIM_CAMERA_PORT, default 8090)",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="print the scenario's sites and nodes, then exit"
     )
     parser.set_defaults(handler=run)
+    extras = parser.add_subparsers(dest="sim_command", metavar="{clips,camera}", required=False)
+    clips_cli.register(extras)
+    camera_cli.register(extras)
 
 
 def settings_from(args: argparse.Namespace) -> SimSettings:
@@ -81,6 +104,8 @@ def settings_from(args: argparse.Namespace) -> SimSettings:
             ("sim_data_dir", args.data_dir),
             ("sim_nodes", args.nodes),
             ("sim_seed", args.seed),
+            ("sim_cameras", args.cameras),
+            ("sim_camera_port", args.camera_port),
         )
         if value is not None
     }
@@ -89,7 +114,9 @@ def settings_from(args: argparse.Namespace) -> SimSettings:
 
 def scenario_for(settings: SimSettings) -> Scenario:
     """The scenario the settings name, limited to ``sim_nodes`` if set."""
-    scenario = load_scenario(settings.sim_scenario, settings.sim_report_interval_s)
+    scenario = load_scenario(
+        settings.sim_scenario, settings.sim_report_interval_s, cameras=settings.sim_cameras
+    )
     return scenario.limited(settings.sim_nodes) if settings.sim_nodes else scenario
 
 
@@ -133,8 +160,25 @@ def print_scenario(scenario: Scenario) -> None:
                 f"{spec.node.report_interval_s:g}s",
             )
         )
+    for camera in scenario.cameras:
+        site = scenario.site(camera.node.site_id)
+        rows.append(
+            (
+                camera.node.id,
+                site.name,
+                site.category.value,
+                scenario.place(site),
+                f"{site.lon:.4f},{site.lat:.4f}" if site.lon is not None else "",
+                "camera: " + ",".join(camera.background),
+                f"{camera.node.report_interval_s:g}s",
+            )
+        )
     headers = ("node", "site", "category", "grid cell", "lon,lat", "metrics", "every")
-    print(f"{scenario.title}: {len(scenario.registry.sites)} sites, {len(scenario.specs)} nodes")
+    cameras = f" and {len(scenario.cameras)} cameras" if scenario.cameras else ""
+    print(
+        f"{scenario.title}: {len(scenario.registry.sites)} sites, "
+        f"{len(scenario.specs)} nodes{cameras}"
+    )
     print(render_table(headers, rows))
 
 
@@ -158,7 +202,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from(args)
         scenario = scenario_for(settings)
-        incidents = [parse_incident(spec) for spec in args.incident]
+        burns: list[BurnIncident] = []
+        incidents = []
+        for spec in args.incident:
+            burn = parse_burn(spec)
+            if burn is not None:
+                burns.append(burn)
+            else:
+                incidents.append(parse_incident(spec))
+        if burns and not settings.sim_cameras:
+            raise ValueError("a burn incident needs the cameras running (--cameras)")
     except ValueError as error:
         print(f"envgrid sim: {error}", file=sys.stderr)
         return 2
@@ -169,10 +222,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         for node_id, incident in incidents:
             township.inject(node_id, incident)
+        fleet = camera_fleet(settings, scenario, burns)
     except (KeyError, ValueError) as error:
         print(f"envgrid sim: {error}", file=sys.stderr)
         return 2
     try:
+        fleet.start()
+    except OSError as error:
+        print(f"envgrid sim: a camera cannot listen: {error}", file=sys.stderr)
+        return 1
+    try:
+        if fleet.cameras:
+            fleet.write_index(settings.sim_data_dir)
         asyncio.run(_run(township, args.duration))
     except OutboxLocked:
         print(
@@ -181,4 +242,21 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        fleet.stop()
     return 0
+
+
+def camera_fleet(
+    settings: SimSettings, scenario: Scenario, burns: list[BurnIncident]
+) -> CameraFleet:
+    """The scenario's cameras (none unless ``sim_cameras``), with the burns asked for."""
+    options = FleetOptions(
+        host=settings.sim_camera_host,
+        first_port=settings.sim_camera_port,
+        size=(settings.sim_camera_width, settings.sim_camera_height),
+        fps=settings.sim_camera_fps,
+        seed=settings.sim_seed,
+    )
+    cameras = scenario.cameras if settings.sim_cameras else ()
+    return CameraFleet(cameras, options, burns)

@@ -1,12 +1,20 @@
-"""A scenario: a township's registry plus, for each node, what it measures and how."""
+"""A scenario: a township's registry plus, for each node, what it measures or sees, and how."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, zip_longest
+from typing import Protocol
 
-from envgrid_common.registry import GridCell, GridLevel, Node, Registry, Site, SiteCategory
+from envgrid_common.registry import (
+    GridCell,
+    GridLevel,
+    Node,
+    NodeKind,
+    Registry,
+    Site,
+    SiteCategory,
+)
 from envgrid_common.signals import NodeSignals, Profile
 
 
@@ -32,6 +40,19 @@ class NodeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CameraSpec:
+    """One virtual camera node: its registry entry and the clips it shows (by name).
+
+    ``background`` plays while nothing burns; a burn incident plays ``burn`` in the same field.
+    """
+
+    node: Node
+    label_zh: str
+    background: tuple[str, ...] = ("quiet-day",)
+    burn: str = "burn-smoke-day"
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """A township to simulate: the registry the cloud imports, and the nodes to run."""
 
@@ -39,6 +60,7 @@ class Scenario:
     title: str
     registry: Registry
     specs: tuple[NodeSpec, ...]
+    cameras: tuple[CameraSpec, ...] = ()
     _sites: dict[str, Site] = field(init=False, repr=False, compare=False)
     _cells: dict[str, GridCell] = field(init=False, repr=False, compare=False)
 
@@ -46,8 +68,15 @@ class Scenario:
         sites = {s.id: s for s in self.registry.sites}
         object.__setattr__(self, "_sites", sites)
         object.__setattr__(self, "_cells", {c.id: c for c in self.registry.cells})
-        if [s.node for s in self.specs] != list(self.registry.nodes):
-            raise ValueError(f"scenario {self.name}: specs must match the registry's nodes 1:1")
+        declared = [s.node for s in self.specs] + [c.node for c in self.cameras]
+        if declared != list(self.registry.nodes):
+            raise ValueError(
+                f"scenario {self.name}: sensor then camera specs must match the registry's "
+                "nodes 1:1"
+            )
+        for camera in self.cameras:
+            if camera.node.kind is not NodeKind.CAMERA:
+                raise ValueError(f"node {camera.node.id}: a camera spec needs a camera node")
         for spec in self.specs:
             site = sites[spec.node.site_id]
             if spec.profile.category is not site.category:
@@ -70,7 +99,8 @@ class Scenario:
         return self._cells[site.cell_id].name
 
     def limited(self, count: int) -> Scenario:
-        """The first ``count`` nodes, taken in turn from each category so every kind runs."""
+        """The first ``count`` sensor nodes, taken in turn from each category so every kind
+        runs; every camera stays."""
         if count < 1:
             raise ValueError("a scenario needs at least one node")
         by_category: dict[SiteCategory, list[NodeSpec]] = {}
@@ -84,13 +114,17 @@ class Scenario:
         registry = Registry(
             cells=self.registry.cells,
             sites=self.registry.sites,
-            nodes=tuple(s.node for s in specs),
+            nodes=tuple(s.node for s in specs) + tuple(c.node for c in self.cameras),
             officers=self.registry.officers,
         )
-        return Scenario(self.name, self.title, registry, specs)
+        return Scenario(self.name, self.title, registry, specs, self.cameras)
 
 
-ScenarioFactory = Callable[[float], Scenario]
+class ScenarioFactory(Protocol):
+    """Builds a scenario; ``cameras`` adds its camera nodes (and their sites) to the registry."""
+
+    def __call__(self, report_interval_s: float = 5.0, *, cameras: bool = False) -> Scenario:
+        """The scenario, its nodes reporting every ``report_interval_s``."""
 
 
 def scenarios() -> dict[str, ScenarioFactory]:
@@ -100,9 +134,10 @@ def scenarios() -> dict[str, ScenarioFactory]:
     return {"luxi": luxi_scenario}
 
 
-def load_scenario(name: str, report_interval_s: float = 5.0) -> Scenario:
-    """A shipped scenario by name, its nodes reporting every ``report_interval_s``."""
+def load_scenario(name: str, report_interval_s: float = 5.0, *, cameras: bool = False) -> Scenario:
+    """A shipped scenario by name, its nodes reporting every ``report_interval_s``; with its
+    camera nodes if ``cameras``."""
     factories = scenarios()
     if name not in factories:
         raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(sorted(factories))}")
-    return factories[name](report_interval_s)
+    return factories[name](report_interval_s, cameras=cameras)

@@ -50,6 +50,22 @@ class SimSettings(EnvgridSettings):
     sim_outbox_max_bytes: int = Field(
         default=1024 * 1024 * 1024, ge=1, description="Bytes the outbox holds before dropping"
     )
+    sim_cameras: bool = Field(
+        default=False,
+        description="Also run the scenario's camera nodes (and add them and their sites to it)",
+    )
+    sim_camera_host: str = Field(
+        default="127.0.0.1", description="Address the virtual cameras listen on"
+    )
+    sim_camera_port: int = Field(
+        default=8090,
+        ge=0,
+        le=65535,
+        description="Port of the first virtual camera (the next ones count up); 0: any free port",
+    )
+    sim_camera_width: int = Field(default=640, ge=64, description="Width of camera frames")
+    sim_camera_height: int = Field(default=480, ge=48, description="Height of camera frames")
+    sim_camera_fps: float = Field(default=10.0, gt=0, description="Frames per second of cameras")
     sim_outbox_max_age_s: float = Field(
         default=7 * 86400.0, gt=0, description="Readings older than this are dropped unsent"
     )

@@ -23,7 +23,7 @@ from envgrid_common.registry import (
 )
 from envgrid_common.registry import SiteCategory as Cat
 from envgrid_common.signals import CATEGORY_PROFILES
-from envgrid_sim.scenario import NodeSpec, Scenario
+from envgrid_sim.scenario import CameraSpec, NodeSpec, Scenario
 
 COUNTY = GridCell(id="luxi-county", level=GridLevel.COUNTY, name="芦溪县")
 TOWNSHIP = GridCell(id="luxi", level=GridLevel.TOWNSHIP, name="芦溪镇", parent_id=COUNTY.id)
@@ -142,6 +142,18 @@ _SITES: tuple[_SitePlan, ...] = (
 )
 
 
+# Farmland under the straw-burning ban (秸秆禁烧), watched by a camera on a pole: (site, camera
+# label, what it shows when nothing burns, the burn a scenario incident plays).
+_FIELDS: tuple[tuple[_SitePlan, str, tuple[str, ...], str], ...] = (
+    (
+        _SitePlan("field-01", "东阳村秸秆禁烧区", Cat.FARMLAND, "dongyang-g2", 113.9958, 27.6371),
+        "东阳村农田监控摄像头",
+        ("quiet-day", "neg-tractor-dust", "quiet-day", "neg-shadows"),
+        "burn-smoke-day",
+    ),
+)
+
+
 def _cells() -> tuple[GridCell, ...]:
     cells = [COUNTY, TOWNSHIP]
     for slug, (name, groups) in _VILLAGES.items():
@@ -178,8 +190,31 @@ def _water_details(plan: _SitePlan) -> dict[str, object]:
     }
 
 
-def luxi_scenario(report_interval_s: float = 5.0) -> Scenario:
-    """芦溪镇: 17 sites and 22 sensor nodes, each reporting every ``report_interval_s``."""
+def _camera_sites(report_interval_s: float) -> tuple[list[Site], list[CameraSpec]]:
+    sites, cameras = [], []
+    for plan, label, background, burn in _FIELDS:
+        site = Site(
+            id=f"luxi-{plan.slug}",
+            name=plan.name,
+            category=plan.category,
+            cell_id=f"luxi-{plan.cell}",
+            lon=plan.lon,
+            lat=plan.lat,
+        )
+        node = Node(
+            id=f"{site.id}-cam",
+            site_id=site.id,
+            kind=NodeKind.CAMERA,
+            report_interval_s=report_interval_s,
+        )
+        sites.append(site)
+        cameras.append(CameraSpec(node, label, background, burn))
+    return sites, cameras
+
+
+def luxi_scenario(report_interval_s: float = 5.0, *, cameras: bool = False) -> Scenario:
+    """芦溪镇: 17 sites and 22 sensor nodes, each reporting every ``report_interval_s``; with
+    ``cameras``, also a farmland site watched by a camera node (for straw-burning detection)."""
     sites: list[Site] = []
     specs: list[NodeSpec] = []
     for plan in _SITES:
@@ -209,10 +244,11 @@ def luxi_scenario(report_interval_s: float = 5.0) -> Scenario:
                     phase_h=plan.phase_h,
                 )
             )
+    field_sites, camera_specs = _camera_sites(report_interval_s) if cameras else ([], [])
     registry = Registry(
         cells=_cells(),
-        sites=tuple(sites),
-        nodes=tuple(s.node for s in specs),
+        sites=tuple(sites + field_sites),
+        nodes=tuple(s.node for s in specs) + tuple(c.node for c in camera_specs),
         officers=_officers(),
     )
-    return Scenario("luxi", "芦溪镇 (芦溪县)", registry, tuple(specs))
+    return Scenario("luxi", "芦溪镇 (芦溪县)", registry, tuple(specs), tuple(camera_specs))
