@@ -13,6 +13,7 @@ from envgrid_common import __version__
 from envgrid_common.logs import setup_logging
 from envgrid_edge import cli as edge_cli
 from envgrid_gateway import cli as gateway_cli
+from envgrid_gateway import hj212_cli
 from envgrid_sim import cli as sim_cli
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -20,6 +21,7 @@ REGISTRARS: tuple[Register, ...] = (
     demo.register,
     cloud_cli.register,
     gateway_cli.register,
+    hj212_cli.register,
     edge_cli.register,
     sim_cli.register,
     cloud_cli.register_db,
