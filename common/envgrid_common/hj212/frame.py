@@ -143,9 +143,11 @@ def _structure(segment: bytes, mode: CrcMode, tolerance: Tolerance) -> Frame:
             text = segment.decode("utf-8")
         except UnicodeDecodeError as error:
             raise FrameError(Reason.BAD_ENCODING, f"byte {error.start}: not UTF-8") from None
-    usual = _usual(text, segment, mode)
-    if usual is not None:
-        return usual
+    controls = segment.translate(None, _NON_CONTROL)
+    if not controls:
+        usual = _usual(text, segment, mode)
+        if usual is not None:
+            return usual
     cp_at = text.find("CP=&&")
     if cp_at < 0 or (cp_at and text[cp_at - 1] != ";"):
         raise FrameError(Reason.MISSING_FIELD, "no CP=&&")
@@ -169,7 +171,7 @@ def _structure(segment: bytes, mode: CrcMode, tolerance: Tolerance) -> Frame:
     if st is None or cn is None or pw is None or mn is None:
         missing = [name for name in ("ST", "CN", "PW", "MN") if name not in head]
         raise FrameError(Reason.MISSING_FIELD, ", ".join(missing))
-    if segment.translate(None, _NON_CONTROL):
+    if controls:
         # A NUL-filled ST ("ST=\0\0", seen in the field) is the ST's fault, judged below.
         rest = text.replace(f"ST={st};", "", 1).encode("utf-8")
         if rest.translate(None, _NON_CONTROL):

@@ -29,6 +29,7 @@ class StreamFramer:
         self._scanned = 0  # bytes after the current header already searched for a line end
         self._garbage = bytearray()  # the start of a run of bytes outside any frame
         self._garbage_size = 0
+        self._absorb = False  # the bytes up to the next header belong to a refused header
 
     @property
     def pending(self) -> int:
@@ -84,17 +85,19 @@ class StreamFramer:
             return False
         length = bytes(buffer[2:6])
         if not length.isdigit():
-            out.append(FrameError(Reason.BAD_LENGTH_FIELD, f"{length!r}", bytes(buffer[:16])))
+            out.append(FrameError(Reason.BAD_LENGTH_FIELD, f"{length!r}", bytes(buffer[:64])))
             del buffer[:2]  # resynchronise on the next "##"
             self._scanned = 0
+            self._absorb = True
             return True
         declared = int(length)
         if declared > self.max_segment:
             out.append(
-                FrameError(Reason.OVERSIZE, f"length field says {declared}", bytes(buffer[:16]))
+                FrameError(Reason.OVERSIZE, f"length field says {declared}", bytes(buffer[:64]))
             )
             del buffer[:2]
             self._scanned = 0
+            self._absorb = True
             return True
         total = 6 + declared + 4
         limit = min(total, len(buffer))
@@ -142,7 +145,7 @@ class StreamFramer:
     def _note_garbage(self, run: bytes) -> None:
         # Line ends and blanks between frames are not garbage; a run is reported once, when
         # the next header (or the end) shows where it stops, however the stream was split.
-        if not self._garbage_size and not run.strip(b"\r\n\t "):
+        if self._absorb or (not self._garbage_size and not run.strip(b"\r\n\t ")):
             return
         if not self._garbage_size:
             run = run.lstrip(b"\r\n\t ")
@@ -150,6 +153,7 @@ class StreamFramer:
         self._garbage += run[: _GARBAGE_KEPT - len(self._garbage)]
 
     def _flush_garbage(self, out: list[bytes | FrameError]) -> None:
+        self._absorb = False
         if self._garbage_size:
             size, kept = self._garbage_size, bytes(self._garbage)
             self._garbage_size = 0
