@@ -107,6 +107,13 @@ def test_seventeen_digit_data_time_is_accepted_and_a_bad_date_is_not() -> None:
     assert error.reason is Reason.BAD_TIME
 
 
+def test_a_bad_sample_time_is_refused() -> None:
+    good = "DataTime=20240301120000;w01018-Rtd=1.0,w01018-SampleTime=20240301110000"
+    assert parse_frame(water_frame(cp=good)).factors["w01018"]["SampleTime"]
+    bad = good.replace("0301110000", "0301250000")
+    assert _refused(water_frame(cp=bad)).reason is Reason.BAD_TIME
+
+
 def test_an_empty_cp_is_a_frame() -> None:
     frame = parse_frame(water_frame(cp=""))
     assert frame.factors == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from envgrid_common.hj212 import (
     make_flag,
     parse_frame,
 )
+from envgrid_common.hj212.cp import CpData, _parse_checked, parse_cp
 from tests.unit.hj212_data import field_samples
 
 # An oracle written apart from the parser, from the standard's grammar (STANDARDS.md §1.1-1.5).
@@ -214,3 +216,40 @@ def test_a_stream_cut_anywhere_yields_checked_frames_in_bounded_memory(
     assert [i if isinstance(i, bytes) else i.reason for i in again] == [
         i if isinstance(i, bytes) else i.reason for i in out
     ]
+
+
+def _outcome(parse: Callable[[str], CpData], text: str) -> object:
+    try:
+        return parse(text)
+    except FrameError as error:
+        return error.reason
+
+
+cp_text = st.text(alphabet="aw01-RtdFlagNDZsSampleTime=;,.&_ 9x", max_size=60) | st.lists(
+    st.sampled_from(
+        [
+            "w01018-Rtd=1.5",
+            "w01018-Flag=N",
+            "01-Flag=D",
+            "DataTime=20240301120000",
+            "SB1-RS=1",
+            "CON-RT=0",
+            "a-SampleTime=20240301110000",
+            "a-SampleTime=20241301110000",
+            "x=",
+            "=1",
+            "a-Rtd=-",
+            "a-Rtd=1e5",
+            "a-Flag=n",
+            "a-b-c=1",
+            "QN=2024",
+        ]
+    ),
+    max_size=6,
+).map(lambda items: ";".join(items))
+
+
+@settings(max_examples=500, deadline=timedelta(seconds=1))
+@given(cp_text)
+def test_the_one_pass_grammar_and_the_item_checks_agree(text: str) -> None:
+    assert _outcome(parse_cp, text) == _outcome(_parse_checked, text)

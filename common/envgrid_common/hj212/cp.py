@@ -80,10 +80,14 @@ def parse_cp(text: str) -> CpData:
     for name in TIME_FIELDS.intersection(fields):
         if not valid_time(fields[name]):
             raise _bad(Reason.BAD_TIME, f"{name}={fields[name][:20]!r}")
+    if "SampleTime" in text:
+        _check_sample_times(grouped)
     return _classify(fields, grouped)
 
 
 def _parse_checked(text: str) -> CpData:
+    if not text:
+        return CpData({}, {})
     fields: dict[str, str] = {}
     grouped: dict[str, dict[str, str]] = {}
     for group in text.split(";"):
@@ -112,24 +116,29 @@ def _parse_checked(text: str) -> CpData:
                 grouped[code] = {field: value}
             elif field not in known or (field == "Flag" and known[field] == "N"):
                 known[field] = value
+    _check_sample_times(grouped)
     return _classify(fields, grouped)
 
 
-def _classify(fields: dict[str, str], grouped: dict[str, dict[str, str]]) -> CpData:
-    factors: dict[str, dict[str, str]] = {}
+def _check_sample_times(grouped: dict[str, dict[str, str]]) -> None:
     for code, values in grouped.items():
         sampled = values.get("SampleTime")
         if sampled is not None and not valid_time(sampled):
             raise _bad(Reason.BAD_TIME, f"{code}-SampleTime={sampled[:20]!r}")
-        if not VALUE_FIELDS.isdisjoint(values) or (
-            code.startswith("SB") and not EQUIPMENT_FIELDS.isdisjoint(values)
-        ):
-            factors[code] = values
-        else:
-            # Vendor extensions ("CON-RT", "100000-Ia"): kept as fields, not as pollutants.
-            for field, value in values.items():
-                fields.setdefault(f"{code}-{field}", value)
-    return CpData(fields, factors)
+
+
+def _classify(fields: dict[str, str], grouped: dict[str, dict[str, str]]) -> CpData:
+    isdisjoint = VALUE_FIELDS.isdisjoint
+    others = [code for code, values in grouped.items() if isdisjoint(values)]
+    for code in others:
+        values = grouped[code]
+        if code.startswith("SB") and not EQUIPMENT_FIELDS.isdisjoint(values):
+            continue
+        # Vendor extensions ("CON-RT", "100000-Ia"): kept as fields, not as pollutants.
+        del grouped[code]
+        for field, value in values.items():
+            fields.setdefault(f"{code}-{field}", value)
+    return CpData(fields, grouped)
 
 
 def format_cp(fields: dict[str, str], factors: dict[str, dict[str, str]]) -> str:

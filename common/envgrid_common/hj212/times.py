@@ -11,18 +11,22 @@ def valid_time(text: str) -> bool:
     """True for a 14- or 17-digit stamp whose month, day, hour, minute and second exist."""
     if len(text) not in (14, 17) or not (text.isascii() and text.isdigit()):
         return False
-    try:
-        datetime(
-            int(text[0:4]),
-            int(text[4:6]),
-            int(text[6:8]),
-            int(text[8:10]),
-            int(text[10:12]),
-            int(text[12:14]),
-            tzinfo=CHINA,
-        )
-    except ValueError:
+    # String comparisons of digit pairs: several times cheaper than building a datetime.
+    day = text[6:8]
+    if not (
+        text[:4] != "0000"
+        and "01" <= text[4:6] <= "12"
+        and "01" <= day <= "31"
+        and text[8:10] <= "23"
+        and text[10:12] <= "59"
+        and text[12:14] <= "59"
+    ):
         return False
+    if day > "28":  # the 29th to the 31st exist in some months only
+        try:
+            datetime(int(text[0:4]), int(text[4:6]), int(day), tzinfo=CHINA)
+        except ValueError:
+            return False
     return True
 
 
