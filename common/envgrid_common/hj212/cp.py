@@ -77,9 +77,13 @@ def parse_cp(text: str) -> CpData:
                 known[field] = value
         elif code not in fields:
             fields[code] = value
-    for name in TIME_FIELDS.intersection(fields):
-        if not valid_time(fields[name]):
-            raise _bad(Reason.BAD_TIME, f"{name}={fields[name][:20]!r}")
+    data_time = fields.get("DataTime")
+    if data_time is not None and not valid_time(data_time):
+        raise _bad(Reason.BAD_TIME, f"DataTime={data_time[:20]!r}")
+    if len(fields) > (data_time is not None):  # other fields than DataTime
+        for name in TIME_FIELDS.intersection(fields):
+            if not valid_time(fields[name]):
+                raise _bad(Reason.BAD_TIME, f"{name}={fields[name][:20]!r}")
     if "SampleTime" in text:
         _check_sample_times(grouped)
     return _classify(fields, grouped)
