@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from envgrid_sim.clips.layers import blend as _blend
 from envgrid_sim.clips.layers import lit
 from envgrid_sim.clips.noise import Field, Image
 from envgrid_sim.clips.puffs import Floats, PuffLayer, PuffStream, emit, turbulence
@@ -93,6 +94,7 @@ class FlameLine:
         spread = min(1.0, 0.15 + (t - self.burn.ignition_s) / 15.0)
         h = self.stage.height
         heat = np.zeros(canvas.shape[:2], np.float32)
+        box = [canvas.shape[1], canvas.shape[0], 0, 0]  # where flames were drawn
         (xa, ya), (xb, yb) = self.start, self.end
         for along, width, f1, f2, p1, p2 in self.seed_rows.tolist():
             if along > spread:
@@ -118,27 +120,26 @@ class FlameLine:
                 ]
             )
             cv2.fillPoly(heat, [np.round(tongue).astype(np.int32)], 0.5 * heat_level, cv2.LINE_AA)
+            box = [
+                min(box[0], int(x - wide * 1.3)),
+                min(box[1], int(y - tall - 1)),
+                max(box[2], int(x + wide * 1.3) + 1),
+                max(box[3], int(y + wide) + 1),
+            ]
             # The hotter inner core: lower and narrower than the tongue.
             core = np.array([x, y]) + (tongue - [x, y]) * [0.5, 0.55]
             cv2.fillPoly(heat, [np.round(core).astype(np.int32)], heat_level, cv2.LINE_AA)
             # The burning stubble at the foot of the tongue, wider as the fire takes hold.
             base = (round(wide * (0.5 + 0.7 * level)), max(1, round(wide * 0.3)))
             cv2.ellipse(heat, (round(x), round(y)), base, 0, 0, 360, 0.45 + 0.35 * level, -1)
-        _blend_flames(canvas, heat, self.lighting)
+        if box[2] > box[0]:
+            _blend_flames(canvas, heat, (box[0], box[1], box[2], box[3]), self.lighting)
 
 
-def _blend_flames(canvas: Image, heat: Field, lighting: Lighting) -> None:
-    rows, cols = np.nonzero(heat > 0)
-    if rows.size == 0:
-        return
-    pad = 24
-    y0, y1 = max(0, int(rows.min()) - pad), min(heat.shape[0], int(rows.max()) + pad)
-    x0, x1 = max(0, int(cols.min()) - pad), min(heat.shape[1], int(cols.max()) + pad)
-    core = cv2.GaussianBlur(heat[y0:y1, x0:x1], (5, 5), 0)
-    glow = cv2.GaussianBlur(core, (0, 0), 9.0)
-    region = canvas[y0:y1, x0:x1].astype(np.float32)
-    # Heat → colour: deep orange at the edges, yellow, then near-white in the hottest core.
-    hot = np.clip(core, 0.0, 1.0)[..., None]
+def _flame_palette() -> tuple[Image, Field]:
+    """Colour and opacity for each heat level 0..255: deep orange at the edges, yellow, then
+    near-white in the hottest core."""
+    hot = np.linspace(0.0, 1.0, 256, dtype=np.float32)[:, None]
     orange = np.array((20, 110, 250), np.float32)
     yellow = np.array((120, 225, 255), np.float32)
     white = np.array((215, 248, 255), np.float32)
@@ -147,12 +148,35 @@ def _blend_flames(canvas: Image, heat: Field, lighting: Lighting) -> None:
         orange + (yellow - orange) * (hot / 0.75),
         yellow + (white - yellow) * ((hot - 0.75) / 0.25),
     )
-    alpha = np.clip(hot * 2.2, 0.0, 1.0)
-    region += (colour - region) * alpha
+    alpha = np.clip(hot[:, 0] * 2.2, 0.0, 1.0)
+    return np.round(colour).astype(np.uint8), alpha.astype(np.float32)
+
+
+_PALETTE, _OPACITY = _flame_palette()
+_GLOW_SCALE = 4  # the glow is wide and soft: blurred on a coarser grid
+
+
+def _blend_flames(
+    canvas: Image, heat: Field, box: tuple[int, int, int, int], lighting: Lighting
+) -> None:
+    pad = 24  # room for the glow around the flames
+    y0, y1 = max(0, box[1] - pad), min(heat.shape[0], box[3] + pad)
+    x0, x1 = max(0, box[0] - pad), min(heat.shape[1], box[2] + pad)
+    if x1 <= x0 or y1 <= y0:
+        return
+    core = cv2.GaussianBlur(heat[y0:y1, x0:x1], (5, 5), 0)
+    level = np.clip(core * 255.0, 0, 255).astype(np.uint8)
+    region = _blend(_PALETTE[level], canvas[y0:y1, x0:x1], _OPACITY[level])
     # The light of the flames on the ground and the smoke: stronger at dusk.
     gain = 60.0 if lighting.name == "day" else 120.0
-    region += glow[..., None] * np.array((0.25, 0.55, 1.0), np.float32) * gain
-    canvas[y0:y1, x0:x1] = np.clip(region, 0, 255).astype(np.uint8)
+    small = cv2.resize(
+        core, None, fx=1 / _GLOW_SCALE, fy=1 / _GLOW_SCALE, interpolation=cv2.INTER_AREA
+    )
+    glow = cv2.GaussianBlur(small, (0, 0), 9.0 / _GLOW_SCALE)
+    light = np.clip(glow[..., None] * np.array((0.25, 0.55, 1.0), np.float32) * gain, 0, 255)
+    size = (region.shape[1], region.shape[0])
+    lift = cv2.resize(light.astype(np.uint8), size, interpolation=cv2.INTER_LINEAR)
+    canvas[y0:y1, x0:x1] = cv2.add(region, lift)
 
 
 def flame_line(

@@ -34,16 +34,21 @@ def composite(canvas: Image, alpha: Field, scale: int, colour: BGR | Field) -> N
     width = min(canvas.shape[1], x1 * scale) - left
     size = ((x1 - x0) * scale, (y1 - y0) * scale)
     big = cv2.resize(alpha[y0:y1, x0:x1], size, interpolation=cv2.INTER_LINEAR)
-    weight = np.clip(big[:height, :width], 0.0, 1.0)[..., None]
-    region = canvas[top : top + height, left : left + width].astype(np.float32)
+    weight = np.ascontiguousarray(np.clip(big[:height, :width], 0.0, 1.0), np.float32)
+    region = canvas[top : top + height, left : left + width]
     if isinstance(colour, tuple):
-        paint = np.array(colour, np.float32)[None, None, :]
+        paint = np.empty_like(region)
+        paint[:] = np.round(colour).astype(np.uint8)
     else:
         patch = cv2.resize(colour[y0:y1, x0:x1], size, interpolation=cv2.INTER_LINEAR)
-        paint = np.asarray(patch, np.float32)
-        paint = paint[:height, :width]
-    region += (paint - region) * weight
-    canvas[top : top + height, left : left + width] = np.clip(region, 0, 255).astype(np.uint8)
+        paint = np.ascontiguousarray(np.clip(patch[:height, :width], 0, 255).astype(np.uint8))
+    canvas[top : top + height, left : left + width] = blend(paint, region, weight)
+
+
+def blend(paint: Image, under: Image, weight: Field) -> Image:
+    """``paint`` over ``under`` with per-pixel opacity ``weight`` (0..1), in one OpenCV call."""
+    under = np.ascontiguousarray(under)
+    return np.asarray(cv2.blendLinear(paint, under, weight, 1.0 - weight), np.uint8)
 
 
 def lit(colour: BGR, ambient: BGR) -> BGR:

@@ -67,22 +67,20 @@ class Splatter:
         """A density field with one splat per (x, y, radius, weight), in field pixels."""
         rows, cols = self.shape
         field = np.zeros(self.shape, np.float32)
-        for x, y, r, w in zip(
-            xs.tolist(), ys.tolist(), radii.tolist(), weights.tolist(), strict=True
-        ):
-            radius = max(1, round(r))
-            cx, cy = round(x), round(y)
-            x0, y0 = cx - radius, cy - radius
-            x1, y1 = cx + radius + 1, cy + radius + 1
-            if w <= 0 or x1 <= 0 or y1 <= 0 or x0 >= cols or y0 >= rows:
-                continue
-            blob = self.kernel(radius)
-            kx0, ky0 = max(0, -x0), max(0, -y0)
-            kx1 = blob.shape[1] - max(0, x1 - cols)
-            ky1 = blob.shape[0] - max(0, y1 - rows)
-            field[max(0, y0) : min(rows, y1), max(0, x0) : min(cols, x1)] += (
-                w * blob[ky0:ky1, kx0:kx1]
-            )
+        # Bounds of every splat and of its kernel, clipped to the field, computed at once.
+        radius = np.maximum(1, np.round(radii)).astype(np.int64)
+        x0 = np.round(xs).astype(np.int64) - radius
+        y0 = np.round(ys).astype(np.int64) - radius
+        x1, y1 = x0 + 2 * radius + 1, y0 + 2 * radius + 1
+        keep = (weights > 0) & (x1 > 0) & (y1 > 0) & (x0 < cols) & (y0 < rows)
+        kx0, ky0 = np.maximum(0, -x0), np.maximum(0, -y0)
+        kx1 = 2 * radius + 1 - np.maximum(0, x1 - cols)
+        ky1 = 2 * radius + 1 - np.maximum(0, y1 - rows)
+        fx0, fy0 = np.maximum(0, x0), np.maximum(0, y0)
+        fx1, fy1 = np.minimum(cols, x1), np.minimum(rows, y1)
+        columns = [a[keep].tolist() for a in (radius, fx0, fy0, fx1, fy1, kx0, ky0, kx1, ky1)]
+        for r, a, b, c, d, ka, kb, kc, kd, w in zip(*columns, weights[keep].tolist(), strict=True):
+            field[b:d, a:c] += w * self.kernel(r)[kb:kd, ka:kc]
         return field
 
 
