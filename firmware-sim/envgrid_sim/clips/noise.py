@@ -41,6 +41,22 @@ def fractal_noise(
     return ((total - low) / max(high - low, 1e-6)).astype(np.float32)
 
 
+def tileable(texture: Field) -> Field:
+    """``texture`` made seamless when rolled: each axis cross-faded with itself shifted by half.
+
+    Where one copy jumps (its own edges) its weight is zero, so no seam shows anywhere.
+    """
+    out = texture
+    for axis in (0, 1):
+        size = out.shape[axis]
+        shape = [1, 1]
+        shape[axis] = size
+        weight = np.sin(np.pi * np.arange(size, dtype=np.float32) / size).reshape(shape) ** 2
+        out = out * weight + np.roll(out, size // 2, axis=axis) * (1.0 - weight)
+    low, high = float(out.min()), float(out.max())
+    return ((out - low) / max(high - low, 1e-6)).astype(np.float32)
+
+
 class Splatter:
     """Adds soft round puffs (Gaussian splats) into a density field; kernels are cached."""
 

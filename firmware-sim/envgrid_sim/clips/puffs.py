@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from envgrid_sim.clips.layers import composite
-from envgrid_sim.clips.noise import Field, Image, Splatter, fractal_noise
+from envgrid_sim.clips.noise import Field, Image, Splatter, fractal_noise, tileable
 from envgrid_sim.clips.stage import Stage
 
 Floats = npt.NDArray[np.float64]
@@ -78,7 +78,7 @@ def emit(
 def turbulence(rng: np.random.Generator, stage: Stage) -> Field:
     """A noise texture twice as tall as a density field, for puffs to roll through."""
     rows, cols = stage.field_shape
-    return fractal_noise(rng, (rows * 2, cols), 4, coarsest=10)
+    return tileable(fractal_noise(rng, (rows * 2, cols), 4, coarsest=10))
 
 
 @dataclass
