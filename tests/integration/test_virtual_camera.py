@@ -179,3 +179,14 @@ def test_envgrid_sim_runs_the_scenario_camera_and_its_burn_next_to_the_sensors(
     (fire,) = json.loads(index.read_text(encoding="utf-8"))["luxi-field-01-cam"]["fires"]
     assert fire["ignition_s"] == pytest.approx(2.0)
     assert _camera_threads() - before == set()
+
+
+def test_a_camera_never_started_or_stopped_twice_stops_at_once() -> None:
+    idle = VirtualCamera(looping("quiet-dusk", size=SIZE))
+    idle.stop()
+    with pytest.raises(ConnectionRefusedError), socket.create_connection((idle.host, idle.port), 2):
+        pass
+    running = VirtualCamera(looping("quiet-dusk", size=SIZE)).start()
+    running.stop()
+    running.stop()
+    assert running.stopping

@@ -114,11 +114,15 @@ class VirtualCamera:
         return self
 
     def stop(self) -> None:
-        """Stop drawing, end every client's stream, close the port; waits for the threads."""
+        """Stop drawing, end every client's stream, close the port; waits for the threads.
+
+        Safe to call twice, or on a camera never started (it only closes the port then).
+        """
         self._stopping.set()
         with self._changed:
             self._changed.notify_all()
-        self._server.shutdown()
+        if self._threads:
+            self._server.shutdown()  # waits for serve_forever, so only once it has run
         self._server.server_close()  # waits for the client threads (not daemons)
         for thread in self._threads:
             thread.join()
