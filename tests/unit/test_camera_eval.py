@@ -152,3 +152,13 @@ def test_the_command_takes_a_threshold_and_reports_bad_folders(
     args = parser().parse_args(["eval", str(tmp_path / "nowhere")])
     assert args.handler(args) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_an_export_of_false_alarms_only_has_no_recall(tmp_path: Path) -> None:
+    """The cloud's export of dismissed cases holds negatives only: FPR yes, recall undefined."""
+    folder = make_folder(tmp_path / "set", [r for r in ROWS if r[1] == "negative"])
+    figures = summarise(judge(folder, RedScorer(), 0.5), 0.5)
+    assert figures["recall"] is None
+    assert figures["fpr"] == pytest.approx(1 / 3)
+    assert figures["precision"] == 0.0
+    assert "n/a" in format_report(figures)
