@@ -200,3 +200,12 @@ def test_committed_grey_path_differs_from_the_colour_path(committed: Verifier) -
 def test_still_score_uses_the_committed_model(committed: Verifier) -> None:
     frame = with_flame(field())
     assert still_score(frame) == pytest.approx(committed.still_score(frame), abs=1e-6)
+
+
+def test_large_frames_are_shrunk_like_the_training_images() -> None:
+    from envgrid_edge.camera.verifier.backbone import LONGEST_SIDE, shrink
+
+    hd = field(720, 1280)
+    assert shrink(hd).shape == (360, LONGEST_SIDE, 3)
+    small = field(100, 200)
+    assert shrink(small) is small

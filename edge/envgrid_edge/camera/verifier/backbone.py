@@ -15,6 +15,10 @@ INPUT_SIZE = 224
 MEAN = 127.0
 SCALE = 1.0 / 128.0
 FEATURES = 1280
+# The training pool's images were shrunk to at most this side with area interpolation; larger
+# frames are shrunk the same way first, so the network sees what it was trained on (a direct
+# bilinear resize of a 1280×720 frame to 224 would alias fine texture such as smoke edges).
+LONGEST_SIDE = 640
 
 
 class Backbone:
@@ -28,8 +32,21 @@ class Backbone:
     def features(self, bgr: Image) -> npt.NDArray[np.float32]:
         """The 1280 pooled activations for a BGR region of any size (stretched to 224 × 224)."""
         blob = cv2.dnn.blobFromImage(
-            bgr, SCALE, (INPUT_SIZE, INPUT_SIZE), (MEAN, MEAN, MEAN), swapRB=True
+            shrink(bgr), SCALE, (INPUT_SIZE, INPUT_SIZE), (MEAN, MEAN, MEAN), swapRB=True
         )
         self._net.setInput(blob)
         out = self._net.forward()
         return np.asarray(out, dtype=np.float32).reshape(FEATURES)
+
+
+def shrink(bgr: Image) -> Image:
+    """The image with its longest side at most LONGEST_SIDE (area interpolation, aspect kept)."""
+    height, width = bgr.shape[:2]
+    longest = max(height, width)
+    if longest <= LONGEST_SIDE:
+        return bgr
+    size = (
+        max(1, round(width * LONGEST_SIDE / longest)),
+        max(1, round(height * LONGEST_SIDE / longest)),
+    )
+    return np.asarray(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
