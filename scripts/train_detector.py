@@ -36,6 +36,7 @@ sys.path[:0] = [str(ROOT / "edge"), str(ROOT / "common")]
 from envgrid_edge.camera.verifier.backbone import Backbone  # noqa: E402
 from envgrid_edge.camera.verifier.features import handcrafted  # noqa: E402
 from envgrid_edge.camera.verifier.head import CLASSES, SoftmaxHead  # noqa: E402
+from envgrid_edge.camera.verifier.model import DEFAULT_BACKBONE, DEFAULT_MODEL  # noqa: E402
 
 SEED = 12
 FOLDS = 5
@@ -315,8 +316,10 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool", type=Path, default=ROOT.parent / "shared/data/detection-train")
-    parser.add_argument("--backbone", type=Path, required=True, help="the ONNX feature extractor")
-    parser.add_argument("--out", type=Path, required=True, help="the model file (.npz) to write")
+    parser.add_argument(
+        "--backbone", type=Path, default=DEFAULT_BACKBONE, help="the ONNX feature extractor"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="the model file to write")
     parser.add_argument("--cache", type=Path, help="reuse/store extracted features here")
     args = parser.parse_args()
     cv2.setNumThreads(1)

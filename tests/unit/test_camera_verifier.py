@@ -209,3 +209,21 @@ def test_large_frames_are_shrunk_like_the_training_images() -> None:
     assert shrink(hd).shape == (360, LONGEST_SIDE, 3)
     small = field(100, 200)
     assert shrink(small) is small
+
+
+def test_scoring_imports_no_heavy_framework() -> None:
+    """At run time the verifier needs OpenCV and numpy only (torch is a dev-time tool at most)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from envgrid_edge.camera.verifier import still_score\n"
+        "still_score(np.zeros((48, 64, 3), np.uint8))\n"
+        "heavy = {'torch', 'onnx', 'onnxruntime', 'sklearn', 'tensorflow'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"
