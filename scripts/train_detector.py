@@ -8,7 +8,8 @@
 Reads only the training pool (never ../shared/data/detection, the evaluation set). Deterministic:
 fixed seeds, fixed fold assignment, full-batch gradient descent. Candidates compared by 5-fold
 grouped cross-validation (groups: fire-8 clips joined with dHash near-duplicates, so frames of
-one clip never sit on both sides of a split): handcrafted features with a softmax head and with
+one clip never sit on both sides of a split), with and without extra weight on CCTV negatives:
+handcrafted features with a softmax head and with
 cv2.ml random trees, and EfficientNet-Lite0 pooled features with a softmax head. The chosen
 family is refitted on the whole pool, twice — once on colour images, once on the same images
 made grey (the night/IR path) — and one fire-or-smoke threshold is fixed from the colour
@@ -192,7 +193,7 @@ def fit_softmax(
     w = np.zeros((f, k), dtype=np.float32)
     b = np.zeros(k, dtype=np.float32)
     lr = 0.5
-    # Adam-free but stable: standardised inputs, a modest step and a fixed number of steps.
+    # Plain gradient descent is enough here: standardised inputs, a convex loss, fixed steps.
     for _ in range(400):
         logits = z @ w + b
         logits -= logits.max(1, keepdims=True)
