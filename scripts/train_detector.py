@@ -9,8 +9,8 @@ Reads only the training pool (never ../shared/data/detection, the evaluation set
 fixed seeds, fixed fold assignment, full-batch gradient descent. Candidates compared by 5-fold
 grouped cross-validation (groups: fire-8 clips joined with dHash near-duplicates, so frames of
 one clip never sit on both sides of a split), with and without extra weight on CCTV negatives:
-handcrafted features with a softmax head and with
-cv2.ml random trees, and EfficientNet-Lite0 pooled features with a softmax head. The chosen
+handcrafted features with a softmax head and with cv2.ml random trees, and EfficientNet-Lite0
+pooled features with a softmax head. The chosen
 family is refitted on the whole pool, twice — once on colour images, once on the same images
 made grey (the night/IR path) — and one fire-or-smoke threshold is fixed from the colour
 head's out-of-fold scores (see choose_threshold).
