@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envgrid_edge.camera.eval_cli import add_eval_parser
+
 if TYPE_CHECKING:  # numpy and OpenCV load when a camera runs, not for every ``envgrid --help``
     from envgrid_edge.camera.factory import DetectorFactory
 
@@ -23,7 +25,9 @@ log = logging.getLogger("envgrid.edge.camera")
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-CAMERA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+CAMERA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    add_eval_parser
+]
 """Registrars of ``envgrid edge camera`` commands (e.g. ``eval``)."""
 
 
