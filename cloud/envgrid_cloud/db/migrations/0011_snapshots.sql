@@ -20,7 +20,7 @@ CREATE INDEX snapshots_received_idx ON snapshots (received_at);
 -- Which snapshots a case shows, linked when read (a snapshot may come before or after its
 -- detection): a case of a detection rule (its detail has an event_id) shows the snapshots of
 -- the incidents of its site's nodes that breached while it was open, i.e. whose new or update
--- messages fall between its first and latest breach.
+-- messages, confident enough for the rule, fall between its first and latest breach.
 CREATE VIEW case_snapshots AS
 SELECT c.id AS case_id, s.node_id, s.event_id
 FROM cases c
@@ -30,4 +30,5 @@ WHERE c.detail ? 'event_id'
   AND EXISTS (
       SELECT 1 FROM detections d
       WHERE d.node_id = s.node_id AND d.event_id = s.event_id AND d.phase <> 'end'
-        AND d.ts BETWEEN c.first_seen_at AND c.last_seen_at);
+        AND d.ts BETWEEN c.first_seen_at AND c.last_seen_at
+        AND d.confidence >= coalesce((c.detail ->> 'min_confidence')::double precision, 0));
