@@ -221,8 +221,10 @@ class CaseFileView:
                 for url, caption in shown:
                     with ui.column().classes("gap-0").style("width: 480px; max-width: 100%"):
                         with ui.link(target=url, new_tab=True):
-                            ui.image(url).classes("eg-snapshot w-full").props(
-                                f'alt="{caption or t("snapshot", locale)}" no-spinner '
+                            # A plain <img>: it takes the picture's own proportions (a q-img
+                            # without a fixed ratio collapses to no height in a column).
+                            ui.element("img").classes("eg-snapshot w-full").props(
+                                f'src="{url}" alt="{caption or t("snapshot", locale)}" '
                                 "data-testid=snapshot-image"
                             )
                         if caption:
