@@ -4,6 +4,8 @@ exported for the detector's re-evaluation."""
 from __future__ import annotations
 
 import csv
+import io
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -225,3 +227,26 @@ def test_export_writes_labels_and_frames_of_false_alarms(
     day = (NOW - timedelta(days=1)).date().isoformat()
     assert main(["cases", "export-false-alarms", str(since), "--since", day]) == 0
     assert len((since / "labels.csv").read_text(encoding="utf-8").splitlines()) == 2
+
+
+@pytest.mark.asyncio
+async def test_an_administrator_downloads_the_false_alarms_as_a_zip(
+    db: str, incidents: dict[str, int]
+) -> None:
+    path = "/api/v1/snapshots/false-alarms"
+    async with api(db) as client:
+        everything = await client.get(path)
+        none_there = await client.get(path, params={"township_id": "xiaodian"})
+        bad_since = await client.get(path, params={"since": "yesterday"})
+    async with api(db, token_for(db, "luxi-reviewer")) as client:
+        reviewer = await client.get(path)
+    assert everything.status_code == 200
+    assert everything.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(everything.content)) as archive:
+        labels = list(csv.DictReader(io.StringIO(archive.read("labels.csv").decode())))
+        assert [(r["label"], r["event_id"]) for r in labels] == [("negative", "ev-a")]
+        assert archive.read(labels[0]["file"]) == jpeg(1)
+    with zipfile.ZipFile(io.BytesIO(none_there.content)) as archive:
+        assert archive.namelist() == ["labels.csv"]
+    assert bad_since.status_code == 422
+    assert reviewer.status_code == 403

@@ -1,4 +1,5 @@
-"""``/api/v1/cases/{id}/snapshots``: the JPEG evidence camera nodes sent of a case's incidents.
+"""``/api/v1/cases/{id}/snapshots``: the JPEG evidence camera nodes sent of a case's incidents;
+``/api/v1/snapshots/false-alarms``: those of false alarms, zipped for the detector's re-evaluation.
 
 A snapshot is seen through its case, as attachments are: whoever may see the case may see
 it; to anybody else it does not exist (404).
@@ -6,19 +7,28 @@ it; to anybody else it does not exist (404).
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
+from fastapi.responses import StreamingResponse
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from envgrid_cloud.api import API_PREFIX, scope
 from envgrid_cloud.api.database import Conn
-from envgrid_cloud.api.errors import not_found
+from envgrid_cloud.api.errors import invalid, not_found
+from envgrid_cloud.api.instants import NAIVE_NOTE, parse_instant, within_range
 from envgrid_cloud.api.models.snapshots import SnapshotOut
-from envgrid_cloud.api.params import Id, Serial
-from envgrid_cloud.api.security import CurrentUser
+from envgrid_cloud.api.params import Id, Serial, id_query, instant_query
+from envgrid_cloud.api.security import FORBIDDEN, Admin, CurrentUser
 from envgrid_cloud.api.sql import fetch_all, fetch_one
+from envgrid_cloud.cases.false_alarms import false_alarms, frames, labels_csv
+from envgrid_cloud.cases.pool import SyncPool
 
 router = APIRouter(tags=["snapshots"])
 
@@ -88,4 +98,67 @@ async def get_snapshot(
         bytes(row["jpeg"]),
         media_type=JPEG,
         headers={**headers, "Content-Disposition": disposition},
+    )
+
+
+# A zip up to this size is built in memory; a larger one spills to a temporary file.
+ZIP_IN_MEMORY = 32 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+def _build_zip(pool: SyncPool, since: datetime | None, township_id: str | None) -> IO[bytes]:
+    """labels.csv and the frames, as ``envgrid cases export-false-alarms`` writes them."""
+    spool = tempfile.SpooledTemporaryFile(max_size=ZIP_IN_MEMORY)  # noqa: SIM115 - returned
+    with pool.connection() as conn, zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as archive:
+        alarms = false_alarms(conn, since, township_id)
+        written = []
+        for alarm, jpeg in frames(conn, alarms):
+            archive.writestr(alarm.file, jpeg)  # JPEG does not compress: stored as it is
+            written.append(alarm)
+        archive.writestr("labels.csv", labels_csv(written))
+    spool.seek(0)
+    return spool
+
+
+def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
+    # A plain iterator: the response reads it in a worker thread, off the event loop.
+    with spool:
+        while chunk := spool.read(CHUNK):
+            yield chunk
+
+
+@router.get(
+    "/snapshots/false-alarms",
+    summary="Snapshots of false alarms, zipped (admin)",
+    response_class=Response,
+    response_model=None,
+    responses={
+        200: {
+            "description": "labels.csv (file,label: negative; case, node, event, reason …) and "
+            "the JPEGs under negative/, as `envgrid cases export-false-alarms` writes them",
+            "content": {"application/zip": {}},
+        },
+        **FORBIDDEN,
+    },
+)
+async def false_alarms_zip(
+    request: Request,
+    _admin: Admin,
+    since: Annotated[
+        str | None, instant_query(f"Only cases dismissed from this time on. {NAIVE_NOTE}")
+    ] = None,
+    township_id: Annotated[str | None, id_query("Only this township's cases")] = None,
+) -> StreamingResponse:
+    """The snapshots of every camera case dismissed as a false alarm (误报), for
+    ``envgrid edge camera eval`` to re-evaluate the detector on."""
+    try:
+        start = within_range(parse_instant(since)) if since is not None else None
+    except ValueError as exc:
+        raise invalid("since", str(exc), since) from None
+    pool: SyncPool = request.app.state.case_pool
+    spool = await asyncio.to_thread(_build_zip, pool, start, township_id)
+    return StreamingResponse(
+        _chunks(spool),
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="false-alarms.zip"'},
     )
