@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.topics import Topics
 from tests.integration.test_ingest_support import (
     NODES,
@@ -76,3 +77,25 @@ def test_snapshots_are_stored_once_replaced_by_better_ones_and_bounded(
             (topics.snapshot(c, "e5"), "snapshot is not a JPEG"),
         ]
     )
+
+
+def test_snapshots_redelivered_after_a_broker_restart_are_stored_once(
+    migrated_url: str, own_broker: MosquittoBroker, topics: Topics
+) -> None:
+    seed_nodes(migrated_url)
+    node = NODES[0]
+    # A long batch interval keeps the snapshots uncommitted across the broker restart.
+    settings = ingest_settings(migrated_url, own_broker.url, topics, ingest_batch_interval_ms=2000)
+    sent = {f"e{i}": jpeg(i, 24) for i in range(5)}
+    with running(settings) as worker:
+        with publisher(own_broker.url) as pub:
+            for event_id, data in sent.items():
+                pub.publish(topics.snapshot(node, event_id), data)
+        wait_until(lambda: worker.stats.received == len(sent))
+        own_broker.stop()  # saves the session, with the snapshots unacknowledged
+        own_broker.start()
+        # Committed from the old connection (acks void), then redelivered on the new one.
+        wait_until(lambda: worker.stats.received == 2 * len(sent), timeout_s=20, what="redelivery")
+        wait_until(lambda: worker.stats.lag_s == 0.0, what="everything committed")
+    stored = rows(migrated_url, "SELECT event_id, jpeg, versions FROM snapshots ORDER BY event_id")
+    assert stored == [(event_id, data, 1) for event_id, data in sent.items()]
