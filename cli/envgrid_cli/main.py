@@ -26,6 +26,7 @@ REGISTRARS: tuple[Register, ...] = (
     sim_cli.register,
     cloud_cli.register_db,
     cloud_cli.register_sites,
+    cloud_cli.register_cases,
     auth_cli.register,
     scenario.register,
     schema.register,

@@ -30,6 +30,7 @@ from envgrid_cloud.api import (
     readings,
     silences,
     sites,
+    snapshots,
     status,
     users,
 )
@@ -40,6 +41,8 @@ from envgrid_cloud.api.live_scope import LiveScope
 from envgrid_cloud.api.security import UNAUTHORIZED, authenticate
 from envgrid_cloud.cases.feed import STARTUP_WAIT_S, CaseFeed
 from envgrid_cloud.cases.pool import open_sync_pool
+from envgrid_cloud.cases.snapshot_retention import INTERVAL_S as SNAPSHOT_RETENTION_INTERVAL_S
+from envgrid_cloud.cases.snapshot_retention import SnapshotRetention
 from envgrid_cloud.cases.sweeps import SWEEPS, Sweep, run_periodically
 from envgrid_cloud.cases.topic import CaseTopic
 from envgrid_cloud.notify.service import start_notifications
@@ -101,10 +104,13 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
 
 
 def _sweeps(settings: CloudSettings) -> list[Sweep]:
+    retention = SnapshotRetention.from_settings(settings)
+    housekeeping = [Sweep("snapshot retention", SNAPSHOT_RETENTION_INTERVAL_S, retention)]
     if not settings.rules_enabled:
-        return list(SWEEPS)
+        return [*SWEEPS, *housekeeping]
     return [
         *SWEEPS,
+        *housekeeping,
         Sweep("no-data rule", NO_DATA_INTERVAL_S, NoDataSweep()),
         Sweep("daily means after midnight", DAY_CLOSE_INTERVAL_S, DayCloseSweep()),
     ]
@@ -127,6 +133,7 @@ RESOURCES = (
     latest,
     readings,
     cases,
+    snapshots,
     dead_letters,
     status,
     audit,

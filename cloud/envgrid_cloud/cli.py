@@ -1,4 +1,4 @@
-"""``envgrid cloud``, ``envgrid db migrate`` and ``envgrid sites import``."""
+"""``envgrid cloud``, ``db migrate``, ``sites import`` and ``cases export-false-alarms``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import signal
 import sys
 import threading
 import time
+from datetime import date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -246,3 +248,100 @@ def run_sites_import(args: argparse.Namespace) -> int:
     for line in report_lines(report):
         print(line)
     return 1 if report.rejected else 0
+
+
+def register_cases(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``cases export-false-alarms``."""
+    parser = commands.add_parser(
+        "cases", help="cases (一案一档): exports", description="Cases: exports for other tools."
+    )
+    actions = parser.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export-false-alarms",
+        help="export the camera snapshots of cases dismissed as false alarms (误报)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=FALSE_ALARMS_HELP,
+    )
+    export.add_argument("dir", metavar="DIR", type=Path, help="the folder to write (made if new)")
+    export.add_argument(
+        "--since",
+        type=_since,
+        metavar="DATE",
+        help="only cases dismissed on or after this day (YYYY-MM-DD, Beijing time) or instant "
+        "(ISO 8601 with its offset)",
+    )
+    export.add_argument("--township", metavar="ID", help="only this township's cases")
+    export.set_defaults(handler=run_export_false_alarms)
+
+
+FALSE_ALARMS_HELP = """\
+Export the snapshots of camera cases dismissed as false alarms (误报) from
+ENVGRID_DATABASE_URL, to re-evaluate the detector on them:
+
+  envgrid cases export-false-alarms ./false-alarms --since 2026-05-01
+  envgrid edge camera eval ./false-alarms
+
+DIR/labels.csv lists them (file,label: every label is "negative"; then case_id, township_id,
+node_id, event_id, kind, dismissed_at, reason, received_at), the JPEGs are under DIR/negative/.
+These snapshots are kept past ENVGRID_SNAPSHOT_RETENTION_DAYS for this purpose. Exporting
+again into the same DIR rewrites it.
+
+Exit status: 0 exported (possibly nothing), 2 the database cannot be used.
+"""
+# Progress on stderr every this many frames.
+EXPORT_PROGRESS_EVERY = 100
+
+
+def _since(text: str) -> datetime:
+    """A day (from its start in Beijing time) or an instant with its offset."""
+    from envgrid_common.clock import SHANGHAI
+
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), dt_time(), SHANGHAI)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date (YYYY-MM-DD) or an instant: {text!r}"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=SHANGHAI)
+
+
+def run_export_false_alarms(args: argparse.Namespace) -> int:
+    """Write DIR/labels.csv and the frames; progress on stderr, a summary on stdout."""
+    import psycopg
+
+    from envgrid_cloud.api.database import describe
+    from envgrid_cloud.cases.false_alarms import export_to_folder
+
+    folder: Path = args.dir
+
+    def progress(done: int, total: int) -> None:
+        if done % EXPORT_PROGRESS_EVERY == 0 or done == total:
+            print(f"  {done}/{total} snapshots", file=sys.stderr, flush=True)
+
+    url = CloudSettings().database_url
+    try:
+        with psycopg.connect(url) as conn:
+            done = export_to_folder(conn, folder, args.since, args.township, progress)
+    except psycopg.OperationalError as exc:
+        print(
+            f"envgrid cases export-false-alarms: cannot reach the database {describe(url)}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    except psycopg.errors.UndefinedTable:
+        print(
+            f"envgrid cases export-false-alarms: the database {describe(url)} has no envgrid "
+            "schema (or an old one); run `envgrid db migrate` first",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:
+        print(f"envgrid cases export-false-alarms: cannot write {folder}: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"exported {done.frames} snapshot(s) of {done.cases} dismissed case(s) "
+        f"({done.bytes / 1e6:.1f} MB) to {folder}; labels in {folder / 'labels.csv'}"
+    )
+    return 0

@@ -89,7 +89,18 @@ class StatusRecord:
     payload: bytes = b""
 
 
-NodeRecord = ReadingRecord | DetectionRecord | StatusRecord
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """The JPEG evidence of one camera incident; ``payload`` is the JPEG itself."""
+
+    node_id: str
+    event_id: str
+    received_at: datetime  # when it reached the cloud (retention counts from it)
+    topic: str = ""
+    payload: bytes = b""
+
+
+NodeRecord = ReadingRecord | DetectionRecord | StatusRecord | SnapshotRecord
 """A record of a message from a node."""
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from envgrid_common.settings import EnvgridSettings
+from envgrid_common.validation import MAX_SNAPSHOT_BYTES
 
 
 class CloudSettings(EnvgridSettings):
@@ -52,6 +53,26 @@ class CloudSettings(EnvgridSettings):
         gt=0,
         le=86400,
         description="A database write running this long: the worker exits and is started afresh",
+    )
+    snapshot_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        le=MAX_SNAPSHOT_BYTES,
+        description="Largest camera snapshot stored; a larger one is dead-lettered",
+    )
+    snapshot_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=36500,
+        description="Snapshots older than this are deleted, except those of open cases and of "
+        "cases dismissed as false alarms",
+    )
+    snapshot_false_alarm_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36500,
+        description="Snapshots of cases dismissed as false alarms (the detector's re-evaluation "
+        "set) are deleted after this many days; 0: kept",
     )
     rules_enabled: bool = Field(
         default=True, description="Judge what the ingest stores by the sites' rules (cases)"

@@ -95,6 +95,10 @@ class Topics:
         """One channel of every node."""
         return f"{self.base}/nodes/+/{channel.value}"
 
+    def any_snapshot(self) -> str:
+        """Snapshots of every event of every node."""
+        return f"{self.any_node(NodeChannel.SNAPSHOTS)}/+"
+
     def any_dead_letter(self) -> str:
         """Dead letters from every source."""
         return f"{self.base}/deadletter/+"

@@ -285,11 +285,17 @@ async def test_the_app_runs_its_sweeps_and_a_failing_one_keeps_running(db: str) 
     default = create_app(CloudSettings(database_url=db))
     async with running(default):
         names = [s.name for s in default.state.sweeps]
-        assert names == [ESCALATION.name, "no-data rule", "daily means after midnight"]
+        assert names == [
+            ESCALATION.name,
+            "snapshot retention",
+            "no-data rule",
+            "daily means after midnight",
+        ]
         assert ESCALATION.interval_s == 30.0
     without_rules = create_app(CloudSettings(database_url=db, rules_enabled=False))
     async with running(without_rules):
-        assert without_rules.state.sweeps == [ESCALATION]
+        assert without_rules.state.sweeps[0] == ESCALATION
+        assert [s.name for s in without_rules.state.sweeps[1:]] == ["snapshot retention"]
 
 
 @pytest.mark.asyncio

@@ -6,8 +6,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from envgrid_cloud.ingest.batch import Batch, Batcher
-from envgrid_cloud.observations import DeadLetterRecord, ReadingRecord, StatusRecord
+from envgrid_cloud.ingest.batch import BATCH_SNAPSHOT_BYTES, Batch, Batcher
+from envgrid_cloud.observations import DeadLetterRecord, ReadingRecord, SnapshotRecord, StatusRecord
 from envgrid_common.clock import ManualSeconds
 from envgrid_common.messages import NodeState
 
@@ -140,3 +140,20 @@ def test_concurrent_producer_and_writer_ack_every_message_once_in_order() -> Non
     thread.join(10)
     assert acked == list(range(1, total + 1))
     assert batcher.held == 0
+
+
+def test_snapshots_seal_a_batch_by_their_bytes_and_count_as_held_until_acked() -> None:
+    clock = ManualSeconds(100.0)
+    batcher = Batcher(max_size=1000, interval_s=60, clock=clock)
+    half = BATCH_SNAPSHOT_BYTES // 2
+    for mid in (1, 2, 3):
+        batcher.add_snapshot(mid, SnapshotRecord("cam", f"e{mid}", TS, "t", bytes(half)))
+    first = batcher.take()  # two halves fill it: sealed although far from max_size
+    assert first is not None
+    assert [s.event_id for s in first.snapshots] == ["e1", "e2"]
+    assert first.snapshot_bytes == 2 * half
+    assert batcher.held_bytes == 3 * half
+    batcher.acknowledge(first, lambda mid: None)
+    assert batcher.held_bytes == half
+    batcher.new_connection()  # whatever was held comes again on the next connection
+    assert batcher.held_bytes == 0

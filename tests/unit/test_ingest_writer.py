@@ -21,6 +21,7 @@ from envgrid_cloud.observations import (
     DeadLetterRecord,
     DetectionRecord,
     ReadingRecord,
+    SnapshotRecord,
     StatusRecord,
 )
 from envgrid_common.clock import ManualSeconds
@@ -52,6 +53,7 @@ class FakeStore:
         statuses: Sequence[StatusRecord],
         dead_letters: Sequence[DeadLetterRecord],
         detections: Sequence[DetectionRecord] = (),
+        snapshots: Sequence[SnapshotRecord] = (),
     ) -> Written:
         if self.failures:
             raise self.failures.popleft()

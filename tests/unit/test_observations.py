@@ -24,6 +24,7 @@ from envgrid_cloud.observations import (
     DetectionRecord,
     Fresh,
     ReadingRecord,
+    SnapshotRecord,
     StatusRecord,
 )
 from envgrid_cloud.rules.evaluate import evaluate
@@ -45,6 +46,8 @@ DETECTION = (
     b'{"seq": 3, "ts": "2026-05-01T15:58:00+08:00", "event_id": "e1", "kind": "smoke",'
     b' "phase": "new", "confidence": 0.875, "bbox": [1, 2, 30, 40]}'
 )
+# A JPEG as far as the contract looks (its magic number); nothing here decodes it.
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
 CLOUD = Path(__file__).resolve().parents[2] / "cloud" / "envgrid_cloud"
 
 
@@ -122,6 +125,40 @@ def test_detections_and_statuses_are_records_too() -> None:
     assert status.state == "offline"
 
 
+def test_snapshots_are_records_and_bad_ones_dead_letters() -> None:
+    too_big = b"\xff\xd8" + bytes(3000)
+    batcher = Batcher(max_size=1000, interval_s=0.0)
+    nodes = NodeCache(lambda: ("cam1",))
+    nodes.refresh_if_stale()
+    decoder = Decoder(TOPICS, batcher, nodes, FixedClock(), snapshot_max_bytes=2048)
+    messages = [
+        (TOPICS.snapshot("cam1", "e1"), JPEG),
+        (TOPICS.snapshot("cam1", "e2"), b"GIF89a"),
+        (TOPICS.snapshot("cam1", "e3"), too_big),
+        (TOPICS.snapshot("cam9", "e4"), JPEG),
+    ]
+    for mid, (topic, payload) in enumerate(messages, 1):
+        decoder.handle(topic, payload, mid)
+    batcher.close()
+    batch = batcher.take()
+    assert batch is not None
+    assert batch.snapshots == [
+        SnapshotRecord("cam1", "e1", NOW, TOPICS.snapshot("cam1", "e1"), JPEG)
+    ]
+    assert [(d.topic, d.reason) for d in batch.dead_letters] == [
+        (TOPICS.snapshot("cam1", "e2"), "snapshot is not a JPEG"),
+        (
+            TOPICS.snapshot("cam1", "e3"),
+            "snapshot of 3002 bytes exceeds ENVGRID_SNAPSHOT_MAX_BYTES (2048)",
+        ),
+    ]
+    assert batch.dead_letters[1].original() == too_big
+    [unknown] = batch.unresolved
+    assert isinstance(unknown, SnapshotRecord)
+    assert batch.snapshot_bytes == 2 * len(JPEG)
+    assert batcher.held_bytes == 2 * len(JPEG)
+
+
 def test_json_is_made_only_at_the_edge_of_the_store() -> None:
     [record] = decoded((TOPICS.readings("n1"), READING)).readings
     node_id, ts, seq, vals, flags, historical = staged(record)
@@ -152,8 +189,9 @@ class RefusingStore:
         statuses: Sequence[StatusRecord],
         dead_letters: Sequence[DeadLetterRecord],
         detections: Sequence[DetectionRecord] = (),
+        snapshots: Sequence[SnapshotRecord] = (),
     ) -> Written:
-        if readings or statuses or detections:
+        if readings or statuses or detections or snapshots:
             raise psycopg.DataError("invalid input syntax")
         self.dead_letters.extend(dead_letters)
         return Written(dead_lettered=len(dead_letters))
@@ -177,6 +215,7 @@ def test_a_refused_record_dead_letters_its_original_message_byte_for_byte() -> N
         (TOPICS.readings("n1"), READING),
         (TOPICS.detections("cam1"), DETECTION),
         (TOPICS.status("n1"), b' {"state":"online"} '),
+        (TOPICS.snapshot("cam1", "e1"), JPEG),
     ]
     store = written(messages)
     assert sorted((d.topic, d.original()) for d in store.dead_letters) == sorted(messages)
@@ -194,6 +233,12 @@ def test_a_record_of_an_unknown_node_dead_letters_its_original_message() -> None
         READING,
         "unknown node 'n9'",
     )
+
+
+def test_a_snapshot_of_an_unknown_node_is_a_dead_letter_as_it_came() -> None:
+    topic = TOPICS.snapshot("cam9", "e1")
+    [letter] = written([(topic, JPEG)], known=()).dead_letters
+    assert (letter.topic, letter.original(), letter.reason) == (topic, JPEG, "unknown node 'cam9'")
 
 
 def test_non_utf8_or_nul_payloads_come_back_exactly() -> None:

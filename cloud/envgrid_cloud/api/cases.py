@@ -36,6 +36,7 @@ from envgrid_cloud.api.models.cases import (
 )
 from envgrid_cloud.api.params import MAX_INT, Offset, Serial, id_query
 from envgrid_cloud.api.security import CurrentUser
+from envgrid_cloud.api.snapshots import snapshots_of
 from envgrid_cloud.api.sql import fetch_one
 from envgrid_cloud.cases.errors import CaseRefused, IllegalMove, Invalid, NotFound, NotPermitted
 from envgrid_cloud.cases.model import CaseState, Severity
@@ -176,7 +177,8 @@ def _window(case: DictRow) -> tuple[datetime, datetime]:
 
 @router.get("/cases/{case_id}", summary="A case file (一案一档)", responses={404: ERRORS[404]})
 async def get_case(conn: Conn, principal: CurrentUser, case_id: Serial) -> CaseFile:
-    """The case, every step with who, when, notes and attachments, and the readings around it."""
+    """The case, every step with who, when, notes and attachments, the readings around it, and
+    the snapshots camera nodes sent of its incidents."""
     await scope.require_case(conn, principal, case_id)
     found = await _rows(conn, "case_row", id=case_id)
     if not found:
@@ -204,6 +206,7 @@ async def get_case(conn: Conn, principal: CurrentUser, case_id: Serial) -> CaseF
             for e in events
         ],
         notifications=[CaseNotification.model_validate(n) for n in notifications],
+        snapshots=await snapshots_of(conn, case_id),
         readings_start=start,
         readings_end=end,
         readings=[CaseReading.model_validate(r) for r in readings[:READINGS_LIMIT]],

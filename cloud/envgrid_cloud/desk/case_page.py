@@ -202,13 +202,33 @@ class CaseFileView:
             )
 
     def _snapshot(self, file: CaseFile) -> None:
-        photos = [a for e in file.events[:1] for a in e.attachments if _is_image(a)]
-        link = file.case.detail.get("snapshot_url")
-        if not photos and not isinstance(link, str):
+        """The cameras' snapshots of the case's incidents; else a photo it was raised with."""
+        locale = self.visit.locale
+        # (image, caption): the browser loads each image with the desk's session cookie.
+        shown = [(s.url, f"{s.node_id} · {when(s.received_at)}") for s in file.snapshots]
+        if not shown:
+            photos = [a for e in file.events[:1] for a in e.attachments if _is_image(a)]
+            link = file.case.detail.get("snapshot_url")
+            if photos:
+                shown = [(photos[0].url, "")]
+            elif isinstance(link, str):
+                shown = [(link, "")]
+        if not shown:
             return
         with ui.card().classes("w-full").props("flat bordered data-testid=case-snapshot"):
-            ui.label(t("snapshot", self.visit.locale)).classes("text-subtitle1")
-            ui.image(photos[0].url if photos else str(link)).classes("eg-snapshot")
+            ui.label(t("snapshot", locale)).classes("text-subtitle1")
+            with ui.row().classes("w-full gap-2"):
+                for url, caption in shown:
+                    with ui.column().classes("gap-0").style("width: 480px; max-width: 100%"):
+                        with ui.link(target=url, new_tab=True):
+                            # A plain <img>: it takes the picture's own proportions (a q-img
+                            # without a fixed ratio collapses to no height in a column).
+                            ui.element("img").classes("eg-snapshot w-full").props(
+                                f'src="{url}" alt="{caption or t("snapshot", locale)}" '
+                                "data-testid=snapshot-image"
+                            )
+                        if caption:
+                            ui.label(caption).classes("eg-muted text-caption")
 
     def _timeline(self, events: list[CaseEvent], names: dict[str, str]) -> None:
         locale = self.visit.locale

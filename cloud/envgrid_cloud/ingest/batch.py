@@ -13,8 +13,13 @@ from envgrid_cloud.observations import (
     DetectionRecord,
     NodeRecord,
     ReadingRecord,
+    SnapshotRecord,
     StatusRecord,
 )
+
+# Snapshots are large (up to megabytes each): a batch is sealed once it carries this many
+# bytes of them, so one commit never holds hundreds of megabytes.
+BATCH_SNAPSHOT_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(slots=True, eq=False)  # compared by identity: a batch is one thing
@@ -28,6 +33,9 @@ class Batch:
     readings: list[ReadingRecord] = field(default_factory=list)
     statuses: list[StatusRecord] = field(default_factory=list)
     detections: list[DetectionRecord] = field(default_factory=list)
+    snapshots: list[SnapshotRecord] = field(default_factory=list)
+    # Bytes of snapshot payloads in the batch (counted by add_snapshot, and for unresolved ones).
+    snapshot_bytes: int = 0
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
     # Valid messages of node ids the registry cache does not know (yet): the writer looks.
     unresolved: list[NodeRecord] = field(default_factory=list)
@@ -63,6 +71,8 @@ class Batcher:
         self._closed = False
         self.received = 0
         self.held = 0
+        # Snapshot bytes received on this connection and not yet acknowledged.
+        self.held_bytes = 0
 
     # Network thread ------------------------------------------------------------------------
     def add_reading(self, mid: int | None, record: ReadingRecord) -> None:
@@ -89,6 +99,15 @@ class Batcher:
                 batch.detections.append(record)
                 self._count(batch, mid)
 
+    def add_snapshot(self, mid: int | None, record: SnapshotRecord) -> None:
+        """Add a valid snapshot of a known node."""
+        with self._lock:
+            batch = self._batch()
+            if batch is not None:
+                batch.snapshots.append(record)
+                self._count_bytes(batch, len(record.payload))
+                self._count(batch, mid)
+
     def add_dead_letter(self, mid: int | None, record: DeadLetterRecord) -> None:
         """Add a dead letter (refused here, or forwarded by a gateway)."""
         with self._lock:
@@ -103,6 +122,8 @@ class Batcher:
             batch = self._batch()
             if batch is not None:
                 batch.unresolved.append(record)
+                if isinstance(record, SnapshotRecord):
+                    self._count_bytes(batch, len(record.payload))
                 self._count(batch, mid)
 
     def add_ack_only(self, mid: int | None) -> None:
@@ -123,6 +144,7 @@ class Batcher:
             self._seal()
             self._unsettled.clear()
             self.held = 0
+            self.held_bytes = 0
 
     @property
     def generation(self) -> int:
@@ -145,8 +167,12 @@ class Batcher:
         batch.size += 1
         if mid is not None:
             batch.mids.append(mid)
-        if batch.size >= self._max_size:
+        if batch.size >= self._max_size or batch.snapshot_bytes >= BATCH_SNAPSHOT_BYTES:
             self._seal()
+
+    def _count_bytes(self, batch: Batch, size: int) -> None:
+        batch.snapshot_bytes += size
+        self.held_bytes += size
 
     def _seal(self) -> None:
         if self._current is not None and self._current.size:
@@ -185,6 +211,7 @@ class Batcher:
                 ack(mid)
             with self._lock:
                 self.held -= batch.size
+                self.held_bytes -= batch.snapshot_bytes
                 if batch in self._unsettled:
                     self._unsettled.remove(batch)  # the oldest, unless batches were reordered
         return True

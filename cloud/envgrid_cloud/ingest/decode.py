@@ -7,13 +7,19 @@ from typing import cast
 from envgrid_cloud.ingest.batch import Batcher
 from envgrid_cloud.ingest.dead import forwarded, refused
 from envgrid_cloud.ingest.nodes import NodeCache
-from envgrid_cloud.observations import NO_FLAGS, DetectionRecord, ReadingRecord, StatusRecord
+from envgrid_cloud.observations import (
+    NO_FLAGS,
+    DetectionRecord,
+    ReadingRecord,
+    SnapshotRecord,
+    StatusRecord,
+)
 from envgrid_common.clock import CoarseClock
 from envgrid_common.messages import Detection, NodeStatus, Reading
 from envgrid_common.topics import NodeChannel, Topics
-from envgrid_common.validation import Rejected, parse_node_message
+from envgrid_common.validation import MAX_SNAPSHOT_BYTES, Rejected, parse_node_message, validate
 
-_READING, _STATUS, _DETECTION, _FORWARDED = 0, 1, 2, 3
+_READING, _STATUS, _DETECTION, _FORWARDED, _SNAPSHOT = 0, 1, 2, 3, 4
 # Topics seen are node topics, so the cache stays near 2 × nodes; the cap only guards
 # against a flood of made-up node ids.
 _MAX_ROUTES = 200_000
@@ -23,9 +29,16 @@ class Decoder:
     """Routes a message by topic, validates it, and batches its record or a dead letter."""
 
     def __init__(
-        self, topics: Topics, batcher: Batcher, nodes: NodeCache, clock: CoarseClock | None = None
+        self,
+        topics: Topics,
+        batcher: Batcher,
+        nodes: NodeCache,
+        clock: CoarseClock | None = None,
+        *,
+        snapshot_max_bytes: int = MAX_SNAPSHOT_BYTES,
     ) -> None:
         self._topics = topics
+        self._snapshot_max_bytes = snapshot_max_bytes
         self._batcher = batcher
         self._nodes = nodes
         self._clock = clock or CoarseClock()
@@ -36,7 +49,10 @@ class Decoder:
         """Decode one message; ``mid`` is its packet id if it must be acked (QoS 1)."""
         route = self._routes.get(topic) or self._route(topic)
         if route is None:
-            reason = f"not a {self._topics.base} readings, detections, status or dead-letter topic"
+            reason = (
+                f"not a {self._topics.base} readings, detections, snapshots, status or "
+                "dead-letter topic"
+            )
             self._batcher.add_dead_letter(mid, refused(topic, payload, reason))
             return
         node_id, kind = route
@@ -46,6 +62,8 @@ class Decoder:
             self._status(node_id, topic, payload, mid)
         elif kind == _DETECTION:
             self._detection(node_id, topic, payload, mid)
+        elif kind == _SNAPSHOT:
+            self._snapshot(node_id, topic, payload, mid)
         else:
             self._batcher.add_dead_letter(mid, forwarded(topic, payload))
 
@@ -86,6 +104,25 @@ class Decoder:
         else:
             self._batcher.add_unresolved(mid, record)
 
+    def _snapshot(self, node_id: str, topic: str, payload: bytes, mid: int | None) -> None:
+        try:
+            validate(self._topics, topic, payload)  # the contract: a JPEG, within its maximum
+            if len(payload) > self._snapshot_max_bytes:
+                raise Rejected(
+                    f"snapshot of {len(payload)} bytes exceeds ENVGRID_SNAPSHOT_MAX_BYTES "
+                    f"({self._snapshot_max_bytes})"
+                )
+        except Rejected as error:
+            self._batcher.add_dead_letter(mid, refused(topic, payload, error.reason))
+            return
+        # The route was made from a snapshot topic: the event id is its last level.
+        event_id = topic[topic.rindex("/") + 1 :]
+        record = SnapshotRecord(node_id, event_id, self._clock.now(), topic, payload)
+        if node_id in self._nodes.known:
+            self._batcher.add_snapshot(mid, record)
+        else:
+            self._batcher.add_unresolved(mid, record)
+
     def _status(self, node_id: str, topic: str, payload: bytes, mid: int | None) -> None:
         if not payload:
             # An empty retained message is how a status is cleared (node retired): nothing to store.
@@ -112,6 +149,8 @@ class Decoder:
             route = (parsed.node_id, _STATUS)
         elif parsed is not None and parsed.channel is NodeChannel.DETECTIONS:
             route = (parsed.node_id, _DETECTION)
+        elif parsed is not None and parsed.channel is NodeChannel.SNAPSHOTS:
+            route = (parsed.node_id, _SNAPSHOT)
         elif topic.startswith(self._dead_letter_prefix):
             source = topic[len(self._dead_letter_prefix) :]
             if source and "/" not in source:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import orjson
 
-from envgrid_cloud.observations import DeadLetterRecord, DetectionRecord, ReadingRecord
+from envgrid_cloud.observations import (
+    DeadLetterRecord,
+    DetectionRecord,
+    ReadingRecord,
+    SnapshotRecord,
+)
 
 
 def as_is(document: object) -> bytes:
@@ -49,3 +56,16 @@ def detection_row(d: DetectionRecord) -> tuple[object, ...]:
 def dead_letter_row(d: DeadLetterRecord) -> tuple[object, ...]:
     """A dead letter as ``insert_dead_letter`` takes it."""
     return (d.fingerprint, d.source, d.topic, d.reason, d.payload, d.encoding, d.received_at)
+
+
+def snapshot_row(s: SnapshotRecord) -> dict[str, object]:
+    """A snapshot as ``upsert_snapshot`` takes it: the JPEG, its size and digest."""
+    return {
+        "node_id": s.node_id,
+        "event_id": s.event_id,
+        "jpeg": s.payload,
+        "size": len(s.payload),
+        "digest": hashlib.sha256(s.payload).digest(),
+        "received_at": s.received_at,
+        "topic": s.topic,
+    }

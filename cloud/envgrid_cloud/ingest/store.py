@@ -10,12 +10,13 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.json import set_json_dumps
 
-from envgrid_cloud.ingest.rows import as_is, dead_letter_row, detection_row, staged
+from envgrid_cloud.ingest.rows import as_is, dead_letter_row, detection_row, snapshot_row, staged
 from envgrid_cloud.observations import (
     DeadLetterRecord,
     DetectionRecord,
     Fresh,
     ReadingRecord,
+    SnapshotRecord,
     StatusChange,
     StatusRecord,
 )
@@ -32,6 +33,7 @@ _INSERT_DEAD_LETTER = _sql("insert_dead_letter")
 _UPDATE_STATUS = _sql("update_status")
 _INSERT_DETECTION = _sql("insert_detection")
 _TOUCH_LIVE = _sql("touch_live")
+_UPSERT_SNAPSHOT = _sql("upsert_snapshot")
 _KNOWN_NODES = _sql("known_nodes")
 # Binary COPY: about 3 µs a row in the writer thread, against 5 µs for text (measured).
 _STAGING_TYPES = ["text", "timestamptz", "int8", "jsonb", "jsonb", "bool"]
@@ -46,6 +48,7 @@ class Written:
     dead_lettered: int = 0
     statuses: int = 0
     detections: int = 0
+    snapshots: int = 0  # stored or replacing an older one (not the same one again)
 
 
 class Judge(Protocol):
@@ -80,13 +83,14 @@ class BatchStore:
         statuses: Sequence[StatusRecord],
         dead_letters: Sequence[DeadLetterRecord],
         detections: Sequence[DetectionRecord] = (),
+        snapshots: Sequence[SnapshotRecord] = (),
     ) -> Written:
         """Commit everything in one transaction; raise (and change nothing) on any error."""
         conn = self._connection()
         fresh_readings: Sequence[ReadingRecord] = ()
         fresh_detections: list[DetectionRecord] = []
         changes: list[StatusChange] = []
-        stored = dead = applied = 0
+        stored = dead = applied = pictures = 0
         with conn.transaction(), conn.cursor() as cur:
             if readings:
                 stored, fresh_readings = self._write_readings(cur, readings)
@@ -94,6 +98,9 @@ class BatchStore:
                 cur.execute(_INSERT_DETECTION, detection_row(detection))
                 if cur.fetchone() is not None:
                     fresh_detections.append(detection)
+            for snapshot in snapshots:
+                cur.execute(_UPSERT_SNAPSHOT, snapshot_row(snapshot))
+                pictures += cur.fetchone() is not None
             if dead_letters:
                 cur.executemany(_INSERT_DEAD_LETTER, [dead_letter_row(d) for d in dead_letters])
                 dead = cur.rowcount
@@ -109,7 +116,9 @@ class BatchStore:
             fresh = Fresh(fresh_readings, fresh_detections, changes)
             if self._judge is not None and fresh:
                 self._judge.judge(cur, fresh)
-        return Written(stored, len(readings) - stored, dead, applied, len(fresh_detections))
+        return Written(
+            stored, len(readings) - stored, dead, applied, len(fresh_detections), pictures
+        )
 
     def _write_readings(
         self, cur: psycopg.Cursor[TupleRow], readings: Sequence[ReadingRecord]

@@ -40,6 +40,9 @@ log = logging.getLogger("envgrid.ingest")
 STATS_INTERVAL_S = 30.0
 # How often a worker records its counters and the gateways' statuses in the database.
 HEARTBEAT_INTERVAL_S = 5.0
+# The loop also stops reading while it holds this many bytes of snapshots not yet committed
+# (snapshots are megabytes where readings are bytes: a count alone would not bound memory).
+HELD_SNAPSHOT_BYTES = 256 * 1024 * 1024
 # Exit status of a worker that gave up (stuck): its supervisor starts a new one.
 STUCK_EXIT_STATUS = 3
 # Shares of the stop bound (ENVGRID_STOP_TIMEOUT_S) for each step of a stop: 0.6 in all, as
@@ -65,7 +68,12 @@ class IngestWorker:
             settings.database_url, application_name=self.client_id, judge=judge
         )
         self._nodes = NodeCache(self._store.known_nodes)
-        self._decoder = Decoder(self._topics, self._batcher, self._nodes)
+        self._decoder = Decoder(
+            self._topics,
+            self._batcher,
+            self._nodes,
+            snapshot_max_bytes=settings.snapshot_max_bytes,
+        )
         self._loop = NetLoop(f"{self.client_id}-net", max_delay_s=RECONNECT_MAX_S)
         self._client = new_loop_client(
             self.client_id, self._address, manual_ack=True, persistent=True
@@ -237,7 +245,11 @@ class IngestWorker:
     def _may_read(self) -> bool:
         # Stopping, the batcher takes nothing more (it comes again next time), and the answer
         # that confirms our last acks must be read.
-        return self._stopping or self._batcher.held < self._settings.ingest_receive_maximum
+        batcher = self._batcher
+        return self._stopping or (
+            batcher.held < self._settings.ingest_receive_maximum
+            and batcher.held_bytes < HELD_SNAPSHOT_BYTES
+        )
 
     def _ack(self, mid: int) -> None:
         self._client.ack(mid, 1)
@@ -251,6 +263,7 @@ class IngestWorker:
         dealt = [
             topics.any_node(NodeChannel.READINGS),
             topics.any_node(NodeChannel.DETECTIONS),
+            topics.any_snapshot(),
             topics.any_dead_letter(),
         ]
         if group:

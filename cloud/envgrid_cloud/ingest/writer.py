@@ -19,6 +19,7 @@ from envgrid_cloud.observations import (
     DetectionRecord,
     NodeRecord,
     ReadingRecord,
+    SnapshotRecord,
     StatusRecord,
 )
 from envgrid_common.clock import utc_now
@@ -38,6 +39,7 @@ class Store(Protocol):
         statuses: Sequence[StatusRecord],
         dead_letters: Sequence[DeadLetterRecord],
         detections: Sequence[DetectionRecord] = (),
+        snapshots: Sequence[SnapshotRecord] = (),
     ) -> Written:
         """Commit all of it in one transaction, or raise."""
         ...
@@ -146,7 +148,11 @@ class Writer:
             self._resolve(batch)
         try:
             return self._store.write(
-                batch.readings, batch.statuses, batch.dead_letters, batch.detections
+                batch.readings,
+                batch.statuses,
+                batch.dead_letters,
+                batch.detections,
+                batch.snapshots,
             )
         except _ROW_ERRORS as error:
             log.warning("database refused a batch (%s); writing it row by row", error)
@@ -163,6 +169,8 @@ class Writer:
                 batch.readings.append(record)
             elif isinstance(record, StatusRecord):
                 batch.statuses.append(record)
+            elif isinstance(record, SnapshotRecord):
+                batch.snapshots.append(record)
             else:
                 batch.detections.append(record)
         batch.unresolved.clear()
@@ -170,7 +178,12 @@ class Writer:
     def _write_apart(self, batch: Batch) -> Written:
         """Isolate the records the database refuses, so one cannot block every other forever."""
         total = Written()
-        records: list[NodeRecord] = [*batch.readings, *batch.statuses, *batch.detections]
+        records: list[NodeRecord] = [
+            *batch.readings,
+            *batch.statuses,
+            *batch.detections,
+            *batch.snapshots,
+        ]
         for record in records:
             total = _add(total, self._write_or_refuse(record))
         for letter in batch.dead_letters:
@@ -187,6 +200,8 @@ class Writer:
                 return self._store.write([record], [], [])
             if isinstance(record, StatusRecord):
                 return self._store.write([], [record], [])
+            if isinstance(record, SnapshotRecord):
+                return self._store.write([], [], [], [], [record])
             return self._store.write([], [], [], [record])
         except _ROW_ERRORS as error:
             reason = f"the database refused it: {error}"
@@ -206,4 +221,5 @@ def _add(a: Written, b: Written) -> Written:
         a.dead_lettered + b.dead_lettered,
         a.statuses + b.statuses,
         a.detections + b.detections,
+        a.snapshots + b.snapshots,
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from envgrid_cloud.api.models.common import In, Out, ShanghaiTime
+from envgrid_cloud.api.models.snapshots import SnapshotOut
 from envgrid_cloud.cases.attachments import MAX_ATTACHMENTS, MAX_BYTES, NAME_MAX
 from envgrid_cloud.cases.model import Action, CaseState, Severity
 from envgrid_cloud.cases.transitions import REASON_MAX
@@ -120,11 +121,15 @@ class CaseReading(Out):
 
 
 class CaseFile(Out):
-    """The case file (一案一档): the case, every step, who was told, the readings around it."""
+    """The case file (一案一档): the case, every step, who was told, the readings around it,
+    the camera snapshots of its incidents."""
 
     case: Case
     events: list[CaseEvent]
     notifications: list[CaseNotification]
+    snapshots: list[SnapshotOut] = Field(
+        default_factory=list, description="Camera snapshots of the case's incidents, oldest first"
+    )
     readings_start: ShanghaiTime
     readings_end: ShanghaiTime
     readings: list[CaseReading] = Field(description="Oldest first, at most `readings_limit`")
