@@ -15,6 +15,7 @@ from envgrid_edge import cli as edge_cli
 from envgrid_gateway import cli as gateway_cli
 from envgrid_gateway import hj212_cli
 from envgrid_sim import cli as sim_cli
+from envgrid_sim.feeds import record_command, replay_command
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 REGISTRARS: tuple[Register, ...] = (
@@ -24,6 +25,8 @@ REGISTRARS: tuple[Register, ...] = (
     hj212_cli.register,
     edge_cli.register,
     sim_cli.register,
+    record_command.register,
+    replay_command.register,
     cloud_cli.register_db,
     cloud_cli.register_sites,
     cloud_cli.register_cases,

@@ -137,3 +137,18 @@ class Topics:
 def shared(group: str, topic_filter: str) -> str:
     """A shared subscription: brokers deal each message to one member of ``group``."""
     return f"$share/{_check_id(group, 'share group')}/{topic_filter}"
+
+
+def split_node_topic(topic: str) -> tuple[Topics, NodeTopic] | None:
+    """A node topic under whatever root it has (a recorded feed's): its root and parsed form."""
+    parts = topic.split("/")
+    for depth in (3, 4):  # {root}/v1/nodes/{node}/{channel}, then snapshots' /{event}
+        if len(parts) > depth + 1 and parts[-depth] == "nodes" and parts[-depth - 1] == VERSION:
+            try:
+                topics = Topics("/".join(parts[: -depth - 1]))
+            except ValueError:
+                return None
+            parsed = topics.parse_node_topic(topic)
+            if parsed is not None:
+                return topics, parsed
+    return None
