@@ -100,9 +100,10 @@ Hook = Callable[[Outgoing], None]
 class Replayer:
     """Replays feed files into one broker; see the module's description.
 
-    ``hooks`` are called on the caller's thread for each message as it is handed over, in feed
-    order, with its feed time (``Outgoing.feed_ns``): what a replay on the feed's clock, or a
-    what-if run, needs to follow along. :attr:`settled` is the place to resume from.
+    ``hooks`` are called for each message as it is handed over, in feed order, with its feed
+    time (``Outgoing.feed_ns``), on the thread that reads the feed (the network thread at full
+    speed: they must be quick): what a replay on the feed's clock, or a what-if run, needs to
+    follow along. :attr:`settled` is the place to resume from.
     """
 
     def __init__(
