@@ -107,13 +107,16 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, "record")
     flush_s = max(0.01, args.flush_ms / 1000)
     waited = 0.0
-    while not stop.wait(flush_s):
+    while not stop.wait(flush_s) and not recorder.failed.is_set():
         recorder.flush()
         waited += flush_s
         progress.update(recorder.received, _detail(recorder, feed))
         if args.duration is not None and waited >= args.duration:
             break
-    recorder.stop()
+    try:
+        recorder.stop()
+    except OSError as error:
+        recorder.failure = recorder.failure or f"cannot write the feed: {error}"
     progress.update(recorder.received, _detail(recorder, feed), final=True)
     why = f" ({stopped_by[0]})" if stopped_by else ""
     sys.stderr.write(
@@ -122,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
     )
     for path in feed.files:
         sys.stderr.write(f"  {path}\n")
+    if recorder.failure:
+        sys.stderr.write(f"envgrid record: {recorder.failure}\n")
+        return 1
     return 0
 
 

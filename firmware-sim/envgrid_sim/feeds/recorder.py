@@ -70,6 +70,7 @@ class Recorder:
         self.received = 0
         self.payload_bytes = 0
         self.subscribed = threading.Event()
+        self.failed = threading.Event()  # the feed cannot be written: stop
         self.failure: str | None = None
 
     def start(self, timeout_s: float = 10.0) -> None:
@@ -104,8 +105,17 @@ class Recorder:
 
     # The network thread ------------------------------------------------------------------------
     def _flush(self) -> None:
-        if self._feed.flush():
-            self._ack()
+        try:
+            if self._feed.flush():
+                self._ack()
+        except OSError as error:
+            self._fail(f"cannot write the feed: {error}")
+
+    def _fail(self, why: str) -> None:
+        if self.failure is None:
+            log.error("record: %s", why)
+            self.failure = why
+        self.failed.set()
 
     def _ack(self) -> None:
         client = self._client
@@ -122,10 +132,13 @@ class Recorder:
             self._unacked.append(message.mid)
         self.received += 1
         self.payload_bytes += len(payload)
-        if self._feed.add(
-            self._now_ns(), message.topic.encode(), qos, message.retain, packed, payload
-        ):
-            self._ack()
+        try:
+            if self._feed.add(
+                self._now_ns(), message.topic.encode(), qos, message.retain, packed, payload
+            ):
+                self._ack()
+        except OSError as error:  # disk full, say: stop rather than take what cannot be kept
+            self._fail(f"cannot write the feed: {error}")
 
     def _on_connect(
         self, client: mqtt.Client, _userdata: Any, flags: Any, reason: ReasonCode, _props: Any

@@ -22,7 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from envgrid_common.mqtt import BrokerAddress, connect
+from envgrid_common.mqtt import BrokerAddress, PublishRefused, check_publish, connect
 from envgrid_common.netloop import NetLoop
 from envgrid_sim.feeds.client import new_replay_client
 from envgrid_sim.feeds.format import FeedRecord, unpack_properties
@@ -288,7 +288,6 @@ class Replayer:
     # The network thread ------------------------------------------------------------------------
     def _pump(self) -> None:
         queue, in_flight, window = self._queue, self._in_flight, self._window
-        client = self._client
         counts = self.counts
         source = self._source
         while len(in_flight) < window:
@@ -307,13 +306,13 @@ class Replayer:
                 self._handed = item.position
                 continue
             assert isinstance(item, Outgoing)
-            if item.qos and not item.properties:
-                mid = client.publish_qos1(item.topic, item.payload, item.retain)
-            else:
-                properties = unpack_properties(item.properties) if self._address.v5 else None
-                mid = client.publish(
-                    item.topic, item.payload, item.qos, item.retain, properties
-                ).mid
+            try:
+                mid = self._publish(item)
+            except (ValueError, PublishRefused) as error:  # a topic or size the client refuses
+                counts.refused += 1
+                counts.refusals[f"by the client: {error}"] += 1
+                self._handed = (item.position[0], item.position[1] + 1)
+                continue
             counts.published += 1
             counts.bytes += len(item.payload)
             position = item.position
@@ -326,6 +325,15 @@ class Replayer:
         if len(queue) < QUEUED_MAX // 2 and not self._room.is_set():
             self._room.set()
         self._check_drained()
+
+    def _publish(self, item: Outgoing) -> int:
+        """Hand one message to paho; its message id."""
+        client = self._client
+        if item.qos and not item.properties:
+            return client.publish_qos1(item.topic, item.payload, item.retain)
+        properties = unpack_properties(item.properties) if self._address.v5 else None
+        info = client.publish(item.topic, item.payload, item.qos, item.retain, properties)
+        return check_publish(info).mid
 
     def _on_publish(
         self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode, _props: Any
