@@ -1,10 +1,12 @@
 """Publishing a feed back: recorded order, recorded pace (or N× or as fast as the broker
 takes it), a window of QoS 1 messages in flight, and the place of the last settled record.
 
-Two threads: the caller's reads the files, selects, re-stamps and paces, and hands messages
-over in batches; the network thread (a :class:`~envgrid_common.netloop.NetLoop`) publishes
-them while fewer than ``window`` await their PUBACK, and settles each on its PUBACK. One
-connection and one queue keep the recorded order, hence every node's order.
+The network thread (a :class:`~envgrid_common.netloop.NetLoop`) publishes while fewer than
+``window`` messages await their PUBACK, and settles each on its PUBACK. At full speed it also
+reads the feed itself, as the window lets it (no hand-over between threads, no waiting for the
+interpreter lock); at a pace, the caller's thread reads, selects, re-stamps, waits for each
+message's time and hands batches over. One connection and one queue keep the recorded order,
+hence every node's order.
 """
 
 from __future__ import annotations
@@ -100,10 +102,10 @@ Hook = Callable[[Outgoing], None]
 class Replayer:
     """Replays feed files into one broker; see the module's description.
 
-    ``hooks`` are called for each message as it is handed over, in feed order, with its feed
-    time (``Outgoing.feed_ns``), on the thread that reads the feed (the network thread at full
-    speed: they must be quick): what a replay on the feed's clock, or a what-if run, needs to
-    follow along. :attr:`settled` is the place to resume from.
+    ``hooks`` are called for each message just before it is published, in feed order, with its
+    feed time (``Outgoing.feed_ns``), on the network thread (so they must be quick): what a
+    replay on the feed's clock, or a what-if run, needs to follow along. :attr:`settled` is the
+    place to resume from, :attr:`settled_feed_ns` how far the broker has taken the feed.
     """
 
     def __init__(
@@ -130,7 +132,6 @@ class Replayer:
         self._in_flight: dict[int, _Pending] = {}
         self._order: deque[_Pending] = deque()
         self._handed: Position = START
-        self._handed_ns = 0
         self._settled_ns = 0
         self._ended = False
         self._source: Iterator[Outgoing | _Mark] | None = None
@@ -200,16 +201,13 @@ class Replayer:
         self._loop.submit(self._end)
 
     def _messages(self, start: Position) -> Iterator[Outgoing | _Mark]:
-        """What to publish from ``start`` on, hooks called; a mark for the end last."""
-        hooks = self._hooks
+        """What to publish from ``start`` on; a mark for the end last."""
         end = start
         for position, record in self._records(start):
             end = (position[0], position[1] + 1)
             out = self._outgoing(position, record)
             if out is None:
                 continue
-            for hook in hooks:
-                hook(out)
             yield out
         yield _Mark(end)
 
@@ -233,8 +231,8 @@ class Replayer:
 
     @property
     def settled_feed_ns(self) -> int:
-        """The feed time of the last record before :attr:`settled` that was published (0: none):
-        how far a follower of the feed's clock may move once the broker has taken it all."""
+        """The feed time of the last QoS 1 message acknowledged with all before it (0: none yet):
+        how far a follower of the feed's clock may move, the broker having taken it all."""
         return self._settled_ns
 
     @property
@@ -288,7 +286,7 @@ class Replayer:
     # The network thread ------------------------------------------------------------------------
     def _pump(self) -> None:
         queue, in_flight, window = self._queue, self._in_flight, self._window
-        counts = self.counts
+        counts, hooks = self.counts, self._hooks
         source = self._source
         while len(in_flight) < window:
             item: Outgoing | _Mark | None
@@ -306,6 +304,8 @@ class Replayer:
                 self._handed = item.position
                 continue
             assert isinstance(item, Outgoing)
+            for hook in hooks:
+                hook(item)
             try:
                 mid = self._publish(item)
             except (ValueError, PublishRefused) as error:  # a topic or size the client refuses
@@ -317,7 +317,6 @@ class Replayer:
             counts.bytes += len(item.payload)
             position = item.position
             self._handed = (position[0], position[1] + 1)
-            self._handed_ns = item.feed_ns
             if item.qos:
                 pending = _Pending(position, item.feed_ns)
                 in_flight[mid] = pending
