@@ -152,7 +152,7 @@ def test_recorded_messages_replay_identical_in_node_order_under_another_root(
     recording = recorder()
     nodes = ["n1", "n2", "n3"]
     sent: list[tuple[str, bytes, bool]] = []
-    with Publisher(mqtt_url) as pub:
+    with Publisher(mqtt_url, background=False) as pub:  # connected first: sent in order
         for seq in range(40):
             for node in nodes:
                 sent.append((topics.readings(node), _reading(seq), False))
@@ -203,7 +203,9 @@ def test_every_record_written_before_a_sigkill_replays(
     published: list[bytes] = []
 
     def stream() -> None:
-        with Publisher(mqtt_url, max_inflight=50) as pub:
+        # Connected before the first publish: paho then sends in order (queued before a
+        # connection, its window goes out first and the rest after, out of order).
+        with Publisher(mqtt_url, max_inflight=50, background=False) as pub:
             seq = 0
             while not stop.is_set() and seq < 50_000:
                 published.append(_reading(seq))
@@ -268,8 +270,8 @@ def test_an_interrupted_replay_resumes_and_resends_at_most_its_window(
 ) -> None:
     feed = tmp_path / "feed.egfeed"
     window = 5
-    # 400 messages, 10 ms apart: four seconds at the recorded pace.
-    messages = _write_feed(feed, topics, 200, 10_000_000)
+    # 1,000 messages, 10 ms apart: ten seconds at the recorded pace, stopped after one or two.
+    messages = _write_feed(feed, topics, 500, 10_000_000)
     state = tmp_path / "state.json"
     out = Topics(f"{topics.root.split('/')[0]}/resumed")
     collector = Collector(mqtt_url, out, filters=[f"{out.base}/#"]).start()
