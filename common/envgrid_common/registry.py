@@ -57,6 +57,12 @@ class WaterType(StrEnum):
     LAKE = "lake"
 
 
+HJ212_MN_PATTERN = r"^[0-9A-Za-z]{1,24}$"
+"""An HJ 212 MN: 24 hex characters in 2017/2025, 14 in 2005 (letters and digits seen)."""
+HJ212_PW_PATTERN = r"^[0-9A-Za-z]{6}$"
+"""An HJ 212 access password (PW): 6 characters."""
+
+
 class NodeKind(StrEnum):
     """What a node is."""
 
@@ -205,6 +211,9 @@ class Node(_Entry):
     site_id: Identifier
     kind: NodeKind = NodeKind.SENSOR
     report_interval_s: float = Field(default=60.0, gt=0)
+    # An HJ 212 data-acquisition unit (数采仪) joining through the gateway: its MN and password.
+    hj212_mn: str | None = Field(default=None, pattern=HJ212_MN_PATTERN)
+    hj212_password: str | None = Field(default=None, pattern=HJ212_PW_PATTERN)
 
 
 class Officer(_Entry):
@@ -247,9 +256,14 @@ class Registry(_Entry):
         cycle = downstream_cycle({s.id: s.downstream for s in self.sites})
         if cycle:
             raise ValueError(f"downstream links flow in a circle: {' → '.join(cycle)}")
+        mns: dict[str, str] = {}
         for node in self.nodes:
             if node.site_id not in site_ids:
                 raise ValueError(f"node {node.id}: unknown site {node.site_id}")
+            if node.hj212_mn is not None:
+                other = mns.setdefault(node.hj212_mn, node.id)
+                if other != node.id:
+                    raise ValueError(f"node {node.id}: HJ 212 MN {node.hj212_mn} is {other}'s")
         for officer in self.officers:
             if officer.cell_id not in cells:
                 raise ValueError(f"officer {officer.id}: unknown cell {officer.cell_id}")

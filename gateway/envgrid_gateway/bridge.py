@@ -42,6 +42,9 @@ class Bridge:
         self.stats.add("received")
         if inbound.redelivered:
             self.stats.add("redelivered")
+        if inbound.refused is not None:
+            self._dead_letter(inbound, inbound.refused)
+            return
         try:
             accepted = validate(self._local, inbound.topic, inbound.payload)
         except Rejected as rejected:

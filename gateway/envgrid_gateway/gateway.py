@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from envgrid_common.messages import NodeState
 from envgrid_common.netloop import NetLoop
 from envgrid_gateway.adapters import Adapter
+from envgrid_gateway.adapters.hj212 import Hj212Adapter
 from envgrid_gateway.adapters.mqtt import MqttAdapter
 from envgrid_gateway.bridge import Bridge
 from envgrid_gateway.buffer import Buffer
@@ -52,9 +53,15 @@ class Gateway:
             self._stats,
             QuietLog(logging.getLogger("envgrid.gateway.deadletter")),
         )
-        self.adapters: list[Adapter] = list(adapters or [MqttAdapter(self.settings, self.loop)])
+        self.adapters: list[Adapter] = list(adapters or self._default_adapters())
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+
+    def _default_adapters(self) -> list[Adapter]:
+        adapters: list[Adapter] = [MqttAdapter(self.settings, self.loop)]
+        if self.settings.hj212_listen:
+            adapters.append(Hj212Adapter(self.settings))
+        return adapters
 
     @property
     def stats(self) -> dict[str, int]:

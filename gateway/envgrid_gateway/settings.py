@@ -118,6 +118,50 @@ class GatewaySettings(EnvgridSettings):
         default=5000, ge=1, description="Buffered messages handed to the uplink at once"
     )
 
+    # The HJ 212 TCP listener for data-acquisition units (数采仪): adapters/hj212, docs/hj212.md.
+    # Off unless an address is set: without a device table it could only hold frames back.
+    hj212_listen: str | None = Field(
+        default=None,
+        description="HOST:PORT the HJ 212 listener binds (e.g. 0.0.0.0:5520); empty: no listener",
+    )
+    hj212_devices: Path | None = Field(
+        default=None,
+        description="YAML device table: MN → node, password, CRC mode, tolerances, units",
+    )
+    # Real loggers send a heartbeat every 120 s and real-time data every 30-300 s.
+    hj212_idle_s: float = Field(
+        default=600.0, gt=0, description="A connection silent this long is closed (node offline)"
+    )
+    hj212_frame_timeout_s: float = Field(
+        default=60.0, gt=0, description="A frame begun must be complete within this many seconds"
+    )
+    hj212_max_connections: int = Field(
+        default=1000, ge=1, description="HJ 212 connections open at once; more are refused"
+    )
+    hj212_max_per_address: int = Field(
+        default=32, ge=1, description="HJ 212 connections from one IP address; more are refused"
+    )
+    hj212_max_segment: int = Field(
+        default=1024,
+        ge=1,
+        le=9999,
+        description="Longest data segment in bytes (devices with the oversize tolerance: 9999)",
+    )
+    hj212_max_refused: int = Field(
+        default=100, ge=1, description="Refused frames in a row after which a connection is closed"
+    )
+    hj212_max_unanswered: int = Field(
+        default=256, ge=1, description="Frames a connection may have awaiting the disk buffer"
+    )
+    hj212_split_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long the packets of a split upload (PNUM/PNO) wait"
+    )
+    hj212_historical_after_s: float = Field(
+        default=1800.0,
+        ge=0,
+        description="Data whose window ended longer ago than this is marked historical",
+    )
+
     @property
     def buffer_file(self) -> Path:
         """Where the disk buffer lives."""

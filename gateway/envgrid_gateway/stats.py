@@ -25,6 +25,8 @@ _REASON_CLASSES: tuple[tuple[str, str], ...] = (
 
 def reason_class(reason: str) -> str:
     """A short class for a refusal reason, for counters (``schema`` when nothing fits)."""
+    if reason.startswith("HJ 212 "):  # the HJ 212 listener's: "HJ 212 crc_mismatch: …"
+        return "hj212_" + reason[7:].partition(":")[0]
     for needle, name in _REASON_CLASSES:
         if needle in reason:
             return name

@@ -21,6 +21,7 @@ class Inbound:
     retain: bool
     ack: Callable[[], None]
     redelivered: bool = False
+    refused: str | None = None  # already refused by the adapter (why): dead-letter it as it is
 
 
 Sink = Callable[[Inbound], None]
@@ -28,7 +29,7 @@ Sink = Callable[[Inbound], None]
 
 
 class Adapter(Protocol):
-    """A source of device messages (MQTT nodes today, HJ 212 data loggers next)."""
+    """A source of device messages (MQTT nodes, HJ 212 data loggers)."""
 
     @property
     def name(self) -> str:
