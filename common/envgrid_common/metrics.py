@@ -55,6 +55,11 @@ _CATALOGUE: tuple[Metric, ...] = (
     Metric("pm25", "µg/m³", Medium.AIR, "细颗粒物", "PM2.5", "a34004"),
     Metric("pm10", "µg/m³", Medium.AIR, "可吸入颗粒物", "PM10", "a34002"),
     Metric("tsp", "µg/m³", Medium.AIR, "总悬浮颗粒物", "TSP", "a34001"),
+    # Stack (flue-gas) monitoring, HJ 212 表 B.2: what an enterprise's CEMS reports.
+    Metric("nox", "mg/m³", Medium.AIR, "氮氧化物", "nitrogen oxides", "a21002", "03"),
+    Metric("o2", "%", Medium.AIR, "氧气含量", "oxygen (flue gas)", "a19001", "S01"),
+    Metric("dust", "mg/m³", Medium.AIR, "烟尘", "stack dust", "a34013", "01"),
+    Metric("flue_flow", "m³/s", Medium.AIR, "废气流量", "flue-gas flow", "a00000", "B02"),
     Metric("fill_level", "%", Medium.OTHER, "满溢度", "bin fill level"),
 )
 

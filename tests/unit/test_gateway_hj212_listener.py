@@ -27,7 +27,7 @@ def test_an_upload_becomes_a_reading_and_is_answered_only_once_stored() -> None:
     bridge = FakeBridge(hold=True)
     with listener(bridge) as adapter, connect(adapter) as sock:
         sock.sendall(upload(qn="20260501080000123"))
-        wait_until(lambda: bridge.topics("/readings"), 5, "a reading")
+        wait_until(lambda: bool(bridge.topics("/readings")), 5, "a reading")
         sock.settimeout(0.3)
         try:
             early = sock.recv(100)
@@ -42,7 +42,8 @@ def test_an_upload_becomes_a_reading_and_is_answered_only_once_stored() -> None:
         assert reading["values"] == {"cod": 35.2, "nh3n": 1.4}
         assert reading["flags"] == {"cod": "N"}
         statuses = bridge.topics(f"{NODE}/status")
-        assert json.loads(statuses[0].payload)["state"] == "online" and statuses[0].retain
+        assert json.loads(statuses[0].payload)["state"] == "online"
+        assert statuses[0].retain
         assert adapter.counters()["hj212_readings"] == 1
 
 
@@ -66,7 +67,8 @@ def test_a_bad_frame_is_dead_lettered_unanswered_and_the_next_one_flows() -> Non
         answer = parse_frame(read_until(sock, b"\r\n"))
         assert answer.qn == "20260501080000002"
         letters = bridge.refused()
-        assert len(letters) == 1 and letters[0].payload == bytes(bad).rstrip()
+        assert len(letters) == 1
+        assert letters[0].payload == bytes(bad).rstrip()
         assert letters[0].refused is not None
         assert letters[0].refused.startswith("HJ 212 crc_mismatch")
         assert len(bridge.topics("/readings")) == 1
@@ -84,7 +86,8 @@ def test_an_unknown_mn_is_held_pending_counted_and_not_answered() -> None:
         assert counters["hj212_pending_mns"] == 1
         assert not bridge.topics("/readings")
         letters = bridge.refused()  # the first frame, for the operator to see
-        assert len(letters) == 1 and "pending_registration" in (letters[0].refused or "")
+        assert len(letters) == 1
+        assert "pending_registration" in (letters[0].refused or "")
         assert not closed_by_peer(sock, 0.3)  # and no answer came
 
 
@@ -93,7 +96,8 @@ def test_a_wrong_password_is_refused_with_9011_pw_error() -> None:
     with listener(bridge) as adapter, connect(adapter) as sock:
         sock.sendall(upload(pw="999999"))
         answer = parse_frame(read_until(sock, b"\r\n"))
-        assert answer.cn == "9011" and answer.cp.fields["QnRtn"] == "3"
+        assert answer.cn == "9011"
+        assert answer.cp.fields["QnRtn"] == "3"
         assert not bridge.topics("/readings")
         assert "wrong_password" in (bridge.refused()[0].refused or "")
 
@@ -105,9 +109,10 @@ def test_the_crc_mode_is_learnt_per_device_and_a_pinned_one_holds() -> None:
         sock.sendall(upload(crc=CrcMode.MODBUS_LE, qn="20260501080000001"))
         answer = read_until(sock, b"\r\n")
         assert parse_frame(answer).crc_mode is CrcMode.MODBUS_LE  # answered in its own mode
-        assert table.get(MN) is not None and table.get(MN).crc is CrcMode.MODBUS_LE  # type: ignore[union-attr]
+        assert table.get(MN) is not None
+        assert table.get(MN).crc is CrcMode.MODBUS_LE  # type: ignore[union-attr]
         sock.sendall(upload(crc=CrcMode.STANDARD, qn="20260501080000002"))
-        wait_until(lambda: bridge.refused(), 5, "a refusal")
+        wait_until(lambda: bool(bridge.refused()), 5, "a refusal")
         assert "crc_mode" in (bridge.refused()[0].refused or "")
 
 
@@ -172,7 +177,8 @@ def test_connections_are_bounded_per_address_and_in_all() -> None:
         third = connect(adapter)
         assert closed_by_peer(third, 3)
         wait_until(lambda: adapter.counters()["hj212_connections"] == 2, 3, "two open")
-        assert not closed_by_peer(first, 0.2) and not closed_by_peer(second, 0.2)
+        assert not closed_by_peer(first, 0.2)
+        assert not closed_by_peer(second, 0.2)
         assert adapter.counters()["hj212_connections_refused"] == 1
         for sock in (first, second, third):
             sock.close()
@@ -195,4 +201,3 @@ def test_reading_pauses_while_too_many_frames_wait_for_the_disk() -> None:
         while data.count(b"\r\n") < 10:
             data += read_until(sock, b"\r\n")
         assert data.count(b"CN=9014") == 10
-

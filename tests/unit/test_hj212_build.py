@@ -121,5 +121,5 @@ def test_units_are_converted_and_overridable_per_device() -> None:
     assert pm_in_mg[0] == "pm25"
     assert pm_in_mg[1] == pytest.approx(24.8)
     assert to_metric("a34004", 1.0, overrides={"a34004": "°C"}) is None
-    assert to_metric("S01", 20.4) is None  # O₂ has no metric in the catalogue
+    assert to_metric("S02", 8.6) is None  # flue-gas velocity has no metric
     assert to_metric("LAMPBLACK", 6.2) is None

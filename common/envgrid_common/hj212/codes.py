@@ -39,7 +39,7 @@ _TABLE: tuple[PollutantCode, ...] = (
     PollutantCode("w21011", "101", "总磷", "total phosphorus", "mg/L", "tp"),
     PollutantCode("w22001", "080", "石油类", "petroleum", "mg/L"),
     PollutantCode("w23002", "110", "挥发酚", "volatile phenols", "mg/L"),
-    PollutantCode("a00000", "B02", "废气", "flue-gas flow", "m³/s"),
+    PollutantCode("a00000", "B02", "废气", "flue-gas flow", "m³/s", "flue_flow"),
     PollutantCode("a01001", None, "温度", "air temperature", "°C", "air_temp"),
     PollutantCode("a01002", None, "湿度", "relative humidity", "%", "humidity"),
     PollutantCode("a01006", None, "气压", "air pressure", "kPa"),
@@ -50,9 +50,9 @@ _TABLE: tuple[PollutantCode, ...] = (
     PollutantCode("a01013", "S08", "烟气压力", "flue-gas pressure", "kPa"),
     PollutantCode("a01014", "S05", "烟气湿度", "flue-gas humidity", "%"),
     PollutantCode("a01017", "S04", "烟道动压", "flue dynamic pressure", "kPa"),
-    PollutantCode("a19001", "S01", "氧气含量", "oxygen", "%"),
+    PollutantCode("a19001", "S01", "氧气含量", "oxygen", "%", "o2"),
     PollutantCode("a21001", "10", "氨", "ammonia", "mg/m³", "nh3"),
-    PollutantCode("a21002", "03", "氮氧化物", "nitrogen oxides", "mg/m³"),
+    PollutantCode("a21002", "03", "氮氧化物", "nitrogen oxides", "mg/m³", "nox"),
     PollutantCode("a21003", None, "一氧化氮", "nitric oxide", "mg/m³"),
     PollutantCode("a21004", None, "二氧化氮", "nitrogen dioxide", "mg/m³", "no2"),
     PollutantCode("a21005", "04", "一氧化碳", "carbon monoxide", "mg/m³", "co"),
@@ -62,7 +62,7 @@ _TABLE: tuple[PollutantCode, ...] = (
     PollutantCode("a34001", None, "总悬浮颗粒物", "TSP", "µg/m³", "tsp"),
     PollutantCode("a34002", None, "可吸入颗粒物", "PM10", "µg/m³", "pm10"),
     PollutantCode("a34004", None, "细颗粒物", "PM2.5", "µg/m³", "pm25"),
-    PollutantCode("a34013", "01", "烟尘", "stack dust", "mg/m³"),
+    PollutantCode("a34013", "01", "烟尘", "stack dust", "mg/m³", "dust"),
 )
 
 CODES: dict[str, PollutantCode] = {
