@@ -6,7 +6,14 @@ import json
 import time
 
 from envgrid_common.clock import utc_now
-from envgrid_common.hj212 import CrcMode, build_frame, format_time, parse_frame
+from envgrid_common.hj212 import (
+    CrcMode,
+    Edition,
+    build_frame,
+    format_time,
+    parse_frame,
+    upload_frames,
+)
 from tests.polling import wait_until
 from tests.unit.hj212_listener_support import (
     MN,
@@ -201,3 +208,77 @@ def test_reading_pauses_while_too_many_frames_wait_for_the_disk() -> None:
         while data.count(b"\r\n") < 10:
             data += read_until(sock, b"\r\n")
         assert data.count(b"CN=9014") == 10
+
+
+def split_upload(qn: str) -> list[bytes]:
+    factors = {
+        code: {"Rtd": "1.5", "Flag": "N"} for code in ("w01018", "w21003", "w21011", "w21001")
+    }
+    return upload_frames(
+        st="32",
+        cn="2011",
+        pw=PW,
+        mn=MN,
+        data_time=format_time(utc_now()),
+        factors=factors,
+        edition=Edition.HJ212_2017,
+        qn=qn,
+        ack=True,
+        max_segment=150,
+    )
+
+
+def test_split_packets_make_one_reading_answered_once_stored() -> None:
+    bridge = FakeBridge()
+    with listener(bridge) as adapter, connect(adapter) as sock:
+        packets = split_upload("20260501080000321")
+        assert len(packets) >= 3
+        for packet in reversed(packets):  # in any order
+            sock.sendall(packet)
+        answer = parse_frame(read_until(sock, b"\r\n"))
+        assert (answer.cn, answer.qn) == ("9014", "20260501080000321")
+        (reading,) = (json.loads(m.payload) for m in bridge.topics("/readings"))
+        assert set(reading["values"]) == {"cod", "nh3n", "tp", "tn"}
+
+
+def test_a_split_upload_left_incomplete_is_dead_lettered_after_its_timeout() -> None:
+    bridge = FakeBridge()
+    with listener(bridge, hj212_split_timeout_s=0.3) as adapter, connect(adapter) as sock:
+        sock.sendall(split_upload("20260501080000322")[0])
+        wait_until(lambda: bool(bridge.refused()), 5, "the split timeout")
+        assert (bridge.refused()[0].refused or "").startswith("HJ 212 split_timeout")
+        assert not bridge.topics("/readings")
+
+
+def test_an_edition_the_device_is_not_set_to_is_refused() -> None:
+    bridge = FakeBridge()
+    table = devices(editions=frozenset({Edition.HJ212_2025}))
+    with listener(bridge, table) as adapter, connect(adapter) as sock:
+        sock.sendall(upload(edition=Edition.HJ212_2017))
+        wait_until(lambda: bool(bridge.refused()), 5, "a refusal")
+        assert "unexpected_edition" in (bridge.refused()[0].refused or "")
+
+
+def test_a_2005_upload_is_answered_with_its_qn_in_cp_and_answers_from_devices_counted() -> None:
+    bridge = FakeBridge()
+    with listener(bridge) as adapter, connect(adapter) as sock:
+        old = build_frame(
+            st="32",
+            cn="2051",
+            pw=PW,
+            mn=MN,
+            qn="20260501080000555",
+            flag=1,
+            cp=f"DataTime={format_time(utc_now())};011-Avg=30.0,011-Flag=N",
+        )
+        sock.sendall(old)
+        answer = parse_frame(read_until(sock, b"\r\n"))
+        assert answer.cn == "9014"
+        assert answer.cp.fields["QN"] == "20260501080000555"
+        result = build_frame(
+            st="91", cn="9012", pw=PW, mn=MN, qn="20260501080000556", cp="ExeRtn=1"
+        )
+        sock.sendall(result)
+        wait_until(lambda: adapter.counters().get("hj212_cn_9012") == 1, 5, "9012 counted")
+        (reading,) = (json.loads(m.payload) for m in bridge.topics("/readings"))
+        assert reading["values"] == {"cod": 30.0}
