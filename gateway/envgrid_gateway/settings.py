@@ -150,8 +150,11 @@ class GatewaySettings(EnvgridSettings):
     hj212_max_refused: int = Field(
         default=100, ge=1, description="Refused frames in a row after which a connection is closed"
     )
+    # As many as the MQTT side holds (gateway_receive_maximum): each is one frame in memory.
     hj212_max_unanswered: int = Field(
-        default=256, ge=1, description="Frames a connection may have awaiting the disk buffer"
+        default=10000,
+        ge=1,
+        description="Frames awaiting the disk buffer; beyond it no connection is read",
     )
     hj212_split_timeout_s: float = Field(
         default=30.0, gt=0, description="How long the packets of a split upload (PNUM/PNO) wait"
