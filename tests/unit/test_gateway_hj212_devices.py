@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from envgrid_common.hj212 import CrcMode, Edition, Tolerance
+from envgrid_common.hj212 import CrcMode, Edition, Tolerance, crc_modbus
 from envgrid_common.registry import Node
-from envgrid_gateway.adapters.hj212 import DeviceTable
+from envgrid_gateway.adapters.hj212 import Device, DeviceTable
 
 TABLE = """
 devices:
@@ -52,9 +52,9 @@ def test_a_pinned_crc_is_not_relearnt_and_an_auto_one_is_learnt_once(tmp_path: P
     assert stack is not None
     assert farm is not None
     assert not table.learn_crc(stack, CrcMode.STANDARD)
-    assert table.learn_crc(farm, CrcMode.MODBUS_BE)
-    assert table.learn_crc(farm, CrcMode.MODBUS_BE)
-    assert not table.learn_crc(farm, CrcMode.STANDARD)
+    assert table.learn_crc(farm, CrcMode.MODBUS_BE, b"plain")
+    assert table.learn_crc(farm, CrcMode.MODBUS_BE, b"plain")
+    assert not table.learn_crc(farm, CrcMode.STANDARD, b"plain")
 
 
 @pytest.mark.parametrize(
@@ -96,3 +96,20 @@ def test_registry_nodes_stay_valid_without_hj212_fields() -> None:
     assert node.hj212_password is None
     with pytest.raises(ValueError, match="hj212_password"):
         Node(id="n1", site_id="s1", hj212_mn="A1", hj212_password="short")
+
+
+def test_a_modbus_crc_of_two_equal_bytes_teaches_no_byte_order() -> None:
+    table = DeviceTable([Device("A1", "n1", "123456")])
+    device = table.get("A1")
+    assert device is not None
+    symmetric = next(s for n in range(5000) if _equal_bytes(crc_modbus(s := b"x%d" % n)))
+    assert table.learn_crc(device, CrcMode.MODBUS_BE, symmetric)
+    assert device.crc is None  # not learnt: it fits both orders
+    assert table.learn_crc(device, CrcMode.MODBUS_LE, b"plain")
+    assert device.crc is CrcMode.MODBUS_LE
+    assert table.learn_crc(device, CrcMode.MODBUS_BE, symmetric)  # still fits
+    assert not table.learn_crc(device, CrcMode.MODBUS_BE, b"plain")
+
+
+def _equal_bytes(value: int) -> bool:
+    return value >> 8 == value & 0xFF

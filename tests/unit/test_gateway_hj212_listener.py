@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 from envgrid_common.clock import utc_now
 from envgrid_common.hj212 import (
@@ -113,7 +114,17 @@ def test_the_crc_mode_is_learnt_per_device_and_a_pinned_one_holds() -> None:
     bridge = FakeBridge()
     table = devices()
     with listener(bridge, table) as adapter, connect(adapter) as sock:
-        sock.sendall(upload(crc=CrcMode.MODBUS_LE, qn="20260501080000001"))
+        # A CRC of two equal bytes fits both byte orders (1 in 256): take one that does not.
+        candidates = (
+            upload(
+                crc=CrcMode.MODBUS_LE,
+                qn="20260501080000001",
+                data_time=format_time(utc_now() - timedelta(seconds=n)),
+            )
+            for n in range(50)
+        )
+        first = next(frame for frame in candidates if frame[-6:-4] != frame[-4:-2])
+        sock.sendall(first)
         answer = read_until(sock, b"\r\n")
         assert parse_frame(answer).crc_mode is CrcMode.MODBUS_LE  # answered in its own mode
         assert table.get(MN) is not None

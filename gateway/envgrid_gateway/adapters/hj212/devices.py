@@ -11,10 +11,17 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from envgrid_common.hj212 import CrcMode, Edition, Tolerance
+from envgrid_common.hj212 import CrcMode, Edition, Tolerance, crc_modbus
 from envgrid_common.messages import Identifier
 from envgrid_common.registry import HJ212_MN_PATTERN, HJ212_PW_PATTERN, Node
 from envgrid_common.validation import describe
+
+_MODBUS = frozenset((CrcMode.MODBUS_LE, CrcMode.MODBUS_BE))
+
+
+def _symmetric(value: int) -> bool:
+    return value >> 8 == value & 0xFF
+
 
 Mn = Annotated[str, Field(pattern=HJ212_MN_PATTERN)]
 Password = Annotated[str, Field(pattern=HJ212_PW_PATTERN)]
@@ -101,13 +108,19 @@ class DeviceTable:
         """The device with this MN, or None (not registered)."""
         return self._by_mn.get(mn)
 
-    def learn_crc(self, device: Device, mode: CrcMode) -> bool:
-        """Remember an auto device's CRC mode; False if it is pinned or known as another."""
+    def learn_crc(self, device: Device, mode: CrcMode, segment: bytes = b"") -> bool:
+        """Remember an auto device's CRC mode; False if it is pinned or known as another.
+
+        A CRC-16/MODBUS whose two bytes are equal reads the same in either byte order (1 frame
+        in 256): such a frame fits either MODBUS mode and teaches nothing.
+        """
+        ambiguous = mode in _MODBUS and _symmetric(crc_modbus(segment))
         with self._lock:
             if device.crc is None:
-                device.crc = mode
+                if not ambiguous:
+                    device.crc = mode
                 return True
-            return device.crc is mode
+            return device.crc is mode or (ambiguous and device.crc in _MODBUS)
 
     @property
     def tolerance(self) -> Tolerance:

@@ -141,7 +141,7 @@ class Session:
         if device.editions and frame.edition not in device.editions:
             expected = ", ".join(sorted(e.value for e in device.editions))
             return f"unexpected_edition: {frame.edition.value}, device set to {expected}"
-        if not self.hub.devices.learn_crc(device, frame.crc_mode):
+        if not self.hub.devices.learn_crc(device, frame.crc_mode, frame.segment):
             assert device.crc is not None
             return (
                 f"crc_mode: the CRC checks as {frame.crc_mode.value}, the device's is "
@@ -160,7 +160,8 @@ class Session:
 
     def _upload(self, device: Device, frame: Frame, raw: bytes) -> None:
         hub = self.hub
-        answer = required_answer(frame, crc=frame.crc_mode)
+        # In the device's own mode (a MODBUS CRC of equal bytes fits both byte orders).
+        answer = required_answer(frame, crc=device.crc or frame.crc_mode)
         if frame.cn not in READING_COMMANDS:
             if frame.cn in HEARTBEATS:
                 hub.stats.add("hj212_heartbeats")
