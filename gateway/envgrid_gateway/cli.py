@@ -84,7 +84,12 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(settings.gateway_switch_interval_ms / 1000)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    gateway.start()
+    try:
+        gateway.start()
+    except RuntimeError as error:  # e.g. the HJ 212 listener's address is taken
+        log.error("%s", error)
+        gateway.stop(drain_timeout_s=0)
+        return 2
     print(f"envgrid gateway {gateway.settings.gateway_id} running; Ctrl-C stops", flush=True)
     stopped.wait()
     gateway.stop()
