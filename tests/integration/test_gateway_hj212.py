@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from envgrid_common.hj212 import build_frame, parse_frame
+from envgrid_common.clock import utc_now
+from envgrid_common.hj212 import build_frame, format_time, parse_frame
 from envgrid_common.messages import GatewayStatus, NodeStatus, Reading
 from envgrid_gateway.adapters.hj212 import Hj212Adapter
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
 from tests.integration.test_gateway_support import gateway_settings
+from tests.integration.test_ingest_support import count, ingest_settings, rows, running, seed_nodes
 from tests.mqtt_clients import Collector
 from tests.polling import wait_until
 from tests.unit.hj212_listener_support import MN, NODE, PW, closed_by_peer, read_until, upload
 
+WATER = {"w01018": {"Rtd": "35.2", "Flag": "N"}, "w21003": {"Rtd": "1.4"}}
 DEVICES = f"""
 devices:
   - mn: "{MN}"
@@ -161,3 +166,29 @@ def test_connections_beyond_the_bound_are_refused_and_oversize_frames_dead_lette
     assert "oversize" in collector.dead_letters(settings.gateway_id)[0]["reason"]
     assert gateway.stats["hj212_connections_refused"] == 1
     json.dumps(gateway.stats)  # the counters travel in the gateway status as they are
+
+
+def test_frames_are_stored_in_the_cloud_once_with_flags_and_a_late_backlog_historical(
+    settings: GatewaySettings, gateway: Gateway, migrated_url: str, mqtt_url: str
+) -> None:
+    seed_nodes(migrated_url, [NODE])
+    cloud = ingest_settings(migrated_url, mqtt_url, settings.uplink_topics)
+    now = utc_now().replace(microsecond=0)
+    live = upload(qn="20260501080000001", data_time=format_time(now), factors=WATER)
+    backlog = upload(
+        cn="2061",
+        qn="20260501080000002",
+        data_time=format_time(now - timedelta(hours=5)),
+        factors={"w01018": {"Avg": "41.0", "Flag": "D"}},
+    )
+    with running(cloud), listener(gateway) as sock:
+        for frame in (live, live, backlog):
+            sock.sendall(frame)
+            read_until(sock, b"\r\n")
+        wait_until(lambda: count(migrated_url, "readings") >= 2, 15, "two rows stored")
+        time.sleep(0.5)  # the duplicate, had it been stored, would be by now
+        stored = rows(migrated_url, "SELECT vals, flags, historical FROM readings ORDER BY ts")
+    assert stored == [
+        ({"cod": 41.0}, {"cod": "D"}, True),
+        ({"cod": 35.2, "nh3n": 1.4}, {"cod": "N"}, False),
+    ]
