@@ -10,6 +10,7 @@ from envgrid_common.clock import utc_now
 from envgrid_common.hj212 import (
     CrcMode,
     Edition,
+    Tolerance,
     build_frame,
     format_time,
     parse_frame,
@@ -293,3 +294,37 @@ def test_a_2005_upload_is_answered_with_its_qn_in_cp_and_answers_from_devices_co
         wait_until(lambda: adapter.counters().get("hj212_cn_9012") == 1, 5, "9012 counted")
         (reading,) = (json.loads(m.payload) for m in bridge.topics("/readings"))
         assert reading["values"] == {"cod": 30.0}
+
+
+def long_upload() -> bytes:
+    codes = ("w01018", "w21003", "w21011", "w21001", "w01001", "w00000")
+    factors = {c: {"Rtd": "1.5", "Min": "1.0", "Max": "2.0", "Flag": "N"} for c in codes}
+    factors.update({f"e1{n:02d}01": {"Rtd": "1.0", "Flag": "N"} for n in range(40)})
+    (frame,) = upload_frames(
+        st="32",
+        cn="2011",
+        pw=PW,
+        mn=MN,
+        data_time=format_time(utc_now()),
+        factors=factors,
+        edition=Edition.HJ212_2017,
+        qn="20260501080000777",
+        ack=True,
+        max_segment=9999,
+    )
+    assert len(frame) > 1100
+    return frame
+
+
+def test_a_long_frame_passes_only_for_a_device_allowed_oversize() -> None:
+    bridge = FakeBridge()
+    with listener(bridge) as adapter, connect(adapter) as sock:
+        sock.sendall(long_upload())
+        wait_until(lambda: bool(bridge.refused()), 5, "a refusal")
+        assert "oversize" in (bridge.refused()[0].refused or "")
+    bridge = FakeBridge()
+    table = devices(tolerance=Tolerance.OVERSIZE)
+    with listener(bridge, table) as adapter, connect(adapter) as sock:
+        sock.sendall(long_upload())
+        assert parse_frame(read_until(sock, b"\r\n")).cn == "9014"
+        assert not bridge.refused()

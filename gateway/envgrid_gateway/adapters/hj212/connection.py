@@ -109,6 +109,8 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The peer went (or we closed): a truncated frame is kept, its nodes go offline."""
+        if self.session is not None and not self.session.closed:
+            self.hub.stats.add("hj212_closed_by_device")
         self._finish()
 
     def _finish(self) -> None:

@@ -47,8 +47,12 @@ class Session:
         self._send = send
         self._clock = clock
         s = hub.settings
+        # Until a frame says which device this is, frame as its table allows some device to.
+        allowed = hub.devices.tolerance
+        oversize = bool(allowed & Tolerance.OVERSIZE)
         self.framer = StreamFramer(
-            tolerance=hub.devices.tolerance & Tolerance.LENGTH, max_segment=s.hj212_max_segment
+            tolerance=allowed & Tolerance.LENGTH,
+            max_segment=MAX_SEGMENT_TOLERATED if oversize else s.hj212_max_segment,
         )
         self._splits = SplitReassembler(timeout_s=s.hj212_split_timeout_s)
         self._device: Device | None = None  # the last registered device seen here
@@ -155,8 +159,10 @@ class Session:
         self._device = device
         # This connection's device may miscount lengths or exceed 1024 bytes: frame it so.
         self.framer.tolerance = device.tolerance
-        if device.tolerance & Tolerance.OVERSIZE:
-            self.framer.max_segment = MAX_SEGMENT_TOLERATED
+        oversize = bool(device.tolerance & Tolerance.OVERSIZE)
+        self.framer.max_segment = (
+            MAX_SEGMENT_TOLERATED if oversize else self.hub.settings.hj212_max_segment
+        )
 
     def _upload(self, device: Device, frame: Frame, raw: bytes) -> None:
         hub = self.hub
