@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -14,14 +15,23 @@ import pytest
 from envgrid_common.clock import utc_now
 from envgrid_common.hj212 import build_frame, format_time, parse_frame
 from envgrid_common.messages import GatewayStatus, NodeStatus, Reading
-from envgrid_gateway.adapters.hj212 import Hj212Adapter
+from envgrid_gateway.adapters.hj212 import Hj212Adapter, connection
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
 from tests.integration.test_gateway_support import gateway_settings
 from tests.integration.test_ingest_support import count, ingest_settings, rows, running, seed_nodes
 from tests.mqtt_clients import Collector
 from tests.polling import wait_until
-from tests.unit.hj212_listener_support import MN, NODE, PW, closed_by_peer, read_until, upload
+from tests.unit.hj212_listener_support import (
+    MN,
+    NODE,
+    PW,
+    FakeBridge,
+    closed_by_peer,
+    read_until,
+    upload,
+)
+from tests.unit.hj212_listener_support import listener as bare_listener
 
 WATER = {"w01018": {"Rtd": "35.2", "Flag": "N"}, "w21003": {"Rtd": "1.4"}}
 DEVICES = f"""
@@ -192,3 +202,23 @@ def test_frames_are_stored_in_the_cloud_once_with_flags_and_a_late_backlog_histo
         ({"cod": 41.0}, {"cod": "D"}, True),
         ({"cod": 35.2, "nh3n": 1.4}, {"cod": "N"}, False),
     ]
+
+
+def test_a_client_that_never_reads_its_answers_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No broker needed, but slow for a unit test: the kernel's buffers fill first.
+    monkeypatch.setattr(connection, "MAX_WRITE_BUFFER", 4096)
+    bridge = FakeBridge()
+    with bare_listener(bridge) as adapter:
+        assert adapter.address is not None
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # before connect: small window
+        sock.connect(adapter.address)
+        frames = b"".join(upload(qn=f"202605010800{n:05d}") for n in range(2000))
+        sock.settimeout(10)
+        with contextlib.suppress(OSError):
+            for _ in range(10):
+                sock.sendall(frames)
+                if adapter.counters().get("hj212_closed_not_reading"):
+                    break
+        wait_until(lambda: adapter.counters().get("hj212_closed_not_reading") == 1, 10, "closed")
+        sock.close()
