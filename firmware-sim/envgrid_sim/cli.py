@@ -16,6 +16,7 @@ from envgrid_common.signals import Incident
 from envgrid_sim.camera import cli as camera_cli
 from envgrid_sim.camera.fleet import BURN_HELP, BurnIncident, CameraFleet, FleetOptions, parse_burn
 from envgrid_sim.clips import cli as clips_cli
+from envgrid_sim.hj212 import cli as hj212_cli
 from envgrid_sim.node import china_now
 from envgrid_sim.scenario import Scenario, load_scenario, scenarios
 from envgrid_sim.settings import SimSettings
@@ -89,9 +90,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--list", action="store_true", help="print the scenario's sites and nodes, then exit"
     )
     parser.set_defaults(handler=run)
-    extras = parser.add_subparsers(dest="sim_command", metavar="{clips,camera}", required=False)
+    extras = parser.add_subparsers(
+        dest="sim_command", metavar="{clips,camera,hj212}", required=False
+    )
     clips_cli.register(extras)
     camera_cli.register(extras)
+    hj212_cli.register(extras)
 
 
 def settings_from(args: argparse.Namespace) -> SimSettings:
