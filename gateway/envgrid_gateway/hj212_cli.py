@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from typing import IO, Any
 
 import orjson
 
+from envgrid_common.clock import utc_now
 from envgrid_common.hj212 import (
     EXPLANATIONS,
     CrcMode,
@@ -21,6 +24,7 @@ from envgrid_common.hj212 import (
     Tolerance,
     parse_frame,
 )
+from envgrid_gateway import hj212_replay
 
 _CRC_CHOICES = ("auto", *(mode.value for mode in CrcMode))
 
@@ -29,7 +33,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add ``hj212`` and its ``check``."""
     parser = commands.add_parser(
         "hj212",
-        help="HJ 212 tools: check a file of frames",
+        help="HJ 212 tools: check a file of frames, replay it to a listener",
         description="Tools for HJ 212 (2005/2017/2025) data-acquisition units.",
     )
     tools = parser.add_subparsers(dest="hj212_command", required=True, metavar="TOOL")
@@ -66,6 +70,64 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "-q", "--quiet", action="store_true", help="print refused frames and the summary only"
     )
     check.set_defaults(handler=run_check)
+    replay = tools.add_parser(
+        "replay",
+        help="stream a file of frames to a listener over TCP and count its answers",
+        description=(
+            "Send the frames of FILE (one a line, as check reads them) to an HJ 212 listener "
+            "over TCP, one connection per MN as the devices held them, at the pace the lines' "
+            "time-stamp prefixes recorded or as fast as possible; read the answers (9014 for "
+            "uploads that ask for one), then print a summary: frames sent, answered, and what "
+            "the codec here accepts or refuses, by reason. Exit status: 0 sent, 1 some lines "
+            "could not be sent or answers are missing, 2 unreadable file or bad options."
+        ),
+    )
+    replay.add_argument("file", type=Path, metavar="FILE", help="frames, one a line ('-': stdin)")
+    replay.add_argument("--to", required=True, metavar="HOST:PORT", help="the listener")
+    replay.add_argument(
+        "--pace",
+        choices=("recorded", "max"),
+        default="max",
+        help="recorded: as the time prefixes of the lines say (lines without one at once); "
+        "max: as fast as possible (default)",
+    )
+    replay.add_argument(
+        "--speed", type=float, default=1.0, metavar="N", help="recorded pace N times faster (1)"
+    )
+    replay.add_argument(
+        "--one-connection",
+        action="store_true",
+        help="send every frame over one connection (default: one per MN)",
+    )
+    replay.add_argument(
+        "--retime",
+        default="0",
+        metavar="DAYS",
+        help="shift the times (QN, DataTime, ...) of frames that check by DAYS whole days, "
+        "re-computing their CRC; 'yesterday': move the log's first day to yesterday, so an "
+        "archive older than the gateway's plausibility window is stored (default 0)",
+    )
+    replay.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="after the last frame, wait up to SECONDS for missing answers (10)",
+    )
+    replay.add_argument(
+        "--progress",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between progress lines (5; 0: none)",
+    )
+    replay.add_argument(
+        "--json", metavar="OUT", help="also write the summary as one JSON object to OUT ('-')"
+    )
+    replay.add_argument(
+        "-v", "--verbose", action="store_true", help="print every frame sent and answer read"
+    )
+    replay.set_defaults(handler=run_replay)
 
 
 @dataclass
@@ -236,3 +298,80 @@ def run_check(args: argparse.Namespace) -> int:
             json_out.flush()
     _say(summary.text(), text_out)
     return 0 if not summary.refused else 1
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--to {text!r}: expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """Send ``args.file`` to ``args.to``; 0 all sent and answered, 1 not, 2 bad input."""
+    try:
+        host, port = _address(args.to)
+        if args.speed <= 0:
+            raise ValueError("--speed must be positive")
+        retime = None if args.retime == "yesterday" else int(args.retime)
+    except ValueError as error:
+        _say(f"envgrid hj212 replay: {error}", sys.stderr)
+        return 2
+    try:
+        if str(args.file) == "-":
+            raw = list(read_lines(sys.stdin.buffer))
+        else:
+            with args.file.open("rb") as source:
+                raw = list(read_lines(source))
+    except OSError as error:
+        _say(f"envgrid hj212 replay: {error}", sys.stderr)
+        return 2
+    lines = list(hj212_replay.read_replay(raw))
+    if retime is None:
+        retime = hj212_replay.days_to_yesterday(lines, utc_now())
+    if retime:
+        lines = list(hj212_replay.read_replay(raw, retime_days=retime))
+        _say(f"replay: times moved {retime} days later (CRC re-computed)", sys.stdout)
+    if args.pace == "recorded" and not any(line.at for line in lines):
+        _say("replay: no line has a time prefix: sending as fast as possible", sys.stdout)
+    stats = asyncio.run(_replay(args, host, port, lines))
+    _say(stats.text(), sys.stdout)
+    if args.json:
+        blob = orjson.dumps(stats.as_json()) + b"\n"
+        if args.json == "-":
+            sys.stdout.buffer.write(blob)
+            sys.stdout.flush()
+        else:
+            Path(args.json).write_bytes(blob)
+    complete = not stats.not_sent and stats.answered >= stats.wanting_answer
+    return 0 if complete else 1
+
+
+async def _replay(
+    args: argparse.Namespace, host: str, port: int, lines: list[hj212_replay.ReplayLine]
+) -> hj212_replay.ReplayStats:
+    replayer = hj212_replay.Replayer(
+        host,
+        port,
+        per_mn=not args.one_connection,
+        recorded_pace=args.pace == "recorded",
+        speed=args.speed,
+        on_event=(lambda text: _say(text, sys.stdout)) if args.verbose else None,
+    )
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(args.progress)
+            replayer.stats.elapsed_s = time.monotonic() - started
+            _say(replayer.stats.progress(len(lines)), sys.stdout)
+
+    started = time.monotonic()
+    reporter = asyncio.create_task(report()) if args.progress > 0 else None
+    try:
+        await replayer.send(lines)
+        await replayer.wait_answers(args.wait)
+    finally:
+        if reporter is not None:
+            reporter.cancel()
+        await replayer.close()
+    return replayer.stats
