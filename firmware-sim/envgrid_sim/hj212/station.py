@@ -81,7 +81,7 @@ class VirtualStation:
         self.schedule = schedule
         self.clock = clock
         self.link = link
-        self.backlog = backlog or Backlog()
+        self.backlog = backlog if backlog is not None else Backlog()
         self.counters = StationCounters()
         self._qns = QnStamps()
         self._work = asyncio.Event()  # the producer made an upload, or an answer came
