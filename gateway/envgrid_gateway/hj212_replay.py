@@ -258,7 +258,8 @@ class Replayer:
         self.stats = ReplayStats()
         self._links: dict[str, _Link] = {}
         self._failed: set[str] = set()
-        self._waiting: dict[str, int] = {}  # QN → frames sent with it that want an answer
+        # Frames sent that want an answer: (MN, CN, QN), oldest first.
+        self._waiting: list[tuple[str, str, str | None]] = []
         self._answered = asyncio.Event()
         self._started = 0.0
 
@@ -311,12 +312,15 @@ class Replayer:
             return
         self.stats.answers[frame.cn] += 1
         qn = frame.qn or frame.cp.fields.get("QN")
-        if frame.cn in _ANSWERS and qn is not None and self._waiting.get(qn, 0) > 0:
-            self._waiting[qn] -= 1
-            if not self._waiting[qn]:
-                del self._waiting[qn]
-            self.stats.answered += 1
-            self._answered.set()
+        if frame.cn in _ANSWERS:
+            # Answers name the QN; a 2005-era one may name only the command (CN in CP).
+            cn = frame.cp.fields.get("CN")
+            for index, (mn, sent_cn, sent_qn) in enumerate(self._waiting):
+                if mn == frame.mn and (sent_qn == qn if qn else sent_cn == cn):
+                    del self._waiting[index]
+                    self.stats.answered += 1
+                    self._answered.set()
+                    break
         self._say(f"answer {frame.cn} MN={frame.mn} QN={qn}")
 
     async def _pace(self, line: ReplayLine, first: datetime | None) -> datetime | None:
@@ -359,9 +363,9 @@ class Replayer:
                 continue
             stats.sent += 1
             stats.bytes_sent += len(payload)
-            if line.wants_answer and line.qn:
+            if line.frame is not None and line.wants_answer:
                 stats.wanting_answer += 1
-                self._waiting[line.qn] = self._waiting.get(line.qn, 0) + 1
+                self._waiting.append((line.frame.mn, line.frame.cn, line.qn))
             self._say(
                 f"sent line {line.number}: "
                 + (f"CN={line.frame.cn} MN={line.frame.mn}" if line.frame else f"MN={line.mn}")

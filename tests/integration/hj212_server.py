@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from dataclasses import dataclass, field
 
 from envgrid_common.hj212 import Frame, FrameError, StreamFramer, parse_frame, required_answer
@@ -68,3 +69,23 @@ class TinyPlatform:
                     if answer is not None and self.answering:
                         writer.write(answer)
         writer.close()
+
+
+class PlatformThread:
+    """A :class:`TinyPlatform` on an event loop of its own thread (for code that runs its own)."""
+
+    def __init__(self) -> None:
+        self.platform = TinyPlatform()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> TinyPlatform:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.platform.start(), self._loop).result(10)
+        return self.platform
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.platform.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
