@@ -1,6 +1,8 @@
 """HJ 212 frames parsed per second on one core, against baselines measured in the same run.
 
-Part 1 of the issue-13 benchmark (the codec alone; through the gateway comes with the listener).
+Part 1 of the issue-13 benchmark (the codec alone); with ``--gateway``, part 2 follows:
+sustained frames/s from 300 TCP connections through the gateway to committed rows, against the
+MQTT path in the same run (``bench/hj212_gateway.py`` says how).
 The load is the real platform log ``../shared/data/hj212/real-2016-08-24-00.h212`` (9,455
 lines, 2005 era, 261 bytes a frame on average) when it is there, else generated 2017 frames
 of the same size. Every case goes over the same lines, one after another in this process, and
@@ -16,7 +18,7 @@ in wall time). Cases alternate, ``--repeat`` times; the table gives the median a
 (split)  baseline: a bare ``re.split`` of each line on ``;`` and ``,`` (the least any parser
          does to look at a frame's items; nothing checked, nothing built).
 
-Run: ``.venv/bin/python -m bench.hj212 [--repeat 5] [--generated]``.
+Run: ``.venv/bin/python -m bench.hj212 [--repeat 5] [--generated] [--gateway]``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import platform
 import re
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -169,13 +172,23 @@ def timed(run: Callable[[Any], int], load: Any) -> float:
     return count / (time.process_time() - start)
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the cases alternately and print each run and the summary."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=5, help="runs of each case")
     parser.add_argument("--generated", action="store_true", help="generated frames only")
+    parser.add_argument(
+        "--gateway",
+        action="store_true",
+        help="part 2: through the gateway to PostgreSQL, with the MQTT path in the same run",
+    )
+    parser.add_argument("--connections", type=int, default=300, help="TCP units (part 2)")
+    parser.add_argument("--frames", type=int, default=100, help="frames per unit (part 2)")
+    parser.add_argument(
+        "--stall-s", type=float, default=60.0, help="part 2: give up when nothing commits this long"
+    )
     args = parser.parse_args(argv)
     log = None if args.generated else _real_log()
     if log is not None:
@@ -216,10 +229,41 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"parse {verdict} the goal of {GOAL:,} frames/s on one core")
     for baseline in ("json", "split"):
         print(f"ratio parse / {baseline}: {medians['parse'] / medians[baseline]:.2f}")
-    return {f"{case}_rate": rate for case, rate in medians.items()} | {
+    results: dict[str, Any] = {f"{case}_rate": rate for case, rate in medians.items()} | {
         "ratio_json": medians["parse"] / medians["json"],
         "ratio_split": medians["parse"] / medians["split"],
     }
+    if args.gateway:
+        results["gateway"] = _part_two(args)
+    return results
+
+
+def _part_two(args: argparse.Namespace) -> dict[str, Any]:
+    # Imported here: part 1 needs neither a broker nor a database.
+    from bench import hj212_gateway
+    from bench.support import bench_database, exit_on_sigterm
+    from envgrid_cli.services.mosquitto import MosquittoBroker
+
+    exit_on_sigterm()
+    print()
+    print(
+        f"part 2: {args.connections} units × {args.frames} frames through the gateway "
+        "to committed rows, and the MQTT path in the same run",
+        flush=True,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="envgrid-bench-hj212-") as tmp,
+        bench_database("envgrid_bench_hj212") as db,
+        MosquittoBroker(Path(tmp) / "broker") as broker,
+    ):
+        return hj212_gateway.run(
+            broker,
+            db,
+            Path(tmp),
+            connections=args.connections,
+            per_device=args.frames,
+            stall_s=args.stall_s,
+        )
 
 
 if __name__ == "__main__":
