@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 import psycopg
+import yaml
 from pydantic import Field
 
 from envgrid_cli.demo_accounts import Account, ensure_accounts
@@ -27,10 +28,12 @@ from envgrid_cli.services.ports import free_port, wait_for_port
 from envgrid_cli.services.postgres import EmbeddedPostgres, stop_server
 from envgrid_cli.sql import load
 from envgrid_common.settings import EnvgridSettings, default_data_dir
+from envgrid_sim.scenario import Hj212Spec
 
 log = logging.getLogger("envgrid.demo")
 DEMO_DATABASE = "envgrid"
 GATEWAY_ID = "gateway-luxi"
+HJ212_PORT = 5520  # the gateway's HJ 212 listener, where the enterprise's 数采仪 connects
 
 
 class DemoSettings(EnvgridSettings):
@@ -111,6 +114,7 @@ class Demo:
     postgres: EmbeddedPostgres | None = None
     components: list[Component] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
+    hj212_address: str = ""
 
     @property
     def parts(self) -> list[Part]:
@@ -126,8 +130,9 @@ class Demo:
             self.postgres = EmbeddedPostgres(data / "postgres", self.settings.stop_timeout_s)
             database_url = _ensure_database(self.postgres.start())
         township_url, cloud_url = self._brokers(data)
-        self._prepare_database(database_url)
+        stations = self._prepare_database(database_url)
         api_port = _port_or_free(self.settings.api_port)
+        self.hj212_address = f"127.0.0.1:{_port_or_free(HJ212_PORT)}"
         common = {"ENVGRID_TOPIC_ROOT": self.settings.topic_root}
         logs = data / "logs"
         cloud_env = {
@@ -149,6 +154,8 @@ class Demo:
                     "ENVGRID_UPLINK_MQTT_URL": cloud_url,
                     "ENVGRID_GATEWAY_ID": GATEWAY_ID,
                     "ENVGRID_GATEWAY_BUFFER_PATH": str(data / "gateway" / "buffer.sqlite"),
+                    "ENVGRID_HJ212_LISTEN": self.hj212_address,
+                    "ENVGRID_HJ212_DEVICES": str(self._device_table(data, stations)),
                 },
                 logs / "gateway.log",
             ),
@@ -157,6 +164,15 @@ class Demo:
                 ["sim", "--interval", str(self.interval), "--data-dir", str(data / "sim")],
                 {**common, "ENVGRID_MQTT_URL": township_url},
                 logs / "sim.log",
+            ),
+            *(
+                Component(
+                    f"hj212 {station.node.id}",
+                    _station_command(station, self.hj212_address),
+                    common,
+                    logs / f"hj212-{station.node.id}.log",
+                )
+                for station in stations
             ),
         ]
         for component in self.components:
@@ -185,16 +201,27 @@ class Demo:
         self.brokers.append(_broker_part("cloud broker", cloud))
         return township.url, cloud.url
 
-    def _prepare_database(self, database_url: str) -> None:
+    def _prepare_database(self, database_url: str) -> tuple[Hj212Spec, ...]:
+        """Migrate, load the township (with its HJ 212 enterprise); return its HJ 212 stations."""
         from envgrid_cloud.db.migrate import migrate
         from envgrid_cloud.registry.store import upsert_registry
         from envgrid_sim.scenarios.luxi import luxi_scenario
 
         migrate(database_url)
-        registry = luxi_scenario(report_interval_s=self.interval).registry
+        scenario = luxi_scenario(report_interval_s=self.interval, hj212=True)
+        registry = scenario.registry
         with psycopg.connect(database_url) as conn:
             upsert_registry(conn, registry)
         self.accounts = ensure_accounts(database_url, self.settings.data_dir, registry.officers)
+        return scenario.hj212
+
+    def _device_table(self, data: Path, stations: tuple[Hj212Spec, ...]) -> Path:
+        """The gateway's HJ 212 device table: the registry's nodes that carry an MN."""
+        path = data / "gateway" / "hj212-devices.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nodes = [s.node.model_dump(mode="json", exclude_defaults=True) for s in stations]
+        path.write_text(yaml.safe_dump({"nodes": nodes}, allow_unicode=True), encoding="utf-8")
+        return path
 
     def stop(self) -> None:
         """Simulator, gateway, cloud (its ingest drains while the database is up), brokers, PG."""
@@ -204,6 +231,30 @@ class Demo:
             part.stop(timeout_s)
         if self.postgres is not None:
             self.postgres.stop()
+
+
+def _station_command(station: Hj212Spec, address: str) -> list[str]:
+    """``envgrid sim hj212`` for one enterprise's 数采仪, connecting to the gateway."""
+    assert station.node.hj212_mn is not None
+    assert station.node.hj212_password is not None
+    return [
+        "sim",
+        "hj212",
+        "--to",
+        address,
+        "--mn",
+        station.node.hj212_mn,
+        "--password",
+        station.node.hj212_password,
+        "--source",
+        station.source,
+        "--edition",
+        station.edition,
+        "--crc",
+        station.crc,
+        "--rtd-interval",
+        f"{station.node.report_interval_s:g}",
+    ]
 
 
 def _broker_part(name: str, broker: Broker) -> BrokerPart:
@@ -247,6 +298,7 @@ def run(args: argparse.Namespace) -> int:
             f"  web API        http://127.0.0.1:{api_port}/api/v1  (docs: /docs, /healthz)\n"
             f"  township MQTT  {township_url}  (nodes publish here: envgrid/v1/nodes/…)\n"
             f"  cloud MQTT     {cloud_url}\n"
+            f"  HJ 212         {demo.hj212_address}  (数采仪 connect here over TCP)\n"
             f"  logs           {settings.data_dir / 'logs'}\n"
             f"{describe_accounts(demo.accounts)}\n"
             "Press Ctrl-C to stop; data stays for the next start.",

@@ -53,6 +53,25 @@ class CameraSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Hj212Spec:
+    """One enterprise's online monitor whose 数采仪 speaks HJ 212 to the gateway over TCP.
+
+    Its node carries the MN and password (``hj212_mn``, ``hj212_password``); ``source`` is
+    what it watches (``effluent`` or ``flue_gas``), ``edition`` and ``crc`` how it speaks.
+    """
+
+    node: Node
+    label_zh: str
+    source: str = "effluent"
+    edition: str = "2017"
+    crc: str = "standard"
+
+    def __post_init__(self) -> None:
+        if self.node.hj212_mn is None or self.node.hj212_password is None:
+            raise ValueError(f"node {self.node.id}: an HJ 212 station needs an MN and password")
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """A township to simulate: the registry the cloud imports, and the nodes to run."""
 
@@ -61,6 +80,7 @@ class Scenario:
     registry: Registry
     specs: tuple[NodeSpec, ...]
     cameras: tuple[CameraSpec, ...] = ()
+    hj212: tuple[Hj212Spec, ...] = ()
     _sites: dict[str, Site] = field(init=False, repr=False, compare=False)
     _cells: dict[str, GridCell] = field(init=False, repr=False, compare=False)
 
@@ -69,10 +89,11 @@ class Scenario:
         object.__setattr__(self, "_sites", sites)
         object.__setattr__(self, "_cells", {c.id: c for c in self.registry.cells})
         declared = [s.node for s in self.specs] + [c.node for c in self.cameras]
+        declared += [h.node for h in self.hj212]
         if declared != list(self.registry.nodes):
             raise ValueError(
-                f"scenario {self.name}: sensor then camera specs must match the registry's "
-                "nodes 1:1"
+                f"scenario {self.name}: sensor, camera then HJ 212 specs must match the "
+                "registry's nodes 1:1"
             )
         for camera in self.cameras:
             if camera.node.kind is not NodeKind.CAMERA:
@@ -100,7 +121,7 @@ class Scenario:
 
     def limited(self, count: int) -> Scenario:
         """The first ``count`` sensor nodes, taken in turn from each category so every kind
-        runs; every camera stays."""
+        runs; every camera and HJ 212 station stays."""
         if count < 1:
             raise ValueError("a scenario needs at least one node")
         by_category: dict[SiteCategory, list[NodeSpec]] = {}
@@ -114,10 +135,12 @@ class Scenario:
         registry = Registry(
             cells=self.registry.cells,
             sites=self.registry.sites,
-            nodes=tuple(s.node for s in specs) + tuple(c.node for c in self.cameras),
+            nodes=tuple(s.node for s in specs)
+            + tuple(c.node for c in self.cameras)
+            + tuple(h.node for h in self.hj212),
             officers=self.registry.officers,
         )
-        return Scenario(self.name, self.title, registry, specs, self.cameras)
+        return Scenario(self.name, self.title, registry, specs, self.cameras, self.hj212)
 
 
 class ScenarioFactory(Protocol):

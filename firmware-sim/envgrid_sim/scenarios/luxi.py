@@ -23,7 +23,7 @@ from envgrid_common.registry import (
 )
 from envgrid_common.registry import SiteCategory as Cat
 from envgrid_common.signals import CATEGORY_PROFILES
-from envgrid_sim.scenario import CameraSpec, NodeSpec, Scenario
+from envgrid_sim.scenario import CameraSpec, Hj212Spec, NodeSpec, Scenario
 
 COUNTY = GridCell(id="luxi-county", level=GridLevel.COUNTY, name="芦溪县")
 TOWNSHIP = GridCell(id="luxi", level=GridLevel.TOWNSHIP, name="芦溪镇", parent_id=COUNTY.id)
@@ -154,6 +154,16 @@ _FIELDS: tuple[tuple[_SitePlan, str, tuple[str, ...], str], ...] = (
 )
 
 
+# An enterprise with an online monitor at its wastewater outfall (an existing instrument):
+# its 数采仪 speaks HJ 212-2017 to the gateway's listener, with this MN and password.
+_ENTERPRISE = _SitePlan(
+    "industry-01", "芦溪电瓷制造有限公司", Cat.INDUSTRIAL, "fenglin-g2", 114.0423, 27.6212
+)
+ENTERPRISE_MN = "36012300A89000160000A101"
+ENTERPRISE_PASSWORD = "580117"
+ENTERPRISE_RTD_INTERVAL_S = 30.0  # its RtdInterval: a real-time upload every 30 s
+
+
 def _cells() -> tuple[GridCell, ...]:
     cells = [COUNTY, TOWNSHIP]
     for slug, (name, groups) in _VILLAGES.items():
@@ -212,9 +222,33 @@ def _camera_sites(report_interval_s: float) -> tuple[list[Site], list[CameraSpec
     return sites, cameras
 
 
-def luxi_scenario(report_interval_s: float = 5.0, *, cameras: bool = False) -> Scenario:
+def _enterprise_site() -> tuple[Site, Hj212Spec]:
+    plan = _ENTERPRISE
+    site = Site(
+        id=f"luxi-{plan.slug}",
+        name=plan.name,
+        category=plan.category,
+        cell_id=f"luxi-{plan.cell}",
+        lon=plan.lon,
+        lat=plan.lat,
+    )
+    node = Node(
+        id=f"{site.id}-effluent",
+        site_id=site.id,
+        kind=NodeKind.SENSOR,
+        report_interval_s=ENTERPRISE_RTD_INTERVAL_S,
+        hj212_mn=ENTERPRISE_MN,
+        hj212_password=ENTERPRISE_PASSWORD,
+    )
+    return site, Hj212Spec(node, f"{plan.name}废水总排口在线监测")
+
+
+def luxi_scenario(
+    report_interval_s: float = 5.0, *, cameras: bool = False, hj212: bool = False
+) -> Scenario:
     """芦溪镇: 17 sites and 22 sensor nodes, each reporting every ``report_interval_s``; with
-    ``cameras``, also a farmland site watched by a camera node (for straw-burning detection)."""
+    ``cameras``, also a farmland site watched by a camera node (for straw-burning detection);
+    with ``hj212``, also an enterprise whose outfall monitor speaks HJ 212 to the gateway."""
     sites: list[Site] = []
     specs: list[NodeSpec] = []
     for plan in _SITES:
@@ -245,10 +279,19 @@ def luxi_scenario(report_interval_s: float = 5.0, *, cameras: bool = False) -> S
                 )
             )
     field_sites, camera_specs = _camera_sites(report_interval_s) if cameras else ([], [])
+    stations: list[Hj212Spec] = []
+    if hj212:
+        enterprise, station = _enterprise_site()
+        field_sites.append(enterprise)
+        stations.append(station)
     registry = Registry(
         cells=_cells(),
         sites=tuple(sites + field_sites),
-        nodes=tuple(s.node for s in specs) + tuple(c.node for c in camera_specs),
+        nodes=tuple(s.node for s in specs)
+        + tuple(c.node for c in camera_specs)
+        + tuple(h.node for h in stations),
         officers=_officers(),
     )
-    return Scenario("luxi", "芦溪镇 (芦溪县)", registry, tuple(specs), tuple(camera_specs))
+    return Scenario(
+        "luxi", "芦溪镇 (芦溪县)", registry, tuple(specs), tuple(camera_specs), tuple(stations)
+    )
