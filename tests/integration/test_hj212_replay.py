@@ -13,6 +13,7 @@ from envgrid_cli.main import main
 from envgrid_common.hj212 import CrcMode, Edition, build_frame, make_flag
 from envgrid_gateway.hj212_replay import Replayer, read_replay
 from tests.integration.hj212_server import PlatformThread, TinyPlatform
+from tests.polling import wait_until
 from tests.unit.hj212_data import REAL_LOG, needs_real_log
 
 
@@ -132,9 +133,11 @@ def test_the_real_platform_log_is_sent_whole(tmp_path: Path) -> None:
                 str(summary),
             ]
         )
+        result = orjson.loads(summary.read_bytes())
+        # The platform may still be reading the last bytes when the replay has closed.
+        wait_until(lambda: len(platform.frames) >= result["checked_ok"], 20, "the last frames")
         received = len(platform.frames)
         errors = [error.reason.value for error in platform.errors]
-    result = orjson.loads(summary.read_bytes())
     lines = len(REAL_LOG.read_bytes().splitlines())
     assert result["lines"] == result["sent"] == lines
     refused = sum(result["checked_refused"].values())
