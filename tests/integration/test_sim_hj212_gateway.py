@@ -1,6 +1,6 @@
 """The virtual 数采仪 against the gateway's real HJ 212 listener (on the machine's Mosquitto):
-its uploads become readings upstream and each is answered once stored, in every edition and
-CRC mode, split or not; a flue-gas stack's factors map to the stack metrics."""
+its backlog of an hour becomes historical readings upstream, each answered once stored, in
+every edition and CRC mode, split or not; a flue-gas stack's factors map to the stack metrics."""
 
 from __future__ import annotations
 
@@ -74,8 +74,8 @@ def _run(
     identity = Identity(
         st=SYSTEM_CODES[kind], mn=MN, pw=PW, edition=edition, crc=crc, max_segment=max_segment
     )
-    # 30 s real-time data at 600×: an upload every 50 ms; the station's clock is real time.
-    clock = StationClock(china_now(), 600.0)
+    # An hour's backlog at 600× (real-time data every 50 ms), never ahead of the present.
+    clock = StationClock(china_now() - timedelta(hours=1), 600.0, cap=china_now)
     station = VirtualStation(
         identity,
         StationValues(MN, factors_of(kind), seed=5),
@@ -129,6 +129,7 @@ def test_station_uploads_become_readings_answered_once_stored(
     )
     got = _readings(collector, settings)
     assert {"cod", "nh3n", "ph", "flow"} <= set(got[0].values)
+    assert got[0].historical  # an hour late: the backlog after an outage
     assert all(flag == "N" for flag in (got[0].flags or {}).values())
     assert station.counters.resent == 0
     assert not collector.dead_letters(settings.gateway_id)

@@ -57,6 +57,18 @@ def test_station_clock_runs_at_its_speed() -> None:
         StationClock(T0, speed=0)
 
 
+def test_a_capped_clock_races_through_its_backfill_then_keeps_real_time() -> None:
+    ticks = [0.0]
+    present = T0 + timedelta(minutes=30)
+    clock = StationClock(T0, speed=60, monotonic=lambda: ticks[0], cap=lambda: present)
+    ticks[0] = 10.0  # 10 minutes of backfill sent in 10 s
+    assert clock.now() == T0 + timedelta(minutes=10)
+    assert clock.real_seconds(T0 + timedelta(minutes=11)) == pytest.approx(1.0)
+    ticks[0] = 60.0  # caught up: never ahead of the present
+    assert clock.now() == present
+    assert clock.real_seconds(present + timedelta(seconds=30)) == pytest.approx(30.0)
+
+
 def test_realtime_values_are_deterministic_and_flagged() -> None:
     one, two = _values().realtime(T0, modern=True), _values().realtime(T0, modern=True)
     assert one == two

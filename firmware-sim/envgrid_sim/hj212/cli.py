@@ -75,11 +75,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         + ")",
     )
     parser.add_argument(
+        "--backfill",
+        type=float,
+        default=0.0,
+        metavar="HOURS",
+        help="start the unit's clock HOURS in the past: it sends that history (late, as after "
+        "an outage) at --speed, then keeps real time (0)",
+    )
+    parser.add_argument(
         "--speed",
         type=float,
-        default=1.0,
+        default=60.0,
         metavar="N",
-        help="run the unit's clock N times faster than real time (1); DataTimes follow it",
+        help="how much faster than real time the --backfill history is sent (60)",
     )
     parser.add_argument(
         "--split-at",
@@ -139,7 +147,10 @@ def station_from(args: argparse.Namespace) -> VirtualStation:
         max_segment=args.split_at,
         heartbeat_interval_s=round(args.heartbeat),
     )
-    clock = StationClock(china_now(), args.speed)
+    if args.backfill < 0 or args.speed <= 0:
+        raise ValueError("--backfill must be 0 or more hours, --speed positive")
+    start = china_now() - timedelta(hours=args.backfill)
+    clock = StationClock(start, args.speed, cap=china_now)
     cadence = Cadence(
         realtime=timedelta(seconds=args.rtd_interval),
         minute=timedelta(minutes=args.min_interval),

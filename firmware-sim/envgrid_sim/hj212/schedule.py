@@ -15,13 +15,20 @@ MIN_INTERVALS_MIN = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
 
 
 class StationClock:
-    """Wall time that runs ``speed`` times faster than real time from ``start``."""
+    """Wall time that runs ``speed`` times faster than real time from ``start``.
+
+    With ``cap`` (the real clock), it never runs ahead of the present: a station started in
+    the past (``start`` hours ago) races through that backlog at ``speed`` and then keeps
+    real time, as a 数采仪 catching up after an outage does. Without it (tests against a
+    fake platform), it keeps running fast.
+    """
 
     def __init__(
         self,
         start: datetime,
         speed: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        cap: Callable[[], datetime] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -29,14 +36,22 @@ class StationClock:
         self.speed = speed
         self._monotonic = monotonic
         self._origin = monotonic()
+        self._cap = cap
+
+    def _fast(self) -> datetime:
+        return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
 
     def now(self) -> datetime:
         """The station's current time."""
-        return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
+        fast = self._fast()
+        return fast if self._cap is None else min(fast, self._cap())
 
     def real_seconds(self, until: datetime) -> float:
         """Real seconds to wait until the station's clock reads ``until`` (0 if past)."""
-        return max(0.0, (until - self.now()).total_seconds() / self.speed)
+        fast = self._fast()
+        if self._cap is not None and fast >= (present := self._cap()):
+            return max(0.0, (until - present).total_seconds())
+        return max(0.0, (until - fast).total_seconds() / self.speed)
 
 
 @dataclass(frozen=True, slots=True)
