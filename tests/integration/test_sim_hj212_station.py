@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 
+from envgrid_cli.main import main
 from envgrid_common.hj212 import CrcMode, Edition, SplitReassembler, build_frame, parse_time
 from envgrid_sim.hj212.backlog import Backlog
 from envgrid_sim.hj212.compose import Identity
@@ -18,7 +19,7 @@ from envgrid_sim.hj212.readings import StationValues
 from envgrid_sim.hj212.schedule import Cadence, Schedule, StationClock
 from envgrid_sim.hj212.station import LinkOptions, VirtualStation
 from envgrid_sim.node import china_now
-from tests.integration.hj212_server import TinyPlatform
+from tests.integration.hj212_server import PlatformThread, TinyPlatform
 
 MN = "010000A8900016F000169DC0"
 # 30 s real-time data at 600× speed: one upload every 50 ms, a minute window every second.
@@ -239,3 +240,19 @@ async def test_host_requests_get_9011_then_9012(platform: TinyPlatform) -> None:
     assert {f.qn for f in platform.frames[:2]} == {"20260301120000000"}
     assert platform.frames[0].cp.fields["QnRtn"] == "1"
     assert platform.frames[1].cp.fields["ExeRtn"] == "1"
+
+
+def test_the_command_sends_its_backfill_and_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    with PlatformThread() as platform:
+        argv = ["sim", "hj212", "--to", f"127.0.0.1:{platform.port}", "--mn", MN]
+        argv += ["--password", "123456", "--edition", "2025", "--crc", "modbus-be"]
+        argv += ["--backfill", "0.1", "--speed", "600", "--duration", "3"]
+        assert main(argv) == 0
+        frames = list(platform.frames)
+    out = capsys.readouterr().out
+    assert f"hj212 {MN}: ST=32 edition 2025 crc modbus-be" in out
+    # Six minutes of history at 600× go out within the run: about 12 real-time uploads.
+    realtime = [f for f in frames if f.cn == "2011"]
+    assert len(realtime) >= 10
+    assert {(f.edition, f.crc_mode) for f in frames} == {(Edition.HJ212_2025, CrcMode.MODBUS_BE)}
+    assert "answered" in out.splitlines()[-1]
