@@ -11,6 +11,7 @@ import pytest
 from envgrid_common.messages import DetectionKind
 from envgrid_edge.camera.events import RegionScorer
 from envgrid_edge.camera.verifier import default_verifier, still_score
+from envgrid_edge.camera.verifier.backbone import Backbone
 from envgrid_edge.camera.verifier.colour import flame_mask, is_greyscale, rule_fractions
 from envgrid_edge.camera.verifier.features import handcrafted
 from envgrid_edge.camera.verifier.head import CLASSES, SoftmaxHead
@@ -110,9 +111,50 @@ def test_verifier_scores_a_flame_box_above_the_field() -> None:
 
 def test_a_deep_model_without_its_backbone_is_refused() -> None:
     model = flame_model()
-    deep = VerifierModel("deep", model.threshold, model.colour, model.grey)
-    with pytest.raises(ValueError, match="backbone"):
-        Verifier(deep)
+    for family in ("deep", "deep+hand"):
+        deep = VerifierModel(family, model.threshold, model.colour, model.grey)
+        with pytest.raises(ValueError, match="backbone"):
+            Verifier(deep)
+
+
+class LeftHeavyBackbone(Backbone):
+    """A stand-in backbone whose two 'features' are the mean brightness of the left and right
+    thirds, so a mirrored view gives different features."""
+
+    def __init__(self) -> None:  # no network to load
+        pass
+
+    def features(self, bgr: np.ndarray) -> np.ndarray:
+        third = bgr.shape[1] // 3
+        left, right = bgr[:, :third].mean() / 255.0, bgr[:, -third:].mean() / 255.0
+        return np.array([left, right], dtype=np.float32)
+
+
+def two_view_model(views: tuple[str, ...]) -> VerifierModel:
+    """A deep+hand model on the stand-in backbone: fire rises with the left third's brightness."""
+    n = 2 + handcrafted(field()).shape[0]
+    weights = np.zeros((n, len(CLASSES)))
+    weights[0, CLASSES.index("fire")] = 8.0
+    head = SoftmaxHead(np.zeros(n), np.ones(n), weights, np.array([0.0, -4.0, -6.0]))
+    return VerifierModel("deep+hand", 0.5, head, head, views=views)
+
+
+def test_test_time_views_average_the_whole_and_the_mirrored_region() -> None:
+    frame = field()
+    frame[:, : frame.shape[1] // 3] = 255  # a bright left edge
+    one = Verifier(two_view_model(("whole",)), LeftHeavyBackbone())
+    mirrored = Verifier(
+        VerifierModel("deep+hand", 0.5, one.model.colour, one.model.grey, views=("flip",)),
+        LeftHeavyBackbone(),
+    )
+    both = Verifier(two_view_model(("whole", "flip")), LeftHeavyBackbone())
+    whole_p, flip_p = np.array(one.probabilities(frame)), np.array(mirrored.probabilities(frame))
+    assert whole_p[1] > flip_p[1]  # the bright side moved right: less 'fire' for this head
+    assert np.allclose(both.probabilities(frame), (whole_p + flip_p) / 2)
+    features = both.features(frame)
+    assert len(features) == 2
+    assert features[0][0] == pytest.approx(features[1][1])  # left and right swapped
+    assert np.array_equal(features[0][2:], features[1][2:])  # handcrafted: computed once
 
 
 def write_model(path: Path, threshold: float, grey_threshold: float) -> None:
@@ -143,6 +185,18 @@ def test_the_grey_head_is_shifted_onto_the_colour_threshold(tmp_path: Path) -> N
     # A grey frame at the grey head's own threshold (0.7) must land on the colour one (0.3).
     moved = logit(1 - shifted[0]) - logit(1 - raw[0])
     assert moved == pytest.approx(logit(0.3) - logit(0.7))
+
+
+def test_views_are_read_from_the_file_and_default_to_the_whole_region(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    write_model(path, 0.5, 0.5)
+    assert load_model(path).views == ("whole",)
+    data = dict(np.load(path))
+    np.savez(path, **(data | {"views": np.array(["whole", "flip"])}))
+    assert load_model(path).views == ("whole", "flip")
+    np.savez(path, **(data | {"views": np.array(["whole", "upside-down"])}))
+    with pytest.raises(ValueError, match="views"):
+        load_model(path)
 
 
 def test_unknown_feature_family_is_refused(tmp_path: Path) -> None:

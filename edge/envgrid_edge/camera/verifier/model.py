@@ -13,17 +13,25 @@ from envgrid_edge.camera.verifier.head import SoftmaxHead
 MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
 DEFAULT_MODEL = MODEL_DIR / "verifier.npz"
 DEFAULT_BACKBONE = MODEL_DIR / "lite0-features.onnx"
-FAMILIES = ("hand", "deep")
+FAMILIES = ("hand", "deep", "deep+hand")
+# Test-time views of a region whose probabilities are averaged: as it is, and mirrored left-right.
+VIEWS = ("whole", "flip")
 
 
 @dataclass(frozen=True)
 class VerifierModel:
     """What the training script wrote: feature family, two heads and one threshold."""
 
-    family: str  # "hand" (colour/texture/edge features) or "deep" (EfficientNet-Lite0 pooled)
+    family: str  # "hand" (colour/texture/edge), "deep" (EfficientNet-Lite0 pooled) or both
     threshold: float  # fire-or-smoke score at and above which a frame is flagged
     colour: SoftmaxHead
     grey: SoftmaxHead  # for greyscale/IR frames, shifted so ``threshold`` means the same there
+    views: tuple[str, ...] = ("whole",)  # test-time views, their probabilities averaged
+
+    @property
+    def uses_backbone(self) -> bool:
+        """True when the features include the EfficientNet-Lite0 ones."""
+        return "deep" in self.family.split("+")
 
 
 def _logit(p: float) -> float:
@@ -38,6 +46,9 @@ def load_model(path: Path = DEFAULT_MODEL) -> VerifierModel:
         if family not in FAMILIES:
             raise ValueError(f"{path}: unknown feature family {family!r}")
         threshold = float(data["threshold"])
+        views = tuple(str(v) for v in data["views"]) if "views" in data.files else ("whole",)
+        if not views or set(views) - set(VIEWS):
+            raise ValueError(f"{path}: unknown test-time views {views!r}")
 
         def head(prefix: str) -> SoftmaxHead:
             return SoftmaxHead(
@@ -53,4 +64,4 @@ def load_model(path: Path = DEFAULT_MODEL) -> VerifierModel:
         # this puts the grey head's own out-of-fold threshold onto the colour threshold.
         shift = _logit(threshold) - _logit(float(data["grey_threshold"]))
         grey.bias[0] -= shift
-    return VerifierModel(family=family, threshold=threshold, colour=colour, grey=grey)
+    return VerifierModel(family=family, threshold=threshold, colour=colour, grey=grey, views=views)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from envgrid_common.messages import DetectionKind
 from envgrid_edge.camera.events import Box, Frame
@@ -29,7 +30,7 @@ class Verifier:
     """Scores whole frames or boxes; one instance per thread (the ONNX net keeps state per call)."""
 
     def __init__(self, model: VerifierModel, backbone: Backbone | None = None) -> None:
-        if model.family == "deep" and backbone is None:
+        if model.uses_backbone and backbone is None:
             raise ValueError("this model needs the EfficientNet-Lite0 backbone")
         self.model = model
         self._backbone = backbone
@@ -43,13 +44,28 @@ class Verifier:
         """(negative, fire, smoke) probabilities for ``box`` of ``frame`` (whole frame if None)."""
         region = crop(frame, box)
         head = self.model.grey if is_greyscale(region) else self.model.colour
-        if self.model.family == "deep":
-            assert self._backbone is not None
-            features = self._backbone.features(region)
-        else:
-            features = handcrafted(region)
-        p = head.probabilities(features)
+        p = np.mean([head.probabilities(f) for f in self.features(region)], axis=0)
         return float(p[0]), float(p[FIRE]), float(p[SMOKE])
+
+    def features(self, region: Frame) -> list[npt.NDArray[np.float32]]:
+        """One feature vector per test-time view of the region (backbone first, then handcrafted).
+
+        The handcrafted features are computed once: they do not depend on left or right (colour
+        histograms, pattern counts, edge statistics, top/bottom brightness), and training used
+        the unmirrored image's for both views.
+        """
+        parts = self.model.family.split("+")
+        hand = handcrafted(region) if "hand" in parts else None
+        out = []
+        for view in self.model.views:
+            image = region if view == "whole" else np.ascontiguousarray(region[:, ::-1])
+            vector = []
+            if self._backbone is not None and "deep" in parts:
+                vector.append(self._backbone.features(image))
+            if hand is not None:
+                vector.append(hand)
+            out.append(np.concatenate(vector))
+        return out
 
     def score(self, frame: Frame, box: Box | None = None) -> dict[DetectionKind, float]:
         """Per-kind scores in 0..1 (RegionScorer)."""
@@ -82,5 +98,5 @@ def default_verifier(
 ) -> Verifier:
     """A new Verifier from the committed model (loading takes ~0.1 s; reuse it per thread)."""
     model = load_model(model_path)
-    backbone = Backbone(backbone_path) if model.family == "deep" else None
+    backbone = Backbone(backbone_path) if model.uses_backbone else None
     return Verifier(model, backbone)
