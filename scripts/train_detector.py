@@ -4,19 +4,21 @@
     scripts/train_detector.py --pool ../shared/data/detection-train \
         --backbone edge/envgrid_edge/camera/model/lite0-features.onnx \
         --out edge/envgrid_edge/camera/model/verifier.npz [--cache /tmp/verifier-features.npz] \
-        [--explore]
+        [--compare [--explore] | --candidate NAME] [--fpr-steps 0.05,0.1]
 
 Reads only the training pool (never ../shared/data/detection, the evaluation set). Deterministic:
-fixed seeds, fixed fold assignment, full-batch gradient descent. Candidates compared by 5-fold
-grouped cross-validation (groups: fire-8 clips joined with dHash near-duplicates, so frames of
-one clip never sit on both sides of a split): softmax heads on handcrafted features,
-EfficientNet-Lite0 pooled features, or both side by side; trained on the images and their mirror
-images, scored on one view or the mean of two (test-time augmentation); with extra weight on CCTV
-negatives and on colour-hard negatives. ``--explore`` adds the second round's other candidates
-(centre crops, seeded photometric/JPEG/blur augmentation, other l2 and class weights). The chosen
-candidate (rule: choose(), declared in the model's MODEL.md) is refitted on the whole pool,
-twice — once on colour images, once on the same images made grey (the night/IR path) — and one
-fire-or-smoke threshold is fixed from the colour head's out-of-fold scores (choose_threshold).
+fixed seeds, fixed fold assignment, full-batch gradient descent. By default it cross-validates
+and writes the committed model (EfficientNet-Lite0 pooled features, softmax head; threshold at
+out-of-fold FPR 0.05). ``--compare`` runs the second round (MODEL.md): candidates compared by
+5-fold grouped cross-validation (groups: fire-8 clips joined with dHash near-duplicates, so
+frames of one clip never sit on both sides of a split) — softmax heads on handcrafted features,
+backbone features or both side by side; trained on the images and their mirror images, scored
+on one view or the mean of two (test-time augmentation); extra weight on CCTV negatives and on
+colour-hard negatives — and writes the one its declared rule (choose) picks; ``--explore`` adds
+centre crops, seeded photometric/JPEG/blur augmentation and other l2 and class weights. The
+written candidate is refitted on the whole pool, twice — once on colour images, once on the same
+images made grey (the night/IR path) — and one fire-or-smoke threshold is fixed from the colour
+head's out-of-fold scores (choose_threshold).
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ SEED = 12
 FOLDS = 5
 DHASH_NEAR = 10  # bits: frames this close are treated as the same scene for the split
 TARGET_RECALL = 0.85
-FPR_STEPS = (0.03, 0.05, 0.10)  # threshold rule: the strictest that keeps recall ≥ TARGET_RECALL
+# Threshold rule: the strictest out-of-fold FPR that keeps recall ≥ TARGET_RECALL. The committed
+# model's (first round); the second round's comparison declared a stricter first step.
+FPR_STEPS = (0.05, 0.10)
+COMPARE_FPR_STEPS = (0.03, 0.05, 0.10)
 MAX_PASSES = 3  # backbone passes per call a candidate may cost (the pipeline calls ~1–2×/s)
 MIN_GAIN = 0.005  # mean-of-three AUC a candidate must add to replace the first model
 HARD_FLAME = 0.03  # a web negative with this share of flame-rule pixels is "colour-hard"
@@ -308,14 +313,16 @@ def threshold_for_fpr(scores: Matrix, pos: npt.NDArray[np.bool_], fpr: float) ->
     return float(np.nextafter(neg[allowed], np.inf)) if allowed < len(neg) else 0.0
 
 
-def choose_threshold(scores: Matrix, pos: npt.NDArray[np.bool_]) -> tuple[float, str]:
-    """The strictest out-of-fold FPR of FPR_STEPS whose recall is still ≥ TARGET_RECALL (margin
+def choose_threshold(
+    scores: Matrix, pos: npt.NDArray[np.bool_], steps: tuple[float, ...] = FPR_STEPS
+) -> tuple[float, str]:
+    """The strictest out-of-fold FPR of ``steps`` whose recall is still ≥ TARGET_RECALL (margin
     for scenes harder than the pool's); the loosest step if none keeps it."""
-    for target in FPR_STEPS:
+    for target in steps:
         thr = threshold_for_fpr(scores, pos, target)
         if recall_at(scores, pos, thr)[0] >= TARGET_RECALL:
             return thr, f"out-of-fold FPR ≤ {target} (recall there ≥ {TARGET_RECALL})"
-    return thr, f"out-of-fold FPR ≤ {FPR_STEPS[-1]}"
+    return thr, f"out-of-fold FPR ≤ {steps[-1]}"
 
 
 def auc(scores: Matrix, pos: npt.NDArray[np.bool_]) -> float:
@@ -462,11 +469,12 @@ def report(
     items: list[Item],
     y: npt.NDArray[np.int64],
     hard: npt.NDArray[np.bool_],
+    steps: tuple[float, ...] = FPR_STEPS,
 ) -> dict[str, float]:
     """Print and return grouped-CV figures of a candidate (fire-or-smoke = 1 − P(negative))."""
     score = 1.0 - probs[:, 0]
     pos = y != 0
-    thr, rule = choose_threshold(score, pos)
+    thr, rule = choose_threshold(score, pos, steps)
     rec, fpr = recall_at(score, pos, thr)
     cctv_neg = np.array([it.source == "fire8-cctv" for it in items])
     web_neg = (y == 0) & ~cctv_neg
@@ -482,7 +490,7 @@ def report(
         + figures["auc_vs_cctv_negatives"]
         + figures["auc_vs_colour_hard_negatives"]
     ) / 3
-    for target in FPR_STEPS:
+    for target in COMPARE_FPR_STEPS:
         figures[f"recall_at_fpr_{target:.2f}"] = recall_at(
             score, pos, threshold_for_fpr(score, pos, target)
         )[0]
@@ -544,15 +552,40 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="the model file to write")
     parser.add_argument("--cache", type=Path, help="reuse/store extracted features here")
     parser.add_argument(
-        "--explore", action="store_true", help="also the second round's other candidates"
+        "--compare",
+        action="store_true",
+        help="cross-validate the second round's candidates and write the one its rule chooses",
+    )
+    parser.add_argument(
+        "--explore", action="store_true", help="with --compare: also the other candidates"
+    )
+    parser.add_argument(
+        "--candidate",
+        metavar="NAME",
+        default=CANDIDATES[0].name,
+        help="without --compare: the candidate to cross-validate and write (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fpr-steps",
+        help="threshold rule: out-of-fold FPR targets, strictest first (default "
+        f"{','.join(map(str, FPR_STEPS))}; {','.join(map(str, COMPARE_FPR_STEPS))} with --compare)",
     )
     args = parser.parse_args()
+    steps = (
+        tuple(float(t) for t in args.fpr_steps.split(","))
+        if args.fpr_steps
+        else (COMPARE_FPR_STEPS if args.compare else FPR_STEPS)
+    )
     cv2.setNumThreads(1)
     np.random.seed(SEED)
 
     items = read_pool(args.pool)
     y = np.array([it.label for it in items], dtype=np.int64)
     candidates = CANDIDATES + (EXPLORE if args.explore else [])
+    if not args.compare:
+        candidates = [c for c in CANDIDATES + EXPLORE if c.name == args.candidate]
+        if not candidates:
+            raise SystemExit(f"no candidate named {args.candidate!r}")
     backbone = Backbone(args.backbone)
     feats = extract(items, backbone, args.cache, feature_keys(candidates, grey=False) | {"hand"})
     groups = groups_of(items, [int(h) for h in feats["dhash"]])
@@ -570,18 +603,20 @@ def main() -> None:
     oof: dict[Candidate, Matrix] = {}
     for c in candidates:
         oof[c] = out_of_fold(c, feats, y, folds, sample_weights(c, items, y, hard))
-        results[c] = report(f"{c.name} [{c.passes} passes]", oof[c], items, y, hard)
+        results[c] = report(f"{c.name} [{c.passes} passes]", oof[c], items, y, hard, steps)
     print("\nmean of the three AUCs (web, CCTV, colour-hard negatives):")
     for c in sorted(results, key=lambda c: -results[c]["mean3_auc"]):
         print(f"  {results[c]['mean3_auc']:.4f}  {c.name} [{c.passes} passes]")
-    best = choose(results)
+    best = choose(results) if args.compare else candidates[0]
     print(f"\nchosen: {best.name}")
 
-    threshold, rule = choose_threshold(1.0 - oof[best][:, 0], y != 0)
+    threshold, rule = choose_threshold(1.0 - oof[best][:, 0], y != 0, steps)
     feats = extract(items, backbone, args.cache, feature_keys([best], grey=True) | set(feats))
     weights = sample_weights(best, items, y, hard)
     grey_probs = out_of_fold(best, feats, y, folds, weights, grey=True)
-    grey_fig = report(f"{best.name}, grey/IR path (images made grey)", grey_probs, items, y, hard)
+    grey_fig = report(
+        f"{best.name}, grey/IR path (images made grey)", grey_probs, items, y, hard, steps
+    )
 
     def refit(grey: bool) -> SoftmaxHead:
         xs = [matrix(feats, best.family, v, grey) for v in best.train]
