@@ -16,6 +16,7 @@ from envgrid_gateway.settings import GatewaySettings
 log = logging.getLogger("envgrid.gateway.hj212")
 
 _TICK_S = 0.5  # how often idle connections, slow frames and split uploads are looked at
+_MIN_BACKLOG = 128  # connections the kernel queues for accept(), at least
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -86,7 +87,14 @@ class Hj212Adapter:
         assert hub is not None
         host, port = self._bind
         self._server = await self._loop.create_server(
-            lambda: Connection(hub, self._connections), host, port, reuse_address=True
+            lambda: Connection(hub, self._connections),
+            host,
+            port,
+            reuse_address=True,
+            # asyncio's default of 100 lets a township's units, reconnecting together after
+            # an outage, overflow the accept queue: the kernel drops their handshakes and they
+            # wait 1, 3, 7 s for SYN retries (some got a reset). The kernel caps it at somaxconn.
+            backlog=max(_MIN_BACKLOG, self._settings.hj212_max_connections),
         )
         bound = self._server.sockets[0].getsockname()
         self.address = (str(bound[0]), int(bound[1]))
