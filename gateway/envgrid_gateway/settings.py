@@ -156,6 +156,13 @@ class GatewaySettings(EnvgridSettings):
         ge=1,
         description="Frames awaiting the disk buffer; beyond it no connection is read",
     )
+    # A device waits for its 9014 (stop-and-wait) and sees a stall as silence; a healthy
+    # buffer stores a frame within milliseconds, even under load.
+    hj212_stall_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Frames waiting this long for the disk buffer, none stored: a stall (logged)",
+    )
     hj212_split_timeout_s: float = Field(
         default=30.0, gt=0, description="How long the packets of a split upload (PNUM/PNO) wait"
     )

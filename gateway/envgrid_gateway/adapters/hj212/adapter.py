@@ -107,6 +107,8 @@ class Hj212Adapter:
             now = time.monotonic()
             for connection in list(self._connections):
                 connection.tick(now)
+            if self._hub is not None:
+                self._hub.check_stall()
 
     def _flow_all(self) -> None:
         for connection in list(self._connections):

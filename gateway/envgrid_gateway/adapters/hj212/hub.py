@@ -15,6 +15,7 @@ from envgrid_gateway.adapters import Inbound, Sink
 from envgrid_gateway.adapters.hj212.devices import DeviceTable
 from envgrid_gateway.adapters.hj212.liveness import Liveness
 from envgrid_gateway.adapters.hj212.pending import PendingMns
+from envgrid_gateway.adapters.hj212.stall import StallWatch
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_gateway.stats import Stats
 
@@ -49,6 +50,7 @@ class Hub:
         self.per_address: Counter[str] = Counter()
         self.connections = 0
         self.unanswered = 0  # handed to the bridge, not yet stored
+        self.stall = StallWatch(settings.hj212_stall_s)
         self.paused = False
         self.on_room: Callable[[], None] = _nothing
 
@@ -100,14 +102,29 @@ class Hub:
 
     def _acked(self, stored: Callable[[], None]) -> Callable[[], None]:
         self.unanswered += 1
+        self.stall.handed()
 
         def settled() -> None:
             self.unanswered -= 1
+            lasted = self.stall.stored()
+            if lasted is not None:
+                log.warning("HJ 212: frames are stored again after a stall of %.0f s", lasted)
             stored()
             if self.unanswered == self.settings.hj212_max_unanswered - 1:
                 self.on_room()  # connections paused at the bound may read again
 
         return self.on_loop(settled)
+
+    def check_stall(self) -> None:
+        """Say so (once a stall) when frames have waited too long with none stored."""
+        stalled = self.stall.check()
+        if stalled is not None:
+            log.warning(
+                "HJ 212: %d frame(s) wait for the disk buffer and none was stored for %.0f s "
+                "(ENVGRID_HJ212_STALL_S); their devices get no answers meanwhile",
+                self.unanswered,
+                stalled,
+            )
 
     def _hand(self, inbound: Inbound) -> bool:
         try:
@@ -131,6 +148,8 @@ class Hub:
             "hj212_connections": self.connections,
             "hj212_nodes_online": self.liveness.online,
             "hj212_unanswered": self.unanswered,
+            "hj212_unanswered_stalled_s": round(self.stall.stalled_s()),
+            "hj212_stalls": self.stall.stalls,
         }
         out.update(self.stats.snapshot())
         out.update(self.pending.counters())
