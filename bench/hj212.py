@@ -18,7 +18,7 @@ in wall time). Cases alternate, ``--repeat`` times; the table gives the median a
 (split)  baseline: a bare ``re.split`` of each line on ``;`` and ``,`` (the least any parser
          does to look at a frame's items; nothing checked, nothing built).
 
-Run: ``.venv/bin/python -m bench.hj212 [--repeat 5] [--generated] [--gateway]``.
+Run: ``.venv/bin/python -m bench.hj212 [--repeat 5] [--generated] [--gateway [--no-rules]]``.
 """
 
 from __future__ import annotations
@@ -189,6 +189,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--stall-s", type=float, default=60.0, help="part 2: give up when nothing commits this long"
     )
+    parser.add_argument(
+        "--no-rules",
+        action="store_true",
+        help="part 2: both ingests without the rules (the gateway paths alone compared)",
+    )
     args = parser.parse_args(argv)
     log = None if args.generated else _real_log()
     if log is not None:
@@ -263,6 +268,7 @@ def _part_two(args: argparse.Namespace) -> dict[str, Any]:
             connections=args.connections,
             per_device=args.frames,
             stall_s=args.stall_s,
+            rules=not args.no_rules,
         )
 
 
