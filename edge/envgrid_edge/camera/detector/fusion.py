@@ -1,0 +1,68 @@
+"""Temporal evidence and the learned verifier together: the verifier confirms or vetoes, cheaply.
+
+Strong temporal evidence stands on its own (no verifier, or none asked yet); a verifier that is
+sure a candidate is not fire or smoke vetoes it; otherwise its score is blended in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from envgrid_edge.camera.detector.config import DetectorConfig
+from envgrid_edge.camera.detector.tracks import Track
+from envgrid_edge.camera.events import Box, Frame, RegionScorer
+
+# Consecutive verifier scores of one candidate are averaged with this weight on the newest.
+_SCORE_WEIGHT = 0.5
+
+
+def fuse(temporal: float, score: float | None, config: DetectorConfig) -> tuple[float, bool]:
+    """Confidence from temporal evidence and the verifier's score; and whether it was vetoed."""
+    if score is None:
+        return temporal, False
+    blended = (1.0 - config.scorer_weight) * temporal + config.scorer_weight * score
+    return blended, score < config.scorer_veto
+
+
+class ScorerBudget:
+    """Asks the verifier about one candidate at a time, at most ``scorer_rate_hz`` a second."""
+
+    def __init__(self, scorer: RegionScorer | None, config: DetectorConfig) -> None:
+        self._scorer = scorer
+        self._config = config
+        self._next_at = float("-inf")
+        self.calls = 0
+
+    def reset(self) -> None:
+        """Forget when the verifier was last asked."""
+        self._next_at = float("-inf")
+
+    def ask(
+        self,
+        frame: Frame,
+        tracks: list[Track],
+        evidence: dict[int, float],
+        at: float,
+        to_input: Callable[[Box], Box],
+    ) -> None:
+        """Score the candidate asked about least recently, if one qualifies and time allows."""
+        if self._scorer is None or at < self._next_at:
+            return
+        waiting = [
+            t
+            for t in tracks
+            if t.seen and evidence.get(t.number, 0.0) >= self._config.scorer_min_evidence
+        ]
+        if not waiting:
+            return
+        track = min(waiting, key=lambda t: t.scored_at)
+        scores = self._scorer.score(frame, to_input(track.box))
+        value = min(1.0, max(0.0, float(scores.get(track.kind, 0.0))))
+        track.score = (
+            value
+            if track.score is None
+            else ((1.0 - _SCORE_WEIGHT) * track.score + _SCORE_WEIGHT * value)
+        )
+        track.scored_at = at
+        self._next_at = at + 1.0 / self._config.scorer_rate_hz
+        self.calls += 1

@@ -1,0 +1,41 @@
+"""Evidence that must persist: M of the last N analysed frames must agree before anything starts."""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class Votes:
+    """The last ``n`` frames' verdicts on one candidate, with their evidence values."""
+
+    def __init__(self, m: int, n: int) -> None:
+        self._m = m
+        self._agree: deque[bool] = deque(maxlen=n)
+        self._evidence: deque[float] = deque(maxlen=n)
+
+    def push(self, evidence: float, agrees: bool) -> None:
+        """Record one analysed frame (evidence 0, disagreeing, when the candidate was not seen)."""
+        self._evidence.append(evidence)
+        self._agree.append(agrees)
+
+    @property
+    def agreeing(self) -> int:
+        """How many of the last ``n`` frames agreed."""
+        return sum(self._agree)
+
+    @property
+    def started(self) -> bool:
+        """True once ``m`` of the last ``n`` frames agreed."""
+        return self.agreeing >= self._m
+
+    @property
+    def latest(self) -> bool:
+        """Whether the most recent frame agreed."""
+        return bool(self._agree) and self._agree[-1]
+
+    @property
+    def mean(self) -> float:
+        """Mean evidence over the window (missing frames count as the window's full length)."""
+        if not self._evidence:
+            return 0.0
+        return sum(self._evidence) / self._agree.maxlen if self._agree.maxlen else 0.0
