@@ -36,9 +36,10 @@ class DetectorConfig(BaseModel):
 
     # Smoke: a soft, greyish change against the background that rises from a fixed base.
     smoke_min_change: float = Field(default=6.0, gt=0, description="grey levels vs background")
-    smoke_max_saturation: int = Field(default=70, ge=0, le=255)
+    smoke_max_saturation: int = Field(default=70, ge=0, le=255, description="grey outright")
+    smoke_min_desaturation: float = Field(default=20.0, ge=0, description="greyer than the scene")
     smoke_soft_ratio: float = Field(default=0.85, gt=0, description="contrast vs background")
-    smoke_soft_floor: float = Field(default=0.03, ge=0, description="contrast that is soft anyway")
+    smoke_soft_floor: float = Field(default=0.06, ge=0, description="contrast that is soft anyway")
     smoke_min_area: float = Field(default=0.002, gt=0, le=1, description="of the frame")
     smoke_max_area: float = Field(default=0.35, gt=0, le=1, description="more is weather")
     smoke_min_age_s: float = Field(default=2.5, ge=0)

@@ -50,11 +50,10 @@ class IncidentBook:
             supporters = [t for t in tracks if t.incident == incident.event_id]
             if any(t.seen and t.votes.latest for t in supporters):
                 incident.last_support_at = at
-                seen = [t.box for t in supporters if t.seen]
-                box = seen[0]
-                for other in seen[1:]:
-                    box = union(box, other)
-                incident.box = box
+                # The incident covers all ground it was seen on (a flame front moves along).
+                for track in supporters:
+                    if track.seen:
+                        incident.box = union(incident.box, track.box)
             if at - incident.last_support_at >= self._config.end_quiet_s:
                 events.append(self._end(incident, at, to_input, supporters))
                 continue
@@ -72,7 +71,7 @@ class IncidentBook:
         self, track: Track, at: float, to_input: Callable[[Box], Box], snapshot: Snapshot
     ) -> list[CameraEvent]:
         for incident in self.open.values():
-            if overlap(grow(incident.box, self._config.merge_margin), track.box) > 0:
+            if overlap(_catchment(incident.box, self._config.merge_margin), track.box) > 0:
                 track.incident = incident.event_id
                 return []
         event_id = f"{self._id_stem}-{next(self._counter)}"
@@ -138,6 +137,13 @@ class IncidentBook:
             to_input(incident.box),
             at,
         )
+
+
+def _catchment(box: Box, margin: float) -> Box:
+    """Where a candidate belongs to an incident: around its box, and anywhere above it (smoke
+    rises from a fire and drifts; what starts above a burning field is that field's smoke)."""
+    x, y, w, h = grow(box, margin)
+    return (x, 0, w, max(1, y + h))
 
 
 def _clip(value: float) -> float:

@@ -106,6 +106,7 @@ class TemporalDetector:
         background = self._gate.background
         if background is None or self._gate.age_s < self.config.warmup_s:
             self._gate.learn(views.grey, at)
+            self._smoke.learn(views, at, None)
             self._past.append((at, views.grey))
             return events
         busy = moving >= self.config.motion_min_fraction
@@ -129,6 +130,7 @@ class TemporalDetector:
             track.votes.push(confidence if track.seen else 0.0, agrees)
         events.extend(self._incidents.step(tracks, at, views.to_input, lambda: self._snap(frame)))
         self._gate.learn(views.grey, at, held)
+        self._smoke.learn(views, at, held)
         self._past.append((at, views.grey))
         return events
 

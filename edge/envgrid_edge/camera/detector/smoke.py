@@ -79,12 +79,29 @@ class SmokeCue:
     def __init__(self, config: DetectorConfig) -> None:
         self._config = config
         self._background_contrast: Grey | None = None
+        self._saturation: Grey | None = None  # the scene's saturation, learned like its brightness
+        self._last_at = 0.0
         self._frames = 0
 
     def reset(self) -> None:
-        """Forget the scene's contrast."""
+        """Forget the scene's contrast and colour."""
         self._background_contrast = None
+        self._saturation = None
         self._frames = 0
+
+    def learn(self, views: Views, at: float, held: Bool | None) -> None:
+        """Blend this frame's saturation into the scene's (``held`` pixels, candidates, slower)."""
+        if views.hsv is None:
+            self._saturation = None
+            return
+        saturation = views.hsv[..., 1].astype(np.float32)
+        if self._saturation is None or self._saturation.shape != saturation.shape:
+            self._saturation = saturation
+        else:
+            slow = 1.0 - math.exp(-max(at - self._last_at, 0.0) / self._config.background_tau_s)
+            weight = np.float32(slow) if held is None else np.where(held, slow / 10, slow)
+            self._saturation += (weight * (saturation - self._saturation)).astype(np.float32)
+        self._last_at = at
 
     def mask(self, views: Views, background: Grey) -> Bool:
         """Pixels that look like smoke in this frame."""
@@ -99,7 +116,12 @@ class SmokeCue:
         )
         smoke = changed & (contrast <= ceiling) & views.look
         if views.hsv is not None:
-            smoke &= views.hsv[..., 1] <= config.smoke_max_saturation
+            saturation = views.hsv[..., 1]
+            greyish = saturation <= config.smoke_max_saturation
+            if self._saturation is not None:
+                # Airlight pulls colours toward grey: greyer than the scene counts (tinted light).
+                greyish |= saturation <= self._saturation - config.smoke_min_desaturation
+            smoke &= greyish
         return np.asarray(smoke, dtype=np.bool_)
 
     def regions(self, mask: Bool) -> list[Region]:
