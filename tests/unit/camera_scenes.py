@@ -48,7 +48,7 @@ def plume(base_x: float = 160, base_y: float = 170, rise: float = 12.0) -> Actor
             if cy + radius < 0:
                 continue
             cv2.circle(layer, (round(cx), round(cy)), round(radius), 1.0 / (1 + 0.15 * age), -1)
-        layer = cv2.GaussianBlur(layer, (0, 0), 3)
+        layer = np.asarray(cv2.GaussianBlur(layer, (0, 0), 3), np.float32)
         alpha = np.clip(layer, 0, 0.8)[..., None]
         image[:] = image * (1 - alpha) + 185 * alpha
 

@@ -43,8 +43,8 @@ class DetectorConfig(BaseModel):
     smoke_min_area: float = Field(default=0.002, gt=0, le=1, description="of the frame")
     smoke_max_area: float = Field(default=0.35, gt=0, le=1, description="more is weather")
     smoke_min_age_s: float = Field(default=2.5, ge=0)
-    smoke_min_rise: float = Field(default=0.01, gt=0, description="frame heights per second")
-    smoke_full_rise: float = Field(default=0.04, gt=0, description="rise that counts as certain")
+    smoke_min_rise: float = Field(default=0.02, gt=0, description="frame heights per second")
+    smoke_full_rise: float = Field(default=0.08, gt=0, description="rise that counts as certain")
 
     # Tracks: regions matched frame to frame by overlap; how still they must stay.
     track_min_overlap: float = Field(default=0.3, gt=0, le=1)

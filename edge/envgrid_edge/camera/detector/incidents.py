@@ -57,7 +57,7 @@ class IncidentBook:
             if at - incident.last_support_at >= self._config.end_quiet_s:
                 events.append(self._end(incident, at, to_input, supporters))
                 continue
-            confidence = max((t.votes.mean for t in supporters), default=0.0)
+            confidence = max((t.votes.confidence for t in supporters), default=0.0)
             events.extend(self._maybe_update(incident, confidence, at, to_input, snapshot))
         return events
 
@@ -75,7 +75,7 @@ class IncidentBook:
                 track.incident = incident.event_id
                 return []
         event_id = f"{self._id_stem}-{next(self._counter)}"
-        confidence = _clip(track.votes.mean)
+        confidence = _clip(track.votes.confidence)
         area = track.box[2] * track.box[3]
         self.open[event_id] = Incident(event_id, track.kind, track.box, at, confidence, area, at)
         track.incident = event_id

@@ -34,6 +34,15 @@ class Votes:
         return bool(self._agree) and self._agree[-1]
 
     @property
+    def confidence(self) -> float:
+        """Mean evidence of the agreeing frames, scaled by the share of the window that agreed."""
+        agreeing = [e for e, a in zip(self._evidence, self._agree, strict=True) if a]
+        if not agreeing or not self._agree.maxlen:
+            return 0.0
+        share = len(agreeing) / self._agree.maxlen
+        return sum(agreeing) / len(agreeing) * (0.5 + 0.5 * share)
+
+    @property
     def mean(self) -> float:
         """Mean evidence over the window (missing frames count as the window's full length)."""
         if not self._evidence:

@@ -180,15 +180,19 @@ class TemporalDetector:
         if track.age_s < c.smoke_min_age_s:
             return 0.0
         anchored = _ramp(track.base_spread(width), c.anchor_tolerance, 2 * c.anchor_tolerance)
+        # Rising: its content drifts up, or its top climbs while its base stays.
+        rise = max(track.rise, track.growth(views.grey.shape[0]))
+        if track.rise < -c.smoke_min_rise:
+            rise = 0.0  # content sinking: not a plume
+        rising = 0.0
+        if rise >= c.smoke_min_rise:
+            rising = 0.5 + 0.5 * min(
+                1.0, (rise - c.smoke_min_rise) / (c.smoke_full_rise - c.smoke_min_rise)
+            )
         if track.incident is not None:
             # Hysteresis: a plume already reported needs only to stay where it is to go on.
-            return anchored * _HOLD
-        # Rising: its content drifts up, or its top climbs while its base stays.
-        rise = max(track.rise, track.top_rise(views.grey.shape[0]))
-        if rise < c.smoke_min_rise:
-            return 0.0
-        rising = min(1.0, (rise - c.smoke_min_rise) / (c.smoke_full_rise - c.smoke_min_rise))
-        return anchored * (0.5 + 0.5 * rising)
+            rising = max(rising, _HOLD)
+        return anchored * rising
 
     def _measure_rise(self, tracks: list[Track], views: Views, smoke: Bool, at: float) -> None:
         """Update how fast each seen smoke candidate's content moves up: flow in its box."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from envgrid_common.messages import DetectionKind
 from envgrid_edge.camera.detector.views import Bool, Grey
@@ -20,6 +21,15 @@ class Region:
     box: Box
     area: int
     strength: float  # the cue's per-pixel value averaged over the blob, 0..1
+    base: tuple[float, float] | None = None  # x, y where the blob meets the ground (its bottom)
+
+    @property
+    def foot(self) -> tuple[float, float]:
+        """The blob's base: the middle of its lowest rows (the box's bottom centre if unknown)."""
+        if self.base is not None:
+            return self.base
+        x, y, w, h = self.box
+        return (x + w / 2, float(y + h))
 
 
 def find_regions(
@@ -30,7 +40,8 @@ def find_regions(
     if close > 1:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close))
         raw = np.asarray(cv2.morphologyEx(raw, cv2.MORPH_CLOSE, kernel), dtype=np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(raw, connectivity=8)
+    count, found, stats, _ = cv2.connectedComponentsWithStats(raw, connectivity=8)
+    labels = np.asarray(found, dtype=np.int32)
     if count <= 1:
         return []
     sums = np.bincount(labels.ravel(), weights=strength.ravel(), minlength=count)
@@ -40,8 +51,22 @@ def find_regions(
         if area < min_area:
             continue
         mean = float(sums[label]) / area
-        regions.append(Region(kind, (x, y, w, h), area, min(1.0, max(0.0, mean))))
+        strength_01 = min(1.0, max(0.0, mean))
+        regions.append(
+            Region(kind, (x, y, w, h), area, strength_01, _base(labels, label, x, y, w, h))
+        )
     return regions
+
+
+def _base(
+    labels: npt.NDArray[np.int32], label: int, x: int, y: int, w: int, h: int
+) -> tuple[float, float]:
+    """Middle of the blob's lowest rows: where a plume leaves the ground, however it leans."""
+    rows = max(2, h // 6)
+    slab = labels[y + h - rows : y + h, x : x + w] == label
+    xs = np.nonzero(slab)[1]
+    centre = float(xs.mean()) + x if xs.size else x + w / 2
+    return (centre, float(y + h))
 
 
 def overlap(a: Box, b: Box) -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from envgrid_common.messages import DetectionKind
 from envgrid_edge.camera.detector.persistence import Votes
 from envgrid_edge.camera.detector.regions import Region, overlap, union
@@ -32,7 +34,8 @@ class Track:
     scored_at: float = float("-inf")
     incident: str | None = None  # the event id this track supports, if any
     seen: bool = False  # matched in the current frame
-    history: deque[tuple[float, Box]] = field(default_factory=deque)
+    base: tuple[float, float] = (0.0, 0.0)  # where it meets the ground (see Region.foot)
+    history: deque[tuple[float, Box, tuple[float, float]]] = field(default_factory=deque)
 
     @property
     def age_s(self) -> float:
@@ -43,28 +46,30 @@ class Track:
         """How fast the box centre moved over the kept history, in frame widths per second."""
         if len(self.history) < 2:
             return 0.0
-        (t0, a), (t1, b) = self.history[0], self.history[-1]
+        (t0, a, _), (t1, b, _) = self.history[0], self.history[-1]
         if t1 <= t0:
             return 0.0
         dx = (b[0] + b[2] / 2) - (a[0] + a[2] / 2)
         dy = (b[1] + b[3] / 2) - (a[1] + a[3] / 2)
         return float((dx * dx + dy * dy) ** 0.5) / width / (t1 - t0)
 
-    def top_rise(self, height: int) -> float:
-        """How fast the top of the box climbed over the kept history (frame heights a second)."""
-        if len(self.history) < 2:
+    def growth(self, height: int) -> float:
+        """How fast the blob grew upward from its base (least-squares slope over the history,
+        so one merged or lost fragment does not count), in frame heights per second."""
+        if len(self.history) < 3 or self.history[-1][0] - self.history[0][0] < _MIN_SPAN_S:
             return 0.0
-        (t0, a), (t1, b) = self.history[0], self.history[-1]
-        if t1 - t0 < _MIN_SPAN_S:
-            return 0.0
-        return (a[1] - b[1]) / height / (t1 - t0)
+        ts = np.array([t for t, _, _ in self.history])
+        tall = np.array([base[1] - box[1] for _, box, base in self.history], dtype=np.float64)
+        ts -= ts.mean()
+        slope = float((ts * (tall - tall.mean())).sum() / (ts * ts).sum())
+        return slope / height
 
     def base_spread(self, width: int) -> float:
-        """How far the bottom-centre of the box wandered over the kept history, in frame widths."""
+        """How far the base wandered over the kept history, in frame widths."""
         if not self.history:
             return 0.0
-        xs = [x + w / 2 for _, (x, _y, w, _h) in self.history]
-        ys = [y + h for _, (_x, y, _w, h) in self.history]
+        xs = [base[0] for _, _, base in self.history]
+        ys = [base[1] for _, _, base in self.history]
         return max(max(xs) - min(xs), max(ys) - min(ys)) / width
 
 
@@ -99,6 +104,7 @@ class Tracker:
                     votes=Votes(self._m, self._n),
                     strength=region.strength,
                     seen=True,
+                    base=region.foot,
                 )
                 self._next += 1
                 self.tracks.append(track)
@@ -108,17 +114,20 @@ class Tracker:
                 # A second blob of the same candidate this frame (a plume in pieces): join them.
                 track.box = union(track.box, region.box)
                 track.strength = max(track.strength, region.strength)
+                if region.foot[1] > track.base[1]:
+                    track.base = region.foot  # the lowest piece is where it leaves the ground
             else:
                 track.box = region.box
                 track.strength = region.strength
+                track.base = region.foot
             track.seen = True
             track.last_at = at
         for track in self.tracks:
             if track.seen:
                 if track.history and track.history[-1][0] == at:
-                    track.history[-1] = (at, track.box)
+                    track.history[-1] = (at, track.box, track.base)
                 else:
-                    track.history.append((at, track.box))
+                    track.history.append((at, track.box, track.base))
                 while track.history and track.history[0][0] < at - self._history_s:
                     track.history.popleft()
         self.tracks = [t for t in self.tracks if at - t.last_at <= self._ttl_s]
