@@ -18,7 +18,7 @@ class DetectorConfig(BaseModel):
     background_tau_s: float = Field(default=20.0, gt=0)
     motion_tau_s: float = Field(default=0.5, gt=0)
     motion_threshold: float = Field(default=6.0, gt=0, description="grey levels")
-    motion_min_fraction: float = Field(default=0.0005, ge=0, le=1)
+    motion_min_fraction: float = Field(default=0.002, ge=0, le=1, description="of the cells")
 
     # Flicker: sign changes of a pixel around its own recent mean, counted over a short window.
     flicker_frames: int = Field(default=16, ge=4, le=64)
@@ -43,8 +43,8 @@ class DetectorConfig(BaseModel):
     smoke_min_area: float = Field(default=0.002, gt=0, le=1, description="of the frame")
     smoke_max_area: float = Field(default=0.35, gt=0, le=1, description="more is weather")
     smoke_min_age_s: float = Field(default=2.5, ge=0)
-    smoke_min_rise: float = Field(default=0.02, gt=0, description="frame heights per second")
-    smoke_full_rise: float = Field(default=0.08, gt=0, description="rise that counts as certain")
+    smoke_min_rise: float = Field(default=0.03, gt=0, description="frame heights per second")
+    smoke_full_rise: float = Field(default=0.1, gt=0, description="rise that counts as certain")
 
     # Tracks: regions matched frame to frame by overlap; how still they must stay.
     track_min_overlap: float = Field(default=0.3, gt=0, le=1)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from envgrid_edge.camera.detector.views import Bool, Grey
 
 # Inside a candidate the scene is learned this many times slower, so a plume is not absorbed.
 _HELD_SLOWDOWN = 10.0
+# The motion gate compares cells of this many pixels a side.
+_CELL = 4
 
 
 def _alpha(dt: float, tau: float) -> float:
@@ -35,13 +38,20 @@ class MotionGate:
         self._recent = None
         self.age_s = 0.0
 
-    def moving(self, grey: Grey, look: Bool) -> tuple[Bool, float]:
-        """Pixels that differ from the recent past, and their share of the looked-at frame."""
+    def moving(self, grey: Grey, look: Bool) -> float:
+        """The share of looked-at cells that differ from the recent past.
+
+        Judged on a coarse grid (cells of ``_CELL`` pixels): a camera shaking by a pixel moves
+        every sharp edge but hardly changes a cell's mean, while anything real still does."""
         if self._recent is None:
-            return np.zeros(grey.shape, dtype=np.bool_), 0.0
-        moved = (np.abs(grey - self._recent) > self._threshold) & look
-        looked = int(np.count_nonzero(look))
-        return moved, (int(np.count_nonzero(moved)) / looked) if looked else 0.0
+            return 0.0
+        size = (max(1, grey.shape[1] // _CELL), max(1, grey.shape[0] // _CELL))
+        now = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        before = cv2.resize(self._recent, size, interpolation=cv2.INTER_AREA)
+        cells = cv2.resize(look.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        moved = (np.abs(now - before) > self._threshold) & cells
+        looked = int(np.count_nonzero(cells))
+        return (int(np.count_nonzero(moved)) / looked) if looked else 0.0
 
     def learn(self, grey: Grey, at: float, held: Bool | None = None) -> None:
         """Blend ``grey`` into both backgrounds; ``held`` pixels (candidates) learn slower."""

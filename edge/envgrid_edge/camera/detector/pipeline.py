@@ -36,6 +36,8 @@ _FLOW_LAG = 3
 _FLOW_TRACKS = 3
 # Weight of the newest rise measurement in a track's running estimate.
 _RISE_WEIGHT = 0.3
+# A plume's foot is at most this share of its width (else it must be taller than wide).
+_FOOT_SHARE = 0.6
 # Evidence of a still-anchored plume that already opened an incident (enough to keep it open).
 _HOLD = 0.6
 
@@ -47,6 +49,18 @@ def _ramp(value: float, full: float, zero: float) -> float:
     if value >= zero:
         return 0.0
     return (zero - value) / (zero - full)
+
+
+def _plume_shaped(track: Track, views: Views, max_area: float) -> bool:
+    """A plume leaves the ground at a narrow foot or stands as a column; a cloud bank or the
+    whole sky changing is wide at its bottom and flat, and weather fills the frame. A blob cut
+    by the frame's side (a cloud drifting in) shows no foot to judge."""
+    x, _y, w, h = track.box
+    if w * h > max_area * views.grey.size:
+        return False
+    if x <= 0 or x + w >= views.grey.shape[1]:
+        return False
+    return h >= w or track.base_width <= _FOOT_SHARE * w
 
 
 class TemporalDetector:
@@ -101,7 +115,7 @@ class TemporalDetector:
         assert self._look is not None
         self.frames += 1
         views = make_views(frame, self._size, self._look)
-        _moved, moving = self._gate.moving(views.grey, views.look)
+        moving = self._gate.moving(views.grey, views.look)
         self._flicker.update(views.grey, at)
         background = self._gate.background
         if background is None or self._gate.age_s < self.config.warmup_s:
@@ -180,6 +194,8 @@ class TemporalDetector:
         if track.age_s < c.smoke_min_age_s:
             return 0.0
         anchored = _ramp(track.base_spread(width), c.anchor_tolerance, 2 * c.anchor_tolerance)
+        if track.incident is None and not _plume_shaped(track, views, c.smoke_max_area):
+            return 0.0
         # Rising: its content drifts up, or its top climbs while its base stays.
         rise = max(track.rise, track.growth(views.grey.shape[0]))
         if track.rise < -c.smoke_min_rise:

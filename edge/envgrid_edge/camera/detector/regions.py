@@ -22,6 +22,12 @@ class Region:
     area: int
     strength: float  # the cue's per-pixel value averaged over the blob, 0..1
     base: tuple[float, float] | None = None  # x, y where the blob meets the ground (its bottom)
+    base_width: int | None = None  # how wide the blob is there
+
+    @property
+    def foot_width(self) -> int:
+        """Width of the blob's lowest rows (the box's width if unknown)."""
+        return self.box[2] if self.base_width is None else self.base_width
 
     @property
     def foot(self) -> tuple[float, float]:
@@ -52,21 +58,21 @@ def find_regions(
             continue
         mean = float(sums[label]) / area
         strength_01 = min(1.0, max(0.0, mean))
-        regions.append(
-            Region(kind, (x, y, w, h), area, strength_01, _base(labels, label, x, y, w, h))
-        )
+        base, base_width = _base(labels, label, x, y, w, h)
+        regions.append(Region(kind, (x, y, w, h), area, strength_01, base, base_width))
     return regions
 
 
 def _base(
     labels: npt.NDArray[np.int32], label: int, x: int, y: int, w: int, h: int
-) -> tuple[float, float]:
-    """Middle of the blob's lowest rows: where a plume leaves the ground, however it leans."""
+) -> tuple[tuple[float, float], int]:
+    """Middle and width of the blob's lowest rows: where a plume leaves the ground."""
     rows = max(2, h // 6)
     slab = labels[y + h - rows : y + h, x : x + w] == label
     xs = np.nonzero(slab)[1]
-    centre = float(xs.mean()) + x if xs.size else x + w / 2
-    return (centre, float(y + h))
+    if not xs.size:
+        return (x + w / 2, float(y + h)), w
+    return (float(xs.mean()) + x, float(y + h)), int(xs.max() - xs.min() + 1)
 
 
 def overlap(a: Box, b: Box) -> float:

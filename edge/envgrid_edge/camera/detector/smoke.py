@@ -131,7 +131,5 @@ class SmokeCue:
             mask.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         )
         min_area = max(4, math.ceil(config.smoke_min_area * mask.size))
-        max_area = config.smoke_max_area * mask.size
         strength = np.ones(mask.shape, dtype=np.float32)
-        found = find_regions(DetectionKind.SMOKE, opened.astype(np.bool_), strength, min_area, 7)
-        return [r for r in found if r.box[2] * r.box[3] <= max_area]
+        return find_regions(DetectionKind.SMOKE, opened.astype(np.bool_), strength, min_area, 7)

@@ -35,6 +35,7 @@ class Track:
     incident: str | None = None  # the event id this track supports, if any
     seen: bool = False  # matched in the current frame
     base: tuple[float, float] = (0.0, 0.0)  # where it meets the ground (see Region.foot)
+    base_width: int = 0  # how wide it is there
     history: deque[tuple[float, Box, tuple[float, float]]] = field(default_factory=deque)
 
     @property
@@ -105,6 +106,7 @@ class Tracker:
                     strength=region.strength,
                     seen=True,
                     base=region.foot,
+                    base_width=region.foot_width,
                 )
                 self._next += 1
                 self.tracks.append(track)
@@ -116,10 +118,12 @@ class Tracker:
                 track.strength = max(track.strength, region.strength)
                 if region.foot[1] > track.base[1]:
                     track.base = region.foot  # the lowest piece is where it leaves the ground
+                    track.base_width = region.foot_width
             else:
                 track.box = region.box
                 track.strength = region.strength
                 track.base = region.foot
+                track.base_width = region.foot_width
             track.seen = True
             track.last_at = at
         for track in self.tracks:
