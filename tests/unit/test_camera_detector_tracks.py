@@ -30,7 +30,7 @@ def test_votes_start_after_m_of_n_and_forget_old_frames() -> None:
     for _ in range(3):
         votes.push(0.0, False)
     assert not votes.started
-    assert votes.mean == 2 / 5
+    assert votes.confidence == pytest.approx(1.0 * (0.5 + 0.5 * 2 / 5))
 
 
 def test_overlap_is_shared_area_over_the_smaller_box() -> None:

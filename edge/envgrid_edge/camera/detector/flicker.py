@@ -62,13 +62,9 @@ class FlickerMap:
 
     def rate(self) -> Grey:
         """Sign changes per second over the window (zeros until two frames were seen)."""
-        if self._count is None or len(self._times) < 2:
-            return (
-                np.zeros((1, 1), dtype=np.float32)
-                if self._mean is None
-                else np.zeros_like(self._mean)
-            )
-        span = self._times[-1] - self._times[0]
+        if self._count is None:
+            return np.zeros((1, 1), dtype=np.float32)
+        span = self._times[-1] - self._times[0] if len(self._times) >= 2 else 0.0
         if span <= 0:
             return np.zeros(self._count.shape, dtype=np.float32)
         return self._count.astype(np.float32) / np.float32(span)

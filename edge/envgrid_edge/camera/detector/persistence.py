@@ -41,10 +41,3 @@ class Votes:
             return 0.0
         share = len(agreeing) / self._agree.maxlen
         return sum(agreeing) / len(agreeing) * (0.5 + 0.5 * share)
-
-    @property
-    def mean(self) -> float:
-        """Mean evidence over the window (missing frames count as the window's full length)."""
-        if not self._evidence:
-            return 0.0
-        return sum(self._evidence) / self._agree.maxlen if self._agree.maxlen else 0.0

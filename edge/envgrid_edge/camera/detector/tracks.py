@@ -30,6 +30,7 @@ class Track:
     votes: Votes
     strength: float = 0.0
     rise: float = 0.0  # frame heights per second, upward positive (smoke)
+    churn: float = 0.0  # share of its pixels that changed lately (smoke keeps moving)
     score: float | None = None  # the verifier's latest word (None: not asked yet)
     scored_at: float = float("-inf")
     incident: str | None = None  # the event id this track supports, if any
