@@ -31,6 +31,7 @@ def _events(name: str, seed: int) -> tuple[list[CameraEvent], float | None, floa
     return events, clip.ignition_s, clip.extinguished_s
 
 
+@pytest.mark.slow  # each clip takes a few seconds; the whole grid a few minutes
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", sorted(clips.CLIPS))
 def test_clip(name: str, seed: int) -> None:
