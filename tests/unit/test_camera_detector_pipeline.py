@@ -131,6 +131,9 @@ def test_fusion_blends_a_verifier_score_and_vetoes_on_a_low_one() -> None:
     assert blended == pytest.approx(0.6 * 0.7 + 0.4 * 0.95)
     assert not vetoed
     assert fuse(0.99, 0.1, config)[1]
+    # With a verifier that has not judged yet, only strong temporal evidence goes ahead.
+    assert fuse(0.7, None, config, waiting=True) == (0.7, True)
+    assert fuse(0.95, None, config, waiting=True) == (0.95, False)
 
 
 def test_a_new_frame_size_ends_incidents_and_starts_afresh() -> None:

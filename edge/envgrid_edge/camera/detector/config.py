@@ -69,6 +69,9 @@ class DetectorConfig(BaseModel):
     scorer_min_evidence: float = Field(default=0.3, ge=0, le=1)
     scorer_veto: float = Field(default=0.2, ge=0, le=1)
     scorer_weight: float = Field(default=0.4, ge=0, le=1)
+    scorer_bypass: float = Field(
+        default=0.9, ge=0, le=1, description="temporal evidence that need not wait for a verdict"
+    )
 
     # Snapshots: the best frame as a bounded JPEG.
     snapshot_quality: int = Field(default=80, ge=10, le=100)

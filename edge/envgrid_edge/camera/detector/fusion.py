@@ -16,10 +16,14 @@ from envgrid_edge.camera.events import Box, Frame, RegionScorer
 _SCORE_WEIGHT = 0.5
 
 
-def fuse(temporal: float, score: float | None, config: DetectorConfig) -> tuple[float, bool]:
-    """Confidence from temporal evidence and the verifier's score; and whether it was vetoed."""
+def fuse(
+    temporal: float, score: float | None, config: DetectorConfig, *, waiting: bool = False
+) -> tuple[float, bool]:
+    """Confidence from temporal evidence and the verifier's score; and whether it is held back:
+    vetoed by a low score, or (``waiting``: a verifier exists but has not judged this candidate
+    yet) not strong enough to go ahead without its verdict."""
     if score is None:
-        return temporal, False
+        return temporal, waiting and temporal < config.scorer_bypass
     blended = (1.0 - config.scorer_weight) * temporal + config.scorer_weight * score
     return blended, score < config.scorer_veto
 
@@ -32,6 +36,11 @@ class ScorerBudget:
         self._config = config
         self._next_at = float("-inf")
         self.calls = 0
+
+    @property
+    def present(self) -> bool:
+        """Whether there is a verifier to ask."""
+        return self._scorer is not None
 
     def reset(self) -> None:
         """Forget when the verifier was last asked."""

@@ -108,7 +108,9 @@ class TemporalDetector:
         evidence = {t.number: self._evidence(t, views) for t in tracks}
         self._scorer.ask(frame, tracks, evidence, at, views.to_input)
         for track in tracks:
-            confidence, vetoed = fuse(evidence[track.number], track.score, self.config)
+            confidence, vetoed = fuse(
+                evidence[track.number], track.score, self.config, waiting=self._scorer.present
+            )
             agrees = track.seen and not vetoed and confidence >= self.config.evidence_on
             track.votes.push(confidence if track.seen else 0.0, agrees)
         events.extend(self._incidents.step(tracks, at, views.to_input, lambda: self._snap(frame)))
