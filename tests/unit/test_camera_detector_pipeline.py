@@ -39,7 +39,8 @@ class FakeScorer:
 
     def score(self, frame: Frame, box: Box | None = None) -> dict[DetectionKind, float]:
         self.boxes.append(box)
-        return {DetectionKind.SMOKE: self.value, DetectionKind.FLAME: self.value}
+        # Like the real verifier: probabilities of fire and of smoke (the rest is "neither").
+        return {DetectionKind.SMOKE: self.value / 2, DetectionKind.FLAME: self.value / 2}
 
 
 def _one_incident(events: list[CameraEvent], kind: DetectionKind) -> CameraEvent:
@@ -111,7 +112,7 @@ def test_masked_out_ground_is_not_looked_at() -> None:
 
 
 def test_a_sure_verifier_vetoes_and_is_asked_only_about_candidates_now_and_then() -> None:
-    scorer = FakeScorer(0.0)
+    scorer = FakeScorer(0.1)
     detector = TemporalDetector(DetectorConfig(scorer_rate_hz=2.0), scorer=scorer)
     assert _run(detector, scenes.plume()) == []
     assert scorer.boxes, "the verifier was never asked"

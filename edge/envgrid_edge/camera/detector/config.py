@@ -59,6 +59,7 @@ class DetectorConfig(BaseModel):
     n: int = Field(default=10, ge=1)
     end_quiet_s: float = Field(default=8.0, gt=0)
     merge_margin: float = Field(default=0.5, ge=0, description="of a box's size, to join incidents")
+    merge_reach: float = Field(default=0.1, ge=0, description="frame widths, to join incidents")
 
     # Updates: only clearly better evidence, and not too often.
     update_min_gain: float = Field(default=0.1, gt=0)

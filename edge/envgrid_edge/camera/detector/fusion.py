@@ -1,7 +1,9 @@
 """Temporal evidence and the learned verifier together: the verifier confirms or vetoes, cheaply.
 
 Strong temporal evidence stands on its own (no verifier, or none asked yet); a verifier that is
-sure a candidate is not fire or smoke vetoes it; otherwise its score is blended in.
+sure a candidate is neither fire nor smoke vetoes it; otherwise its score is blended in. The
+verifier's per-kind scores are added up (its probabilities of fire and of smoke), so it vouches
+for a burn and the temporal cues say which kind.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class ScorerBudget:
             return
         track = min(waiting, key=lambda t: t.scored_at)
         scores = self._scorer.score(frame, to_input(track.box))
-        value = min(1.0, max(0.0, float(scores.get(track.kind, 0.0))))
+        # The verifier is asked "fire or smoke?", not which: a crop of a flame front with its
+        # smoke may look like smoke to it, while flicker is the better judge of the kind.
+        value = min(1.0, max(0.0, sum(float(v) for v in scores.values())))
         track.score = (
             value
             if track.score is None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from envgrid_common.messages import DetectionKind, DetectionPhase
 from envgrid_edge.camera.detector.config import DetectorConfig
-from envgrid_edge.camera.detector.regions import grow, overlap, union
+from envgrid_edge.camera.detector.regions import overlap, union
 from envgrid_edge.camera.detector.tracks import Track
 from envgrid_edge.camera.events import Box, CameraEvent
 
@@ -34,6 +34,7 @@ class IncidentBook:
 
     def __init__(self, config: DetectorConfig, id_stem: str) -> None:
         self._config = config
+        self.reach = 0  # pixels: candidates this close to an incident join it (set per source)
         self._id_stem = id_stem
         self._counter = itertools.count(1)
         self.open: dict[str, Incident] = {}
@@ -71,7 +72,8 @@ class IncidentBook:
         self, track: Track, at: float, to_input: Callable[[Box], Box], snapshot: Snapshot
     ) -> list[CameraEvent]:
         for incident in self.open.values():
-            if overlap(_catchment(incident.box, self._config.merge_margin), track.box) > 0:
+            zone = _catchment(incident.box, self._config.merge_margin, self.reach)
+            if overlap(zone, track.box) > 0:
                 track.incident = incident.event_id
                 return []
         event_id = f"{self._id_stem}-{next(self._counter)}"
@@ -139,11 +141,13 @@ class IncidentBook:
         )
 
 
-def _catchment(box: Box, margin: float) -> Box:
-    """Where a candidate belongs to an incident: around its box, and anywhere above it (smoke
+def _catchment(box: Box, margin: float, reach: int) -> Box:
+    """Where a candidate belongs to an incident: around its box (by ``margin`` of its size, at
+    least ``reach`` pixels: one flame front breaks into pieces), and anywhere above it (smoke
     rises from a fire and drifts; what starts above a burning field is that field's smoke)."""
-    x, y, w, h = grow(box, margin)
-    return (x, 0, w, max(1, y + h))
+    x, y, w, h = box
+    dx, dy = max(round(w * margin), reach), max(round(h * margin), reach)
+    return (x - dx, 0, w + 2 * dx, max(1, y + h + dy))
 
 
 def _clip(value: float) -> float:

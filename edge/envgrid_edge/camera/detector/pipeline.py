@@ -142,6 +142,7 @@ class TemporalDetector:
         self._size = analysis_size(width, height, self.config.analysis_width)
         self._look = shrink_mask(self._mask, self._size)
         self._scale = width / self._size[0]
+        self._incidents.reach = round(self.config.merge_reach * self._size[0])
 
     def _reset(self) -> None:
         self._gate.reset()

@@ -91,10 +91,3 @@ def union(a: Box, b: Box) -> Box:
     x0, y0 = min(a[0], b[0]), min(a[1], b[1])
     x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
     return (x0, y0, x1 - x0, y1 - y0)
-
-
-def grow(box: Box, margin: float) -> Box:
-    """``box`` widened by ``margin`` of its size on every side."""
-    x, y, w, h = box
-    dx, dy = round(w * margin), round(h * margin)
-    return (x - dx, y - dy, w + 2 * dx, h + 2 * dy)
