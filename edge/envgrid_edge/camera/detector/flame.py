@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from envgrid_common.messages import DetectionKind
@@ -18,11 +19,18 @@ from envgrid_edge.camera.detector.views import Bool, Grey, Views
 # A pixel counts as flame-coloured "recently" while this share of recent frames were.
 _RECENT = 0.2
 _RECENT_TAU_S = 1.0
+# The neighbourhood (analysed pixels) a flame must outshine in the learned scene.
+_AROUND = np.ones((3, 3), np.uint8)
 
 
 def flame_colour(views: Views, background: Grey, config: DetectorConfig) -> Bool:
-    """Brighter than the scene (a flame gives light); warm by day, very bright on IR."""
-    luminous = views.grey - background >= config.flame_min_rise
+    """Brighter than the scene (a flame gives light); warm by day, very bright on IR.
+
+    Brighter than the brightest of the scene's pixels around it: where a shaking camera moves
+    a dark pole off a bright sky, the sky it shows was next door before, so it does not count.
+    """
+    around = cv2.dilate(background, _AROUND)
+    luminous = views.grey - around >= config.flame_min_rise
     if views.infrared:
         return luminous & (views.grey >= config.flame_ir_min_brightness)
     b, g, r = (views.bgr[..., i].astype(np.int16) for i in range(3))
