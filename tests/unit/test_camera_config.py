@@ -68,8 +68,8 @@ def test_defaults_fill_what_the_file_leaves_out() -> None:
 
 
 def test_detector_settings_pass_through_as_they_are() -> None:
-    config = parse_camera_config(camera(detector={"smoke": {"threshold": 0.7}, "night": True}))
-    assert config.detector == {"smoke": {"threshold": 0.7}, "night": True}
+    config = parse_camera_config(camera(detector={"m": 5, "n": 8}))
+    assert config.detector == {"m": 5, "n": 8}
 
 
 @pytest.mark.parametrize(
@@ -85,6 +85,8 @@ def test_detector_settings_pass_through_as_they_are() -> None:
         (camera(snapshot={"max_kb": 100_000}), "snapshot.max_kb"),
         (camera(kind="sensor"), "kind"),
         (camera(colour="red"), "colour"),
+        (camera(detector={"m": 0}), "detector: m"),
+        (camera(detector={"night": True}), "detector: night"),
     ],
 )
 def test_mistakes_are_named(data: dict[str, Any], named: str) -> None:

@@ -161,10 +161,28 @@ class CameraConfig(AgentConfig):
     analysis: AnalysisConfig = AnalysisConfig()
     masks: MaskConfig = MaskConfig()
     detector: dict[str, Any] = Field(
-        default_factory=dict, description="handed to the detector as it is"
+        default_factory=dict,
+        description="the detector's settings (envgrid_edge.camera.detector.DetectorConfig)",
     )
     snapshot: SnapshotConfig = SnapshotConfig()
     progress_interval_s: float = Field(default=60.0, gt=0, description="health line period")
+
+    @field_validator("detector")
+    @classmethod
+    def _detector_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Checked with the file (exit 2 and the field named), not at the first frame.
+        from pydantic import ValidationError
+
+        from envgrid_edge.camera.detector.config import DetectorConfig
+
+        try:
+            DetectorConfig.model_validate(value)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+            raise ValueError(problems) from None
+        return value
 
 
 def _resolved(config: CameraConfig, base_dir: Path | None) -> CameraConfig:

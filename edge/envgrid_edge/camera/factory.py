@@ -1,4 +1,4 @@
-"""The one place the agent gets its detector from (the lead wires the real one here)."""
+"""The one place the agent gets its detector from: the temporal detector with the verifier."""
 
 from __future__ import annotations
 
@@ -14,10 +14,18 @@ DetectorFactory = Callable[[CameraConfig, Mask], FrameDetector]
 def make_detector(config: CameraConfig, mask: Mask) -> FrameDetector:
     """The smoke-and-flame detector for ``config``'s node, looking only where ``mask`` allows.
 
-    ``config.detector`` holds the node file's detector settings as they are; ``mask`` is a
-    uint8 array at the analysed size (``config.analysis``), 255 where the detector may look.
+    ``config.detector`` holds the node file's detector settings (``DetectorConfig`` fields);
+    the learned verifier is the committed model, asked about candidates only (see
+    ``envgrid_edge.camera.detector.fusion``). Raises ``pydantic.ValidationError`` on a wrong
+    setting.
     """
-    raise NotImplementedError(
-        "the smoke and flame detector (envgrid_edge.camera.detector) is not wired into the "
-        "camera agent yet: envgrid_edge.camera.factory.make_detector must build it"
+    # Imported here: numpy, OpenCV and the model load when a camera runs, not for --help.
+    from envgrid_edge.camera.detector import DetectorConfig, TemporalDetector
+    from envgrid_edge.camera.verifier import default_verifier
+
+    return TemporalDetector(
+        DetectorConfig.model_validate(config.detector),
+        mask=mask,
+        scorer=default_verifier(),
+        id_prefix=config.node_id[-32:].lstrip("-_") or "camera",
     )
