@@ -81,7 +81,9 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
             app.state.case_pool = case_pool
             feed = app.state.case_feed = CaseFeed(settings.database_url)
             # Periodic jobs: escalation, no data, and whatever else was added (see cases.sweeps).
-            sweeps: list[Sweep] = list(getattr(app.state, "sweeps", _sweeps(settings)))
+            # On the feed's clock the replay drives the sweeps (envgrid_cloud.feed_sweeper).
+            wall = [] if settings.clock == "feed" else sweeps_for(settings)
+            sweeps: list[Sweep] = list(getattr(app.state, "sweeps", wall))
             app.state.sweeps = sweeps
             tasks = [asyncio.create_task(feed.run(), name="case feed")] + [
                 asyncio.create_task(run_periodically(s, case_pool), name=s.name) for s in sweeps
@@ -103,7 +105,8 @@ def _lifespan(settings: CloudSettings) -> Callable[[FastAPI], AbstractAsyncConte
     return lifespan
 
 
-def _sweeps(settings: CloudSettings) -> list[Sweep]:
+def sweeps_for(settings: CloudSettings) -> list[Sweep]:
+    """The periodic jobs of the cloud, in the order they run (reminders apart: notify)."""
     retention = SnapshotRetention.from_settings(settings)
     housekeeping = [Sweep("snapshot retention", SNAPSHOT_RETENTION_INTERVAL_S, retention)]
     if not settings.rules_enabled:

@@ -18,6 +18,7 @@ from envgrid_cloud.settings import CloudSettings
 
 if TYPE_CHECKING:
     from envgrid_cloud.api_server import ApiServer
+    from envgrid_cloud.feed_sweeper import FeedSweeper
     from envgrid_cloud.ingest_processes import IngestWorkers
 
 log = logging.getLogger("envgrid.cloud")
@@ -105,8 +106,13 @@ def run_cloud(args: argparse.Namespace) -> int:
     if len(workers):
         log.info("%d ingest worker(s) on %s", len(workers), settings.mqtt_url)
     api: ApiServer | None = None
+    sweeper: FeedSweeper | None = None
     status = 0
     try:
+        if settings.clock == "feed" and len(workers):
+            # Decisions on the replayed feed's time: the sweeps follow the ingest's barrier.
+            sweeper = FeedSweeper(settings).start()
+            log.info("on the feed's clock: sweeps follow %s", settings.topics.clock())
         if not args.ingest_only:
             api = ApiServer(settings).start()
             print(f"envgrid API on http://{settings.api_host}:{settings.api_port}", flush=True)
@@ -117,6 +123,8 @@ def run_cloud(args: argparse.Namespace) -> int:
                 status = 1
                 break
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         _stop(settings.stop_timeout_s, workers, api)
     return status
 

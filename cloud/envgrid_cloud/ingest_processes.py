@@ -15,6 +15,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
 
 from envgrid_cloud.settings import CloudSettings
+from envgrid_common.clock import FeedClock
 from envgrid_common.lifecycle import Restarts, describe_exit, die_with_parent
 
 if TYPE_CHECKING:
@@ -47,16 +48,20 @@ def worker_process(
     threading.Thread(
         target=_set_on_end_of_file, args=(stop_request, stop), name="stop-request", daemon=True
     ).start()
-    run_worker(settings, index, stop, judge_for(settings))
+    # On the feed's clock the rules and the store read the same clock, the batch's feed time.
+    clock = FeedClock() if settings.clock == "feed" else None
+    run_worker(settings, index, stop, judge_for(settings, clock), clock)
 
 
-def judge_for(settings: CloudSettings) -> Judge | None:
+def judge_for(settings: CloudSettings, clock: FeedClock | None = None) -> Judge | None:
     """What judges a worker's batches: the rules engine, unless the rules are turned off."""
     # Wired here, where the worker is built, so that the ingest and the rules never import
     # each other.
     from envgrid_cloud.rules.engine import RuleEngine
 
-    return RuleEngine() if settings.rules_enabled else None
+    if not settings.rules_enabled:
+        return None
+    return RuleEngine(clock=clock) if clock is not None else RuleEngine()
 
 
 def _set_on_end_of_file(pipe: Connection, stop: threading.Event) -> None:

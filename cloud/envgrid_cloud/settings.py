@@ -74,6 +74,11 @@ class CloudSettings(EnvgridSettings):
         description="Snapshots of cases dismissed as false alarms (the detector's re-evaluation "
         "set) are deleted after this many days; 0: kept",
     )
+    clock: Literal["wall", "feed"] = Field(
+        default="wall",
+        description="Where decision times come from: the wall clock, or the ticks of a replay "
+        "on the feed's clock (envgrid replay --feed-clock; see docs/feeds.md)",
+    )
     rules_enabled: bool = Field(
         default=True, description="Judge what the ingest stores by the sites' rules (cases)"
     )

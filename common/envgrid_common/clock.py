@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -89,3 +90,53 @@ class ManualSeconds:
     def sleep(self, seconds: float) -> None:
         """Pass ``seconds`` at once, as a test's stand-in for ``time.sleep``."""
         self.now += seconds
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def from_ns(ns: int) -> datetime:
+    """UTC nanoseconds since the epoch as an aware instant (microseconds kept, as stored)."""
+    return EPOCH + timedelta(microseconds=ns // 1000)
+
+
+class FeedClock:
+    """The time of a replayed feed: where its last clock tick put it, never back.
+
+    A cloud started with ``ENVGRID_CLOCK=feed`` takes every decision time from one of these
+    instead of the wall (a :data:`WallClock` when called, and a :class:`CoarseClock` stand-in
+    through :meth:`now`), so a feed replayed at any speed decides at the times it did live.
+    """
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self.feed_ns = start_ns
+
+    def __call__(self) -> datetime:
+        return from_ns(self.feed_ns)
+
+    def now(self) -> datetime:
+        """The feed's current time."""
+        return from_ns(self.feed_ns)
+
+    def advance_to(self, feed_ns: int) -> bool:
+        """Move to ``feed_ns`` if it is later; whether the clock moved."""
+        if feed_ns <= self.feed_ns:
+            return False
+        self.feed_ns = feed_ns
+        return True
+
+
+def encode_tick(feed_ns: int) -> bytes:
+    """A feed clock tick's payload: ``{"feed_ns": N}`` (UTC nanoseconds)."""
+    return json.dumps({"feed_ns": feed_ns}, separators=(",", ":")).encode()
+
+
+def decode_tick(payload: bytes | bytearray) -> int:
+    """The feed time of a tick's payload; ValueError if it is not one."""
+    try:
+        value = json.loads(payload)["feed_ns"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"not a feed clock tick: {payload[:80]!r}") from error
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"not a feed clock tick: {payload[:80]!r}")
+    return value

@@ -86,6 +86,22 @@ class Topics:
         """Where a gateway (or other source) puts what it refused, with the reason."""
         return f"{self.base}/deadletter/{_check_id(source, 'source id')}"
 
+    def clock(self) -> str:
+        """Where a replay on the feed's clock publishes its ticks (``replay --feed-clock``)."""
+        return f"{self.base}/clock/feed"
+
+    def clock_ingested(self, worker_id: str) -> str:
+        """Where an ingest worker says it has committed everything before a tick."""
+        return f"{self.base}/clock/ingested/{_check_id(worker_id, 'worker id')}"
+
+    def clock_swept(self) -> str:
+        """Where the cloud says its sweeps have run up to a tick (the ingest goes on then)."""
+        return f"{self.base}/clock/swept"
+
+    def any_clock_ingested(self) -> str:
+        """Every ingest worker's committed tick."""
+        return f"{self.base}/clock/ingested/+"
+
     # Subscription filters.
     def all_nodes(self) -> str:
         """Every node topic, snapshots included."""

@@ -39,6 +39,10 @@ class Batch:
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
     # Valid messages of node ids the registry cache does not know (yet): the writer looks.
     unresolved: list[NodeRecord] = field(default_factory=list)
+    # On the feed's clock: the feed time its messages came at (the last tick before them).
+    clock_ns: int = 0
+    # A feed clock tick: everything before it is in earlier batches (nothing else is in it).
+    tick_ns: int | None = None
 
 
 class Batcher:
@@ -71,6 +75,8 @@ class Batcher:
         self._closed = False
         self.received = 0
         self.held = 0
+        # On the feed's clock: the time of the last tick, the time of batches started from now on.
+        self.clock_ns = 0
         # Snapshot bytes received on this connection and not yet acknowledged.
         self.held_bytes = 0
 
@@ -133,6 +139,19 @@ class Batcher:
             if batch is not None:
                 self._count(batch, mid)
 
+    def add_tick(self, mid: int | None, feed_ns: int) -> None:
+        """A feed clock tick: seal what came before it, then a batch of the tick alone."""
+        with self._lock:
+            if self._closed:
+                return
+            self._seal()
+            self.clock_ns = max(self.clock_ns, feed_ns)
+            batch = self._batch()
+            assert batch is not None
+            batch.tick_ns = feed_ns
+            self._count(batch, mid)
+            self._seal()
+
     def new_connection(self) -> None:
         """The MQTT connection was lost or made: packet ids of earlier batches are void.
 
@@ -156,7 +175,7 @@ class Batcher:
             return None  # stopping: left unacked, so the broker redelivers it later
         batch = self._current
         if batch is None:
-            batch = self._current = Batch(self._generation, self._clock())
+            batch = self._current = Batch(self._generation, self._clock(), clock_ns=self.clock_ns)
             self._unsettled.append(batch)
             self._ready.notify()  # the writer starts timing this batch
         return batch

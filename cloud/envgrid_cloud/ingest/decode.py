@@ -14,7 +14,7 @@ from envgrid_cloud.observations import (
     SnapshotRecord,
     StatusRecord,
 )
-from envgrid_common.clock import CoarseClock
+from envgrid_common.clock import CoarseClock, FeedClock
 from envgrid_common.messages import Detection, NodeStatus, Reading
 from envgrid_common.topics import NodeChannel, Topics
 from envgrid_common.validation import MAX_SNAPSHOT_BYTES, Rejected, parse_node_message, validate
@@ -33,7 +33,7 @@ class Decoder:
         topics: Topics,
         batcher: Batcher,
         nodes: NodeCache,
-        clock: CoarseClock | None = None,
+        clock: CoarseClock | FeedClock | None = None,
         *,
         snapshot_max_bytes: int = MAX_SNAPSHOT_BYTES,
     ) -> None:
@@ -41,7 +41,7 @@ class Decoder:
         self._snapshot_max_bytes = snapshot_max_bytes
         self._batcher = batcher
         self._nodes = nodes
-        self._clock = clock or CoarseClock()
+        self._clock: CoarseClock | FeedClock = clock or CoarseClock()
         self._dead_letter_prefix = topics.dead_letter("x")[:-1]
         self._routes: dict[str, tuple[str, int]] = {}
 

@@ -21,6 +21,7 @@ from envgrid_cloud.observations import (
     StatusRecord,
 )
 from envgrid_cloud.sqlfiles import loader
+from envgrid_common.clock import WallClock, utc_now
 
 _sql = loader("envgrid_cloud.ingest.sql")
 
@@ -67,8 +68,10 @@ class BatchStore:
         database_url: str,
         application_name: str = "envgrid-ingest",
         judge: Judge | None = None,
+        clock: WallClock = utc_now,
     ) -> None:
         self._database_url = database_url
+        self._clock = clock
         self._application_name = application_name
         self._judge = judge
         self._conn: psycopg.Connection[TupleRow] | None = None
@@ -133,7 +136,7 @@ class BatchStore:
         cur.execute(_UPSERT_LATEST)
         live = sorted({r.node_id for r in readings if not r.historical})
         if live:
-            cur.execute(_TOUCH_LIVE, {"node_ids": live})
+            cur.execute(_TOUCH_LIVE, {"node_ids": live, "now": self._clock()})
         if len(inserted) == len(readings):
             return len(inserted), readings
         return len(inserted), [r for r in readings if (r.node_id, r.ts, r.seq) in inserted]

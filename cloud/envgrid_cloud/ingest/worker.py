@@ -14,6 +14,8 @@ import logging
 import os
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
@@ -31,9 +33,10 @@ from envgrid_cloud.ingest.store import BatchStore, Judge
 from envgrid_cloud.ingest.watchdog import HEALTHY, Progress, Verdict, Watchdog
 from envgrid_cloud.ingest.writer import Writer
 from envgrid_cloud.settings import CloudSettings
+from envgrid_common.clock import FeedClock, decode_tick, encode_tick
 from envgrid_common.mqtt import RECONNECT_MAX_S, BrokerAddress, connect
 from envgrid_common.netloop import NetLoop, new_loop_client
-from envgrid_common.topics import NodeChannel, shared
+from envgrid_common.topics import NodeChannel, Topics, shared
 
 log = logging.getLogger("envgrid.ingest")
 
@@ -57,21 +60,40 @@ class IngestWorker:
     stored, in the batch's transaction; without one, nothing is judged.
     """
 
-    def __init__(self, settings: CloudSettings, index: int = 0, judge: Judge | None = None) -> None:
+    def __init__(
+        self,
+        settings: CloudSettings,
+        index: int = 0,
+        judge: Judge | None = None,
+        feed_clock: FeedClock | None = None,
+    ) -> None:
         self.client_id = f"{settings.ingest_client_id}-{index}"
         self._settings = settings
         self._topics = settings.topics
         self._address = BrokerAddress.parse(settings.mqtt_url)
         self._stop_s = settings.stop_timeout_s
         self._batcher = Batcher(settings.ingest_batch_max, settings.ingest_batch_interval_ms / 1000)
+        # On the feed's clock (ENVGRID_CLOCK=feed): ``feed_clock`` is what the store and the
+        # rules read (the writer sets it to each batch's feed time); the decoder has its own,
+        # moved by the ticks as they arrive. See FeedGate.
+        self._gate: FeedGate | None = None
+        decoder_clock: FeedClock | None = None
+        if settings.clock == "feed":
+            feed_clock = feed_clock or FeedClock()
+            decoder_clock = FeedClock()
+            self._gate = FeedGate(self._topics, self.client_id, decoder_clock)
         self._store = BatchStore(
-            settings.database_url, application_name=self.client_id, judge=judge
+            settings.database_url,
+            application_name=self.client_id,
+            judge=judge,
+            **({"clock": feed_clock} if feed_clock is not None else {}),
         )
         self._nodes = NodeCache(self._store.known_nodes)
         self._decoder = Decoder(
             self._topics,
             self._batcher,
             self._nodes,
+            decoder_clock,
             snapshot_max_bytes=settings.snapshot_max_bytes,
         )
         self._loop = NetLoop(f"{self.client_id}-net", max_delay_s=RECONNECT_MAX_S)
@@ -89,6 +111,7 @@ class IngestWorker:
             self._nodes,
             self._settle,
             drain_timeout_s=DRAIN_SHARE * self._stop_s,
+            feed_clock=feed_clock,
         )
         self._writer_thread = threading.Thread(
             target=self._writer.run, name=f"{self.client_id}-writer", daemon=True
@@ -240,6 +263,13 @@ class IngestWorker:
     def _settle(self, batch: Batch) -> None:
         """Have a committed batch acknowledged, on the loop's thread (where connections change)."""
         self._loop.submit(partial(self._batcher.acknowledge, batch, self._ack))
+        if batch.tick_ns is not None:
+            self._loop.submit(partial(self._report_tick, batch.tick_ns))
+
+    def _report_tick(self, feed_ns: int) -> None:
+        """Say that everything this worker received before the tick at ``feed_ns`` is committed."""
+        topic = self._topics.clock_ingested(self.client_id)
+        self._client.publish(topic, encode_tick(feed_ns), qos=1)
 
     # The network loop's thread ----------------------------------------------------------------
     def _may_read(self) -> bool:
@@ -271,7 +301,11 @@ class IngestWorker:
         # Statuses are subscribed plainly by every worker: brokers hold retained messages back
         # from shared subscriptions (MQTT 5, 4.8.2), and applying a status twice is harmless.
         # Gateway statuses are retained too, and every worker keeps the newest.
-        return [*dealt, topics.any_node(NodeChannel.STATUS), topics.any_gateway_status()]
+        plain = [topics.any_node(NodeChannel.STATUS), topics.any_gateway_status()]
+        if self._gate is not None:
+            # Every worker hears every tick, after everything published before it.
+            plain += [topics.clock(), topics.clock_swept()]
+        return [*dealt, *plain]
 
     def _subscribe(self, client: mqtt.Client) -> None:
         if self._address.v5:
@@ -335,6 +369,13 @@ class IngestWorker:
     def _on_message(
         self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
     ) -> None:
+        gate = self._gate
+        if gate is None:
+            self._take(message)
+            return
+        gate.admit(message, self._batcher, self._take)
+
+    def _take(self, message: mqtt.MQTTMessage) -> None:
         mid = message.mid if message.qos else None
         payload = message.payload
         if not isinstance(payload, bytes):
@@ -367,8 +408,78 @@ class IngestWorker:
             self._batcher.add_dead_letter(mid, refused(topic, payload, reason))
 
 
+class FeedGate:
+    """The ingest's side of the feed clock (ENVGRID_CLOCK=feed).
+
+    A tick seals the batch before it and pauses the worker: what comes after it waits here,
+    unacknowledged (so the broker's in-flight bound holds, the worker's Receive Maximum),
+    until the cloud's sweeps have run up to the tick, so a sweep at feed time T sees exactly
+    what was received before T, whatever the pace of the replay. The loop keeps reading: the
+    answer comes on the same connection. The writer reports the tick once everything before
+    it is committed (``clock/ingested``); the sweeper answers on ``clock/swept`` (QoS 0, so
+    that it passes however many messages wait).
+    """
+
+    def __init__(self, topics: Topics, worker_id: str, clock: FeedClock) -> None:
+        self._tick_topic = topics.clock()
+        self._swept_topic = topics.clock_swept()
+        self._clock = clock
+        self._paused_at: int | None = None
+        self._swept_ns = -1
+        self._waiting: deque[mqtt.MQTTMessage] = deque()
+        self._worker_id = worker_id
+
+    @property
+    def paused(self) -> bool:
+        """Whether the worker waits for the sweeps to reach its last tick."""
+        return self._paused_at is not None
+
+    def admit(
+        self,
+        message: mqtt.MQTTMessage,
+        batcher: Batcher,
+        take: Callable[[mqtt.MQTTMessage], None],
+    ) -> None:
+        """Take in ``message``; hand ``take`` what may be handled now, in order."""
+        topic = message.topic
+        if topic == self._swept_topic:
+            if message.qos:
+                batcher.add_ack_only(message.mid)
+            try:
+                self._swept_ns = max(self._swept_ns, decode_tick(message.payload))
+            except ValueError:
+                log.warning("%s: not a clock message on %s", self._worker_id, topic)
+        else:
+            self._waiting.append(message)
+        self._release(batcher, take)
+
+    def _release(self, batcher: Batcher, take: Callable[[mqtt.MQTTMessage], None]) -> None:
+        if self._paused_at is not None and self._swept_ns >= self._paused_at:
+            self._paused_at = None
+        waiting = self._waiting
+        while waiting and self._paused_at is None:
+            message = waiting.popleft()
+            if message.topic != self._tick_topic:
+                take(message)
+                continue
+            try:
+                feed_ns = decode_tick(message.payload)
+            except ValueError:
+                log.warning("%s: not a feed clock tick: %r", self._worker_id, message.payload)
+                batcher.add_ack_only(message.mid if message.qos else None)
+                continue
+            batcher.add_tick(message.mid if message.qos else None, feed_ns)
+            self._clock.advance_to(feed_ns)
+            if feed_ns > self._swept_ns:
+                self._paused_at = feed_ns
+
+
 def run_worker(
-    settings: CloudSettings, index: int, stop: threading.Event, judge: Judge | None = None
+    settings: CloudSettings,
+    index: int,
+    stop: threading.Event,
+    judge: Judge | None = None,
+    feed_clock: FeedClock | None = None,
 ) -> None:
     """Run ingest worker ``index`` (judging by ``judge``) until ``stop``; then drain, disconnect.
 
@@ -376,7 +487,7 @@ def run_worker(
     ``ENVGRID_INGEST_STUCK_EXIT_S``) stops and exits with status 3 for its supervisor to
     start a fresh one; so does one whose threads died.
     """
-    worker = IngestWorker(settings, index, judge).start()
+    worker = IngestWorker(settings, index, judge, feed_clock).start()
     log.info(
         "%s: ingesting %s into the database (batches of ≤%d rows, ≤%d ms)",
         worker.client_id,

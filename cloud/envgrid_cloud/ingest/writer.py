@@ -22,7 +22,7 @@ from envgrid_cloud.observations import (
     SnapshotRecord,
     StatusRecord,
 )
-from envgrid_common.clock import utc_now
+from envgrid_common.clock import FeedClock, utc_now
 
 log = logging.getLogger("envgrid.ingest")
 
@@ -69,6 +69,7 @@ class Writer:
         backoff_s: tuple[float, float] = (0.1, 5.0),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
+        feed_clock: FeedClock | None = None,
     ) -> None:
         self._batcher = batcher
         self._store = store
@@ -78,6 +79,8 @@ class Writer:
         self._backoff_s = backoff_s
         self._clock = clock
         self._sleep = sleep
+        # On the feed's clock, the store and the rules read this: set to each batch's feed time.
+        self._feed_clock = feed_clock
         self._stop_deadline: float | None = None
         self.written = Written()
         self.batches = 0
@@ -143,6 +146,10 @@ class Writer:
             return True
 
     def _write(self, batch: Batch) -> Written:
+        if self._feed_clock is not None:
+            self._feed_clock.advance_to(batch.clock_ns)
+        if batch.tick_ns is not None:
+            return Written()  # a tick: nothing to store, only to acknowledge (and report)
         self._nodes.refresh_if_stale()
         if batch.unresolved:
             self._resolve(batch)

@@ -27,8 +27,8 @@ async def start_notifications(
     http = httpx.AsyncClient(follow_redirects=False, timeout=settings.notify_timeout_s)
     stack.push_async_callback(http.aclose)
     deliverer = Deliverer(settings, pool, http)
-    reminders = Sweep(REMINDERS, INTERVAL_S, Reminders.from_settings(settings))
-    return [
-        asyncio.create_task(deliverer.run(), name="notifications"),
-        asyncio.create_task(run_periodically(reminders, case_pool), name=REMINDERS),
-    ]
+    tasks = [asyncio.create_task(deliverer.run(), name="notifications")]
+    if settings.clock == "wall":  # on the feed's clock, the feed sweeper reminds
+        reminders = Sweep(REMINDERS, INTERVAL_S, Reminders.from_settings(settings))
+        tasks.append(asyncio.create_task(run_periodically(reminders, case_pool), name=REMINDERS))
+    return tasks

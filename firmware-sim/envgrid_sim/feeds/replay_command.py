@@ -12,6 +12,7 @@ from types import FrameType
 from envgrid_common.clock import utc_now
 from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.settings import EnvgridSettings
+from envgrid_common.topics import Topics
 from envgrid_sim.feeds.format import FeedError
 from envgrid_sim.feeds.plan import Selection, parse_filters
 from envgrid_sim.feeds.progress import Progress, human_bytes
@@ -35,6 +36,11 @@ record not yet acknowledged, refused or skipped. Given an existing file, the rep
 from that place with the same time offset. Records sent after the place last saved (at most
 the in-flight window after a clean stop, up to a second's worth after a kill) are sent again;
 envgrid's ingest stores a reading once per (node, seq, ts), so nothing is stored twice.
+
+--feed-clock also publishes the feed's time on {root}/v1/clock/feed (a tick every --tick-s
+seconds of feed time, each after every message up to that time): a cloud started with
+ENVGRID_CLOCK=feed decides (no data, daily means, escalation) on that clock, and holds its
+ingest at each tick until its sweeps have run, so the replay raises the cases it raised live.
 
 The summary counts messages published, acknowledged, refused by the broker (PUBACK reason
 code 0x80 or above; not sent again) and skipped by --filter/--node."""
@@ -78,6 +84,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default="keep",
         help="set readings' and detections' historical flag (default keep)",
     )
+    parser.add_argument(
+        "--feed-clock",
+        action="store_true",
+        help="publish the feed's time for a cloud on ENVGRID_CLOCK=feed",
+    )
+    parser.add_argument(
+        "--tick-s",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="feed seconds between two clock ticks (default 10)",
+    )
     parser.add_argument("--resume", type=Path, metavar="STATE_FILE", help="keep/continue the place")
     parser.add_argument(
         "--window", type=int, default=1000, metavar="N", help="QoS 1 messages in flight at most"
@@ -96,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--speed must be above 0")
         if not 1 <= args.window <= 20000:
             raise ValueError("--window must be between 1 and 20000")
+        if args.tick_s < 0.001:
+            raise ValueError("--tick-s must be at least 0.001")
         address = BrokerAddress.parse(args.mqtt_url or settings.mqtt_url)
         files = [path.resolve() for path in feed_files(args.files)]
         selection = Selection(
@@ -121,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         offset_s=offset_s,
         historical=historical,
         selection=selection,
+        clock_topic=_clock_topic(selection, settings) if args.feed_clock else None,
+        tick_s=args.tick_s,
     )
     replayer = Replayer(address, files, options)
     try:
@@ -175,6 +197,12 @@ def shift_to_now(files: list[Path]) -> int:
     return 0
 
 
+def _clock_topic(selection: Selection, settings: EnvgridSettings) -> str:
+    """Where the ticks go: under the root the readings are published under."""
+    root = selection.remap[1] if selection.remap is not None else settings.topic_root
+    return Topics(root).clock()
+
+
 def _records_before(files: list[Path], start: Position) -> int:
     file_index, record = start
     return sum(FeedReader(path).count() for path in files[:file_index]) + record
@@ -194,6 +222,8 @@ def _summary(
         f"({human_bytes(counts.bytes)} of payload), acknowledged {counts.acknowledged:,}, "
         f"refused by the broker {counts.refused:,}, skipped by filters {counts.skipped:,}\n"
     )
+    if counts.ticks:
+        write(f"  feed clock ticks published: {counts.ticks:,}\n")
     for reason, n in counts.refusals.most_common():
         write(f"  refused {n:,}: {reason}\n")
     for tail in counts.tails:

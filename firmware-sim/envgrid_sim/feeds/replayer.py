@@ -24,6 +24,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from envgrid_common.clock import encode_tick
 from envgrid_common.mqtt import BrokerAddress, PublishRefused, check_publish, connect
 from envgrid_common.netloop import NetLoop
 from envgrid_sim.feeds.client import new_replay_client
@@ -52,6 +53,8 @@ class ReplayOptions:
     historical: bool | None = None  # set readings' and detections' ``historical``; None: keep
     selection: Selection = field(default_factory=Selection)
     client_id: str = ""
+    clock_topic: str | None = None  # publish feed clock ticks here (--feed-clock); None: none
+    tick_s: float = 10.0  # feed seconds between two ticks
 
 
 @dataclass(slots=True)
@@ -66,6 +69,7 @@ class Outgoing:
     retain: bool
     properties: bytes
     node_id: str | None
+    tick: bool = False  # a feed clock tick (not from the feed): everything up to it was sent
 
 
 @dataclass(slots=True)
@@ -92,6 +96,7 @@ class ReplayCounts:
     refused: int = 0
     skipped: int = 0
     bytes: int = 0
+    ticks: int = 0  # feed clock ticks published (--feed-clock)
     refusals: Counter[str] = field(default_factory=Counter)
     tails: list[TornTail] = field(default_factory=list)
 
@@ -201,14 +206,19 @@ class Replayer:
         self._loop.submit(self._end)
 
     def _messages(self, start: Position) -> Iterator[Outgoing | _Mark]:
-        """What to publish from ``start`` on; a mark for the end last."""
+        """What to publish from ``start`` on (clock ticks too, if asked); a mark at the end."""
         end = start
+        ticks = _Ticks(self._options) if self._options.clock_topic else None
         for position, record in self._records(start):
             end = (position[0], position[1] + 1)
             out = self._outgoing(position, record)
             if out is None:
                 continue
+            if ticks is not None:
+                yield from ticks.before(out)
             yield out
+        if ticks is not None:
+            yield from ticks.last(end)
         yield _Mark(end)
 
     def finish(self, timeout_s: float) -> bool:
@@ -313,10 +323,13 @@ class Replayer:
                 counts.refusals[f"by the client: {error}"] += 1
                 self._handed = (item.position[0], item.position[1] + 1)
                 continue
-            counts.published += 1
-            counts.bytes += len(item.payload)
             position = item.position
-            self._handed = (position[0], position[1] + 1)
+            if item.tick:
+                counts.ticks += 1  # a tick precedes the record at its position: not handed yet
+            else:
+                counts.published += 1
+                counts.bytes += len(item.payload)
+                self._handed = (position[0], position[1] + 1)
             if item.qos:
                 pending = _Pending(position, item.feed_ns)
                 in_flight[mid] = pending
@@ -401,3 +414,39 @@ class Replayer:
     def _settled_now(self) -> Position:
         order = self._order
         return order[0].position if order else self._handed
+
+
+class _Ticks:
+    """Feed clock ticks at every multiple of ``tick_s`` of feed time: a tick at T goes out after
+    every message of feed time ≤ T and before the first later one (one connection keeps that
+    order all the way to each subscriber)."""
+
+    def __init__(self, options: ReplayOptions) -> None:
+        assert options.clock_topic is not None
+        self._topic = options.clock_topic
+        self._step = max(1, round(options.tick_s * 1e9))
+        self._next: int | None = None  # the next tick's feed time
+        self._last_ns = 0
+
+    def before(self, out: Outgoing) -> Iterator[Outgoing]:
+        """The ticks due before ``out``: the feed's start, then every one passed since."""
+        feed_ns = out.feed_ns
+        if self._next is None:
+            # The first tick sets the clock at the feed's start, before its first message.
+            start = feed_ns // self._step * self._step
+            yield self._tick(start, out.position)
+            self._next = start + self._step
+        while self._next < feed_ns:
+            yield self._tick(self._next, out.position)
+            self._next += self._step
+        self._last_ns = max(self._last_ns, feed_ns)
+
+    def last(self, end: Position) -> Iterator[Outgoing]:
+        """The closing tick, at the last message's time: every decision due by then is made."""
+        if self._next is not None:
+            yield self._tick(self._last_ns, end)
+
+    def _tick(self, feed_ns: int, position: Position) -> Outgoing:
+        return Outgoing(
+            position, feed_ns, self._topic, encode_tick(feed_ns), 1, False, b"", None, True
+        )
