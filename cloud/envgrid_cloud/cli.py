@@ -18,7 +18,6 @@ from envgrid_cloud.settings import CloudSettings
 
 if TYPE_CHECKING:
     from envgrid_cloud.api_server import ApiServer
-    from envgrid_cloud.feed_sweeper import FeedSweeper
     from envgrid_cloud.ingest_processes import IngestWorkers
 
 log = logging.getLogger("envgrid.cloud")
@@ -91,6 +90,7 @@ def run_cloud(args: argparse.Namespace) -> int:
     from envgrid_cloud.api.database import describe
     from envgrid_cloud.api_server import ApiServer
     from envgrid_cloud.db.migrate import migrate
+    from envgrid_cloud.feed_sweeper import FeedSweeper
     from envgrid_cloud.ingest_processes import IngestWorkers
 
     settings = _settings(args)

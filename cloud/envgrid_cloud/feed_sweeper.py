@@ -140,6 +140,10 @@ class FeedSweeper:
             if value is not None and (self._target is None or value > self._target):
                 self._target = value
                 self._lock.notify_all()
+            done = self._done_ns
+        if done is not None and feed_ns <= done:
+            # A worker still held at a tick swept already missed the answer: again.
+            self._client.publish(self._topics.clock_swept(), encode_tick(done), qos=0)
 
     def _run(self) -> None:
         while not self._stop.is_set():

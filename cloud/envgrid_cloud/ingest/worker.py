@@ -130,6 +130,7 @@ class IngestWorker:
         self._stopped = False
         self._connects = 0
         self._last_received_at: datetime | None = None
+        self._reported_ns: int | None = None  # the last feed clock tick reported committed
 
     # Life cycle -------------------------------------------------------------------------------
     def start(self) -> IngestWorker:
@@ -268,8 +269,16 @@ class IngestWorker:
 
     def _report_tick(self, feed_ns: int) -> None:
         """Say that everything this worker received before the tick at ``feed_ns`` is committed."""
+        self._reported_ns = feed_ns
         topic = self._topics.clock_ingested(self.client_id)
         self._client.publish(topic, encode_tick(feed_ns), qos=1)
+
+    def remind(self) -> None:
+        """Held at a tick already reported: say it again (the sweeper may have come later, or
+        its answer, sent at QoS 0, may have been lost)."""
+        gate, reported = self._gate, self._reported_ns
+        if gate is not None and gate.paused and reported is not None:
+            self._loop.submit(partial(self._report_tick, reported))
 
     # The network loop's thread ----------------------------------------------------------------
     def _may_read(self) -> bool:
@@ -502,6 +511,7 @@ def run_worker(
             if not worker.alive:
                 give_up = "a thread of the worker ended unexpectedly"
                 break
+            worker.remind()
             verdict = worker.check()
             if verdict.give_up:
                 give_up = f"stuck: {verdict.reason}"

@@ -84,6 +84,7 @@ class _Pending:
     position: Position
     feed_ns: int
     done: bool = False
+    tick: bool = False
 
 
 @dataclass
@@ -331,7 +332,7 @@ class Replayer:
                 counts.bytes += len(item.payload)
                 self._handed = (position[0], position[1] + 1)
             if item.qos:
-                pending = _Pending(position, item.feed_ns)
+                pending = _Pending(position, item.feed_ns, tick=item.tick)
                 in_flight[mid] = pending
                 self._order.append(pending)
         if len(queue) < QUEUED_MAX // 2 and not self._room.is_set():
@@ -356,7 +357,7 @@ class Replayer:
         if reason.value >= FIRST_FAILURE:
             self.counts.refused += 1
             self.counts.refusals[str(reason)] += 1
-        else:
+        elif not pending.tick:
             self.counts.acknowledged += 1
         pending.done = True
         order = self._order
