@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from envgrid_cli import demo, scenario, schema
+from envgrid_cli import demo, scenario, schema, what_if
 from envgrid_cloud import cli as cloud_cli
 from envgrid_cloud.auth import cli as auth_cli
 from envgrid_common import __version__
@@ -27,6 +27,7 @@ REGISTRARS: tuple[Register, ...] = (
     sim_cli.register,
     record_command.register,
     replay_command.register,
+    what_if.register_options,
     cloud_cli.register_db,
     cloud_cli.register_sites,
     cloud_cli.register_cases,

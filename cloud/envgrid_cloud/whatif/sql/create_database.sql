@@ -1,0 +1,2 @@
+-- A scratch database for a what-if run.
+CREATE DATABASE {name}

@@ -1,0 +1,2 @@
+-- The scratch database, gone (its connections too).
+DROP DATABASE IF EXISTS {name} WITH (FORCE)
