@@ -68,16 +68,14 @@ def compare(before: list[CaseSummary], after: list[CaseSummary]) -> list[Differe
 def describe(case: CaseSummary) -> str:
     """One line for a case: when raised (Beijing time), how often, how bad, cleared or not."""
     raised = to_shanghai(case.raised_at).strftime("%Y-%m-%d %H:%M:%S")
+    first = "-" if case.first_value is None else f"{case.first_value:g}"
     peak = "" if case.peak_value is None else f", peak {case.peak_value:g}"
     cleared = (
         f", cleared {to_shanghai(case.cleared_at).strftime('%H:%M:%S')}"
         if case.cleared_at is not None
         else ""
     )
-    return (
-        f"{case.severity} raised {raised}, {case.occurrences}× "
-        f"(first {case.first_value if case.first_value is not None else '-'}{peak}){cleared}"
-    )
+    return f"{case.severity} raised {raised}, {case.occurrences}× (first {first}{peak}){cleared}"
 
 
 def report(site_id: str, before: list[CaseSummary], after: list[CaseSummary]) -> list[str]:
