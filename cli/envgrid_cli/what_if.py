@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         url = given or create_scratch(settings.database_url)
         try:
             prepare(url, settings.database_url, args.site, wanted)
-            _replay_into(url, settings, args, files, feed_root, last_ns)
+            replay_on_feed_clock(url, settings, args, files, feed_root, last_ns)
             results.append(read_cases(url))
         except (WhatIfError, psycopg.Error, RuntimeError) as error:
             sys.stderr.write(f"envgrid replay --what-if: {error}\n")
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay_into(
+def replay_on_feed_clock(
     url: str,
     settings: CloudSettings,
     args: argparse.Namespace,
@@ -134,7 +134,7 @@ def _replay_into(
         "ENVGRID_MQTT_URL": mqtt_url,
         "ENVGRID_TOPIC_ROOT": topics.root,
         "ENVGRID_CLOCK": "feed",
-        "ENVGRID_INGEST_WORKERS": "1",
+        "ENVGRID_INGEST_WORKERS": str(settings.ingest_workers),
         "ENVGRID_INGEST_CLIENT_ID": f"whatif-{run_id}",
         "ENVGRID_INGEST_SHARE_GROUP": f"whatif-{run_id}",
         "ENVGRID_CASE_TOPICS_ENABLED": "false",
@@ -150,7 +150,7 @@ def _replay_into(
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_ready(url, f"whatif-{run_id}", cloud)
+            _wait_ready(url, f"whatif-{run_id}", settings.ingest_workers, cloud)
             command = [sys.executable, "-m", "envgrid_cli", "replay", *map(str, files)]
             command += ["--max", "--feed-clock", "--tick-s", str(args.tick_s)]
             command += ["--topic-root", f"{feed_root}:{topics.root}"]
@@ -176,13 +176,13 @@ def _replay_into(
                     cloud.wait()
 
 
-def _wait_ready(url: str, client_prefix: str, cloud: subprocess.Popen[bytes]) -> None:
-    """Until the cloud's ingest worker has reported itself (it is subscribed by then)."""
+def _wait_ready(url: str, client_prefix: str, workers: int, cloud: subprocess.Popen[bytes]) -> None:
+    """Until the cloud's ingest workers have reported themselves (subscribed by then)."""
     deadline = time.monotonic() + READY_S
     while time.monotonic() < deadline:
         if cloud.poll() is not None:
             raise RuntimeError(f"the what-if cloud ended with status {cloud.returncode}")
-        if ingest_ready(url, client_prefix) >= 1:
+        if ingest_ready(url, client_prefix) >= workers:
             return
         time.sleep(0.5)
     raise RuntimeError(f"the what-if cloud was not ready in {READY_S:g} s")

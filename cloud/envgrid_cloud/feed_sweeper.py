@@ -4,7 +4,8 @@ A replay with ``--feed-clock`` publishes ticks; each ingest worker holds its mes
 tick, commits everything before it and reports the tick on ``clock/ingested/{worker}``. Once
 every worker has reported a tick (the barrier), this sweeper runs each sweep whose interval
 boundary (a multiple of its interval, in feed time) the tick has passed, at the tick's time,
-and answers on ``clock/swept``: the workers go on. So a sweep at feed time T sees every
+and answers on ``clock/swept`` with the feed time of the next sweep due: the workers go on, and
+hold again only at the first tick from then on. So a sweep at feed time T sees every
 message received before the tick at T committed, and none after it, at any replay speed.
 """
 
@@ -143,7 +144,7 @@ class FeedSweeper:
             done = self._done_ns
         if done is not None and feed_ns <= done:
             # A worker still held at a tick swept already missed the answer: again.
-            self._client.publish(self._topics.clock_swept(), encode_tick(done), qos=0)
+            self._answer(done)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -157,7 +158,17 @@ class FeedSweeper:
                 target = self._target
             assert target is not None
             self.sweep_to(target)
-            self._client.publish(self._topics.clock_swept(), encode_tick(target), qos=0)
+            self._answer(target)
+
+    def _answer(self, done_ns: int) -> None:
+        """Say the sweeps are at ``done_ns``, and when the next one is due."""
+        payload = encode_tick(done_ns, self.next_due(done_ns))
+        self._client.publish(self._topics.clock_swept(), payload, qos=0)
+
+    def next_due(self, done_ns: int) -> int:
+        """The feed time of the next interval boundary of any sweep after ``done_ns``."""
+        steps = [round(s.interval_s * 1e9) for s in self._sweeps] or [1]
+        return min((done_ns // step + 1) * step for step in steps)
 
     def sweep_to(self, now_ns: int) -> None:
         """Run every sweep due by ``now_ns`` at that time; the clock is then there."""

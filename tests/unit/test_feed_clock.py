@@ -12,7 +12,7 @@ from envgrid_cloud.cases.sweeps import Sweep
 from envgrid_cloud.feed_sweeper import Barrier, due
 from envgrid_cloud.ingest.batch import Batcher
 from envgrid_cloud.ingest.worker import FeedGate
-from envgrid_common.clock import FeedClock, decode_tick, encode_tick, from_ns
+from envgrid_common.clock import FeedClock, decode_tick, encode_tick, from_ns, is_last_tick
 from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.topics import Topics
 from envgrid_sim.feeds.replayer import Outgoing, Replayer, ReplayOptions
@@ -64,6 +64,7 @@ def test_a_tick_follows_every_message_up_to_its_time_and_precedes_the_rest(
     ]
     assert all(m.topic == TOPICS.clock() and m.qos == 1 for m in sent if m.tick)
     assert [decode_tick(m.payload) for m in sent if m.tick][-1] == round(103.6 * S)
+    assert [is_last_tick(m.payload) for m in sent if m.tick] == [False] * 4 + [True]
 
 
 def test_no_ticks_without_the_feed_clock(tmp_path: Path) -> None:
@@ -124,3 +125,36 @@ def test_the_barrier_waits_for_every_worker_and_sweeps_run_on_their_boundaries()
     assert not due(sweep, 31 * S, 59 * S)
     assert due(sweep, 59 * S, 60 * S)
     assert due(sweep, 1 * S, 200 * S)  # several boundaries passed: it runs once
+
+
+def test_between_sweeps_due_ticks_move_the_clock_without_holding_the_ingest() -> None:
+    batcher = Batcher(100, 0.01)
+    clock = FeedClock()
+    gate = FeedGate(TOPICS, "w0", clock)
+    taken: list[bytes] = []
+
+    def take(message: Any) -> None:
+        taken.append(message.payload)
+        batcher.add_ack_only(message.mid)
+
+    readings = TOPICS.readings("n1")
+    gate.admit(_message(TOPICS.clock(), encode_tick(0), 1), batcher, take)
+    assert gate.paused  # the feed's start: held until the sweeper has answered once
+    gate.admit(_message(TOPICS.clock_swept(), encode_tick(0, 30 * S), 2), batcher, take)
+    assert not gate.paused
+    for n, at in enumerate((10, 20), start=3):
+        gate.admit(_message(TOPICS.clock(), encode_tick(at * S), n), batcher, take)
+        gate.admit(_message(readings, b"r%d" % at, n + 10), batcher, take)
+        assert not gate.paused, "no sweep is due before 30 s"
+    assert clock.feed_ns == 20 * S
+    gate.admit(_message(TOPICS.clock(), encode_tick(30 * S), 5), batcher, take)
+    gate.admit(_message(readings, b"r30", 15), batcher, take)
+    assert gate.paused
+    assert taken == [b"r10", b"r20"]
+    batcher.close()
+    ticks = []
+    while (batch := batcher.take()) is not None:
+        if batch.tick_ns is not None:
+            ticks.append((batch.tick_ns // S, batch.tick_holds))
+    # Only held ticks are reported to the sweeper.
+    assert ticks == [(0, True), (10, False), (20, False), (30, True)]

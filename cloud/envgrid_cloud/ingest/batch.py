@@ -43,6 +43,8 @@ class Batch:
     clock_ns: int = 0
     # A feed clock tick: everything before it is in earlier batches (nothing else is in it).
     tick_ns: int | None = None
+    # The worker holds its messages at this tick until the sweeps reach it (so reports it).
+    tick_holds: bool = False
 
 
 class Batcher:
@@ -139,7 +141,7 @@ class Batcher:
             if batch is not None:
                 self._count(batch, mid)
 
-    def add_tick(self, mid: int | None, feed_ns: int) -> None:
+    def add_tick(self, mid: int | None, feed_ns: int, holds: bool = True) -> None:
         """A feed clock tick: seal what came before it, then a batch of the tick alone."""
         with self._lock:
             if self._closed:
@@ -149,6 +151,7 @@ class Batcher:
             batch = self._batch()
             assert batch is not None
             batch.tick_ns = feed_ns
+            batch.tick_holds = holds
             self._count(batch, mid)
             self._seal()
 

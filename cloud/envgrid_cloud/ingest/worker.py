@@ -33,7 +33,13 @@ from envgrid_cloud.ingest.store import BatchStore, Judge
 from envgrid_cloud.ingest.watchdog import HEALTHY, Progress, Verdict, Watchdog
 from envgrid_cloud.ingest.writer import Writer
 from envgrid_cloud.settings import CloudSettings
-from envgrid_common.clock import FeedClock, decode_tick, encode_tick
+from envgrid_common.clock import (
+    FeedClock,
+    decode_next,
+    decode_tick,
+    encode_tick,
+    is_last_tick,
+)
 from envgrid_common.mqtt import RECONNECT_MAX_S, BrokerAddress, connect
 from envgrid_common.netloop import NetLoop, new_loop_client
 from envgrid_common.topics import NodeChannel, Topics, shared
@@ -81,7 +87,11 @@ class IngestWorker:
         if settings.clock == "feed":
             feed_clock = feed_clock or FeedClock()
             decoder_clock = FeedClock()
-            self._gate = FeedGate(self._topics, self.client_id, decoder_clock)
+            # Several workers share the readings: held at every tick, so that what each
+            # commits between two ticks is judged before anything after them (one worker
+            # commits in the feed's order anyway, and is held only where a sweep is due).
+            every_tick = settings.ingest_workers > 1
+            self._gate = FeedGate(self._topics, self.client_id, decoder_clock, every_tick)
         self._store = BatchStore(
             settings.database_url,
             application_name=self.client_id,
@@ -264,7 +274,7 @@ class IngestWorker:
     def _settle(self, batch: Batch) -> None:
         """Have a committed batch acknowledged, on the loop's thread (where connections change)."""
         self._loop.submit(partial(self._batcher.acknowledge, batch, self._ack))
-        if batch.tick_ns is not None:
+        if batch.tick_ns is not None and batch.tick_holds:
             self._loop.submit(partial(self._report_tick, batch.tick_ns))
 
     def _report_tick(self, feed_ns: int) -> None:
@@ -420,7 +430,9 @@ class IngestWorker:
 class FeedGate:
     """The ingest's side of the feed clock (ENVGRID_CLOCK=feed).
 
-    A tick seals the batch before it and pauses the worker: what comes after it waits here,
+    A tick seals the batch before it, and its time is that of the batches after it. At the
+    first tick from the next sweep due on (the sweeper says when), it also holds the worker:
+    what comes after it waits here,
     unacknowledged (so the broker's in-flight bound holds, the worker's Receive Maximum),
     until the cloud's sweeps have run up to the tick, so a sweep at feed time T sees exactly
     what was received before T, whatever the pace of the replay. The loop keeps reading: the
@@ -429,12 +441,16 @@ class FeedGate:
     that it passes however many messages wait).
     """
 
-    def __init__(self, topics: Topics, worker_id: str, clock: FeedClock) -> None:
+    def __init__(
+        self, topics: Topics, worker_id: str, clock: FeedClock, every_tick: bool = False
+    ) -> None:
+        self._every_tick = every_tick
         self._tick_topic = topics.clock()
         self._swept_topic = topics.clock_swept()
         self._clock = clock
         self._paused_at: int | None = None
         self._swept_ns = -1
+        self._hold_from = 0  # hold at the first tick from this feed time on
         self._waiting: deque[mqtt.MQTTMessage] = deque()
         self._worker_id = worker_id
 
@@ -455,9 +471,16 @@ class FeedGate:
             if message.qos:
                 batcher.add_ack_only(message.mid)
             try:
-                self._swept_ns = max(self._swept_ns, decode_tick(message.payload))
+                swept_ns, next_ns = decode_tick(message.payload), decode_next(message.payload)
             except ValueError:
                 log.warning("%s: not a clock message on %s", self._worker_id, topic)
+            else:
+                if swept_ns > self._swept_ns:
+                    self._swept_ns = swept_ns
+                    # Held next at the first tick from the next sweep due on (every tick if
+                    # the sweeper does not say): between, no sweep could see the difference.
+                    hold_from = swept_ns + 1 if next_ns is None or self._every_tick else next_ns
+                    self._hold_from = hold_from
         else:
             self._waiting.append(message)
         self._release(batcher, take)
@@ -477,9 +500,11 @@ class FeedGate:
                 log.warning("%s: not a feed clock tick: %r", self._worker_id, message.payload)
                 batcher.add_ack_only(message.mid if message.qos else None)
                 continue
-            batcher.add_tick(message.mid if message.qos else None, feed_ns)
+            due = feed_ns >= self._hold_from or is_last_tick(message.payload)
+            holds = due and feed_ns > self._swept_ns
+            batcher.add_tick(message.mid if message.qos else None, feed_ns, holds)
             self._clock.advance_to(feed_ns)
-            if feed_ns > self._swept_ns:
+            if holds:
                 self._paused_at = feed_ns
 
 

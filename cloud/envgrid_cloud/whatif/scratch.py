@@ -52,7 +52,8 @@ def parse_overrides(specs: list[str]) -> dict[str, dict[str, Any]]:
 def create_scratch(live_url: str) -> str:
     """A new empty database on the live database's server; its URL."""
     name = f"envgrid_whatif_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(live_url, autocommit=True) as conn:
+    # Through the server's maintenance database: the live one need not exist (a benchmark).
+    with psycopg.connect(_with_dbname(live_url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL(load("create_database").decode()).format(name=sql.Identifier(name)))
     return _with_dbname(live_url, name)
 

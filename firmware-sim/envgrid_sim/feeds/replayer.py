@@ -445,9 +445,8 @@ class _Ticks:
     def last(self, end: Position) -> Iterator[Outgoing]:
         """The closing tick, at the last message's time: every decision due by then is made."""
         if self._next is not None:
-            yield self._tick(self._last_ns, end)
+            yield self._tick(self._last_ns, end, last=True)
 
-    def _tick(self, feed_ns: int, position: Position) -> Outgoing:
-        return Outgoing(
-            position, feed_ns, self._topic, encode_tick(feed_ns), 1, False, b"", None, True
-        )
+    def _tick(self, feed_ns: int, position: Position, last: bool = False) -> Outgoing:
+        payload = encode_tick(feed_ns, last=last)
+        return Outgoing(position, feed_ns, self._topic, payload, 1, False, b"", None, True)
