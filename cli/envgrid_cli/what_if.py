@@ -49,7 +49,7 @@ against its rule pack), and prints the cases the site would have had, and every 
 would have been raised, not raised, or raised otherwise. --database-url URL keeps the run with
 the overrides in that (empty) database instead."""
 
-# How long a cloud may take to be ready, and to decide the feed's end once it is all sent.
+# How long a cloud may take to be ready, and its sweeps may stand still before the feed's end.
 READY_S = 60.0
 SETTLE_S = 120.0
 
@@ -215,10 +215,14 @@ class _Swept:
             self._moved.notify_all()
 
     def reached(self, feed_ns: int, timeout_s: float, cloud: subprocess.Popen[bytes]) -> bool:
-        """Wait until the sweeps have reached ``feed_ns``; False on timeout or a dead cloud."""
+        """Wait until the sweeps have reached ``feed_ns``; False if they stop moving for
+        ``timeout_s`` (the cloud may trail a fast replay by long, but not stand still)."""
         deadline = time.monotonic() + timeout_s
         with self._moved:
+            seen = self._at
             while self._at < feed_ns:
+                if self._at > seen:
+                    seen, deadline = self._at, time.monotonic() + timeout_s
                 left = deadline - time.monotonic()
                 if left <= 0 or cloud.poll() is not None:
                     return False
