@@ -1,10 +1,9 @@
-"""``envgrid scenario``: list the simulated scenarios, load one's registry into the database."""
+"""``envgrid scenario``: load a simulated scenario's registry (shipped or from a file) into the
+database."""
 
 from __future__ import annotations
 
 import argparse
-
-SCENARIOS = ("luxi",)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,30 +18,50 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "load",
         help="write a scenario's grid, sites and nodes into ENVGRID_DATABASE_URL",
         description=(
-            "Write a scenario's grid cells, sites and nodes into the database "
-            "(ENVGRID_DATABASE_URL), migrating it first. Safe to repeat."
+            "Write a scenario's grid cells, sites, nodes and officers into the database "
+            "(ENVGRID_DATABASE_URL), migrating it first. Safe to repeat. The scenario is a "
+            "shipped one by name (luxi) or a scenario file (docs/scenarios.md), e.g. one "
+            "written by `envgrid sim generate`."
         ),
     )
-    load.add_argument("name", choices=SCENARIOS, help="scenario name")
+    load.add_argument("name", metavar="NAME|FILE", help="shipped scenario (luxi) or a .yaml file")
+    load.add_argument(
+        "--cameras",
+        action="store_true",
+        help="include the camera nodes (and their sites), as `envgrid sim --cameras` runs them",
+    )
+    load.add_argument(
+        "--hj212",
+        action="store_true",
+        help="include the HJ 212 stations (and their sites), as the demo runs them",
+    )
     load.set_defaults(handler=run_load)
 
 
 def run_load(args: argparse.Namespace) -> int:
-    """Migrate, then upsert the scenario's registry."""
+    """Check the scenario, migrate, then upsert its registry: 0 done, 2 a bad scenario."""
+    import sys
+
     import psycopg
 
     from envgrid_cloud.db.migrate import migrate
     from envgrid_cloud.registry.store import upsert_registry
     from envgrid_cloud.settings import CloudSettings
-    from envgrid_sim.scenarios.luxi import luxi_scenario
+    from envgrid_sim.scenario import load_scenario
 
+    try:
+        scenario = load_scenario(args.name, None, cameras=args.cameras, hj212=args.hj212)
+    except ValueError as error:
+        print(f"envgrid scenario load: {error}", file=sys.stderr)
+        return 2
+    registry = scenario.registry
     url = CloudSettings().database_url
     migrate(url)
-    registry = luxi_scenario().registry
     with psycopg.connect(url) as conn:
         upsert_registry(conn, registry)
     print(
-        f"loaded scenario {args.name}: {len(registry.cells)} grid cells, "
-        f"{len(registry.sites)} sites, {len(registry.nodes)} nodes"
+        f"loaded scenario {scenario.name}: {len(registry.cells)} grid cells, "
+        f"{len(registry.sites)} sites, {len(registry.nodes)} nodes, "
+        f"{len(registry.officers)} officers"
     )
     return 0

@@ -11,6 +11,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.outbox import OutboxLocked
 from envgrid_common.signals import Incident
 from envgrid_sim.camera import cli as camera_cli
@@ -18,8 +19,13 @@ from envgrid_sim.camera.fleet import BURN_HELP, BurnIncident, CameraFleet, Fleet
 from envgrid_sim.clips import cli as clips_cli
 from envgrid_sim.hj212 import cli as hj212_cli
 from envgrid_sim.node import china_now
-from envgrid_sim.scenario import Scenario, load_scenario, scenarios
+from envgrid_sim.scenario import Scenario, is_scenario_file, load_scenario, scenarios
+from envgrid_sim.scenariofile import cli as generate_cli
+from envgrid_sim.scenariofile.timeline import Cue, play
+from envgrid_sim.scenariofile.timeline import burns as timeline_burns
+from envgrid_sim.scenariofile.timeline import incidents as timeline_incidents
 from envgrid_sim.settings import SimSettings
+from envgrid_sim.swarm.runner import SwarmRunner
 from envgrid_sim.table import render_table
 from envgrid_sim.township import Township
 
@@ -31,7 +37,7 @@ INCIDENT_HELP = (
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``sim``."""
+    """Add ``sim`` (with ``run``, ``generate``, ``clips`` and ``camera``)."""
     parser = commands.add_parser(
         "sim",
         help="run a simulated township of sensor nodes",
@@ -41,19 +47,49 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "online status with an offline Last Will, and publishes readings at QoS 1 on "
             "envgrid/v1/nodes/{node_id}/readings. Readings go through an outbox on disk: "
             "while the broker is away they are kept, and sent marked historical when it is "
-            "back. Sequence numbers continue across restarts."
+            "back. Sequence numbers continue across restarts. With --scale, thousands of "
+            "nodes run on one event loop, holding readings in memory instead."
         ),
     )
     parser.add_argument(
         "--scenario",
-        choices=sorted(scenarios()),
-        help="township to simulate (ENVGRID_SIM_SCENARIO, default luxi)",
+        metavar="NAME|FILE",
+        help=(
+            "scenario to simulate: shipped (" + ", ".join(sorted(scenarios())) + ") or a "
+            "scenario file (ENVGRID_SIM_SCENARIO, default luxi)"
+        ),
     )
+    add_run_options(parser)
+    parser.set_defaults(handler=run, scenario_file=None)
+    extras = parser.add_subparsers(
+        dest="sim_command", metavar="{run,generate,clips,camera,hj212}", required=False
+    )
+    file_run = extras.add_parser(
+        "run",
+        help="run a scenario file, its timeline of incidents on cue",
+        description=(
+            "Run the scenario a file describes (docs/scenarios.md): its nodes, and its "
+            "timeline of incidents counted from the start of the run. Same options as "
+            "`envgrid sim`."
+        ),
+    )
+    file_run.add_argument("scenario_file", metavar="SCENARIO.yaml", help="scenario file")
+    add_run_options(file_run)
+    file_run.set_defaults(handler=run, scenario=None)
+    generate_cli.register(extras)
+    clips_cli.register(extras)
+    camera_cli.register(extras)
+    hj212_cli.register(extras)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a run (``envgrid sim`` and ``envgrid sim run``)."""
     parser.add_argument(
         "--interval",
         type=float,
         metavar="SECONDS",
-        help="seconds between readings of a node (ENVGRID_SIM_REPORT_INTERVAL_S, default 5)",
+        help="seconds between readings of a node (ENVGRID_SIM_REPORT_INTERVAL_S; default: "
+        "the scenario file's, 5 for a shipped scenario)",
     )
     parser.add_argument(
         "--data-dir",
@@ -87,15 +123,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "(ENVGRID_SIM_CAMERA_PORT, default 8090)",
     )
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        default=None,
+        help="scale mode: thousands of nodes on one event loop, readings held in memory "
+        "while the broker is away (ENVGRID_SIM_SCALE)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        metavar="N",
+        help="scale mode: share N connections among the nodes; 0, the default, gives each "
+        "node its own session and Last Will (ENVGRID_SIM_CONNECTIONS)",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="print the scenario's sites and nodes, then exit"
     )
-    parser.set_defaults(handler=run)
-    extras = parser.add_subparsers(
-        dest="sim_command", metavar="{clips,camera,hj212}", required=False
-    )
-    clips_cli.register(extras)
-    camera_cli.register(extras)
-    hj212_cli.register(extras)
 
 
 def settings_from(args: argparse.Namespace) -> SimSettings:
@@ -103,13 +146,15 @@ def settings_from(args: argparse.Namespace) -> SimSettings:
     overrides = {
         key: value
         for key, value in (
-            ("sim_scenario", args.scenario),
+            ("sim_scenario", args.scenario_file or args.scenario),
             ("sim_report_interval_s", args.interval),
             ("sim_data_dir", args.data_dir),
             ("sim_nodes", args.nodes),
             ("sim_seed", args.seed),
             ("sim_cameras", args.cameras),
             ("sim_camera_port", args.camera_port),
+            ("sim_scale", args.scale),
+            ("sim_connections", args.connections),
         )
         if value is not None
     }
@@ -117,10 +162,14 @@ def settings_from(args: argparse.Namespace) -> SimSettings:
 
 
 def scenario_for(settings: SimSettings) -> Scenario:
-    """The scenario the settings name, limited to ``sim_nodes`` if set."""
-    scenario = load_scenario(
-        settings.sim_scenario, settings.sim_report_interval_s, cameras=settings.sim_cameras
-    )
+    """The scenario the settings name, limited to ``sim_nodes`` if set; a file's own interval
+    holds unless one is set (ENVGRID_SIM_REPORT_INTERVAL_S or --interval)."""
+    interval: float | None = settings.sim_report_interval_s
+    if is_scenario_file(settings.sim_scenario) and "sim_report_interval_s" not in (
+        settings.model_fields_set
+    ):
+        interval = None
+    scenario = load_scenario(settings.sim_scenario, interval, cameras=settings.sim_cameras)
     return scenario.limited(settings.sim_nodes) if settings.sim_nodes else scenario
 
 
@@ -186,19 +235,35 @@ def print_scenario(scenario: Scenario) -> None:
     print(render_table(headers, rows))
 
 
-async def _run(township: Township, duration: float | None) -> None:
+def _stop_on_signals(duration: float | None) -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
+    return stop
+
+
+def _forget_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(Exception):
+            loop.remove_signal_handler(sig)
+
+
+async def _run(
+    target: Township | SwarmRunner, scenario: Scenario, cue: Cue, duration: float | None
+) -> None:
+    stop = _stop_on_signals(duration)
+    timeline = asyncio.create_task(play(scenario, target, cue, stop), name="sim-timeline")
     try:
-        await township.run(stop)
+        await target.run(stop)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
+        timeline.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timeline
+        _forget_signals()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,8 +271,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from(args)
         scenario = scenario_for(settings)
-        burns: list[BurnIncident] = []
-        incidents = []
+        burns: list[BurnIncident] = timeline_burns(scenario)
+        incidents = timeline_incidents(scenario, china_now())
         for spec in args.incident:
             burn = parse_burn(spec)
             if burn is not None:
@@ -222,14 +287,24 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print_scenario(scenario)
         return 0
-    township = Township(settings, scenario)
+    target: Township | SwarmRunner
     try:
+        if settings.sim_scale:
+            target = SwarmRunner(settings, scenario)
+        else:
+            target = Township(settings, scenario)
         for node_id, incident in incidents:
-            township.inject(node_id, incident)
+            target.inject(node_id, incident)
         fleet = camera_fleet(settings, scenario, burns)
     except (KeyError, ValueError) as error:
         print(f"envgrid sim: {error}", file=sys.stderr)
         return 2
+    cue = Cue(
+        BrokerAddress.parse(settings.mqtt_url),
+        settings.topics,
+        settings.sim_client_id_prefix,
+        settings.sim_seed,
+    )
     try:
         fleet.start()
     except OSError as error:
@@ -238,10 +313,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if fleet.cameras:
             fleet.write_index(settings.sim_data_dir)
-        asyncio.run(_run(township, args.duration))
+        asyncio.run(_run(target, scenario, cue, args.duration))
     except OutboxLocked:
         print(
-            f"envgrid sim: another simulator is using {township.settings.sim_data_dir} "
+            f"envgrid sim: another simulator is using {settings.sim_data_dir} "
             "(choose another --data-dir)",
             file=sys.stderr,
         )

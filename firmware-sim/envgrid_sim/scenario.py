@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import chain, zip_longest
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from envgrid_common.registry import (
     GridCell,
@@ -16,6 +17,9 @@ from envgrid_common.registry import (
     SiteCategory,
 )
 from envgrid_common.signals import NodeSignals, Profile
+
+if TYPE_CHECKING:
+    from envgrid_sim.scenariofile.model import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,7 @@ class Scenario:
     specs: tuple[NodeSpec, ...]
     cameras: tuple[CameraSpec, ...] = ()
     hj212: tuple[Hj212Spec, ...] = ()
+    timeline: tuple[Event, ...] = ()  # incidents on cue, from a scenario file
     _sites: dict[str, Site] = field(init=False, repr=False, compare=False)
     _cells: dict[str, GridCell] = field(init=False, repr=False, compare=False)
 
@@ -140,13 +145,18 @@ class Scenario:
             + tuple(h.node for h in self.hj212),
             officers=self.registry.officers,
         )
-        return Scenario(self.name, self.title, registry, specs, self.cameras, self.hj212)
+        return Scenario(
+            self.name, self.title, registry, specs, self.cameras, self.hj212, self.timeline
+        )
 
 
 class ScenarioFactory(Protocol):
-    """Builds a scenario; ``cameras`` adds its camera nodes (and their sites) to the registry."""
+    """Builds a scenario; ``cameras`` adds its camera nodes, ``hj212`` its HJ 212 stations (and
+    their sites) to the registry."""
 
-    def __call__(self, report_interval_s: float = 5.0, *, cameras: bool = False) -> Scenario:
+    def __call__(
+        self, report_interval_s: float = 5.0, *, cameras: bool = False, hj212: bool = False
+    ) -> Scenario:
         """The scenario, its nodes reporting every ``report_interval_s``."""
 
 
@@ -157,10 +167,34 @@ def scenarios() -> dict[str, ScenarioFactory]:
     return {"luxi": luxi_scenario}
 
 
-def load_scenario(name: str, report_interval_s: float = 5.0, *, cameras: bool = False) -> Scenario:
-    """A shipped scenario by name, its nodes reporting every ``report_interval_s``; with its
-    camera nodes if ``cameras``."""
+def is_scenario_file(name: str) -> bool:
+    """Whether ``name`` names a scenario file (a path) rather than a shipped scenario."""
+    return name.endswith((".yaml", ".yml")) or "/" in name
+
+
+def load_scenario(
+    name: str,
+    report_interval_s: float | None = 5.0,
+    *,
+    cameras: bool = False,
+    hj212: bool = False,
+) -> Scenario:
+    """A shipped scenario by name, or a scenario file by path; every node reporting every
+    ``report_interval_s`` (None: as the file says); with its camera nodes if ``cameras``,
+    its HJ 212 stations if ``hj212``.
+
+    Raises ValueError (a ScenarioFileError, with file and line, for a bad file).
+    """
+    if is_scenario_file(name):
+        from envgrid_sim.scenariofile.build import scenario_from_file
+
+        return scenario_from_file(
+            Path(name), report_interval_s=report_interval_s, cameras=cameras, hj212=hj212
+        )
     factories = scenarios()
     if name not in factories:
-        raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(sorted(factories))}")
-    return factories[name](report_interval_s, cameras=cameras)
+        raise ValueError(
+            f"unknown scenario {name!r}; choose from {', '.join(sorted(factories))} "
+            "or give a scenario file (.yaml)"
+        )
+    return factories[name](report_interval_s or 5.0, cameras=cameras, hj212=hj212)

@@ -16,7 +16,9 @@ def _default_sim_dir() -> Path:
 class SimSettings(EnvgridSettings):
     """What a simulated township needs besides the broker address."""
 
-    sim_scenario: str = Field(default="luxi", description="Township scenario to run")
+    sim_scenario: str = Field(
+        default="luxi", description="Scenario to run: a shipped one by name, or a .yaml file"
+    )
     sim_report_interval_s: float = Field(
         default=5.0, gt=0, description="Seconds between two readings of a node"
     )
@@ -68,4 +70,32 @@ class SimSettings(EnvgridSettings):
     sim_camera_fps: float = Field(default=10.0, gt=0, description="Frames per second of cameras")
     sim_outbox_max_age_s: float = Field(
         default=7 * 86400.0, gt=0, description="Readings older than this are dropped unsent"
+    )
+    sim_scale: bool = Field(
+        default=False,
+        description=(
+            "Scale mode: thousands of nodes on one event loop, readings held in memory (not the "
+            "disk outbox) while the broker is away"
+        ),
+    )
+    sim_connections: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Scale mode: 0 gives every node its own MQTT session and Last Will; N multiplexes "
+            "the nodes over N connections"
+        ),
+    )
+    sim_jitter_s: float = Field(
+        default=0.2,
+        ge=0,
+        description="Scale mode: spread (s.d., seconds) of readings around their slot",
+    )
+    sim_clock_skew_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Scale mode: spread (s.d., seconds) of the nodes' clock offsets",
+    )
+    sim_backlog: int = Field(
+        default=360, ge=1, description="Scale mode: readings a node holds in memory while offline"
     )

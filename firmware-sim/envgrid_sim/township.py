@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -69,6 +70,7 @@ class Township:
             window=settings.sim_outbox_window,
         )
         self.outbox: Outbox | None = None  # open while running
+        self._back_at: dict[str, float] = {}  # nodes gone dark → when power comes back
         self.nodes: dict[str, VirtualNode] = {
             spec.node.id: VirtualNode(
                 spec,
@@ -111,9 +113,29 @@ class Township:
             " (stuck)" if incident.stuck else "",
         )
 
+    def go_dark(self, node_id: str, for_s: float) -> None:
+        """One node loses power (its Will goes out) and is switched on again ``for_s`` later."""
+        node = self.nodes[node_id]
+        self._back_at[node_id] = time.monotonic() + for_s
+        node.power_cut()
+
+    async def _live(self, node: VirtualNode, stop: asyncio.Event, outbox: Outbox) -> None:
+        """Run a node; after a :meth:`go_dark`, wait in the dark and run it again."""
+        while True:
+            await node.run(stop, outbox)
+            back_at = self._back_at.pop(node.node_id, None)
+            if back_at is None or stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, back_at - time.monotonic()))
+            if stop.is_set():
+                return
+            log.info("%s: power back on", node.node_id)
+
     def power_cut(self) -> None:
         """Every node loses power at once: connections drop, the brokers publish the Wills."""
         log.info("power cut: %d nodes drop off without saying goodbye", len(self.nodes))
+        self._back_at.clear()
         for node in self.nodes.values():
             node.power_cut()
 
@@ -128,7 +150,7 @@ class Township:
             self._announce(outbox)
             progress = asyncio.create_task(self._progress(outbox), name="sim-progress")
             tasks = [
-                asyncio.create_task(node.run(stop, outbox), name=f"sim-{node_id}")
+                asyncio.create_task(self._live(node, stop, outbox), name=f"sim-{node_id}")
                 for node_id, node in self.nodes.items()
             ]
             try:

@@ -1,0 +1,1 @@
+"""Scenario files: a township or county, its nodes and a timeline of incidents, in YAML."""

@@ -1,0 +1,1 @@
+"""Many virtual nodes on one event loop: the simulator's scale mode."""
