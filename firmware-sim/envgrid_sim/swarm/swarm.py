@@ -191,8 +191,9 @@ class Swarm:
         now = loop.time()
         for node in self.nodes.values():
             interval = node.spec.node.report_interval_s
-            first = interval * (zlib.crc32(node.node_id.encode()) / 2**32)
-            node.timer = loop.call_at(now + first, self._fire, node, now + first)
+            slot = now + interval * (zlib.crc32(node.node_id.encode()) / 2**32)
+            due = slot + abs(self._jitter(interval))
+            node.timer = loop.call_at(due, self._fire, node, slot, due)
         house = asyncio.create_task(self._housekeeping(), name="swarm-housekeeping")
         try:
             await stop.wait()
@@ -322,12 +323,15 @@ class Swarm:
         at = wall_t0 + timedelta(seconds=asyncio.get_running_loop().time() - loop_t0)
         return at.replace(microsecond=at.microsecond // 1000 * 1000)  # an RTC's milliseconds
 
-    def _fire(self, node: SwarmNode, slot: float) -> None:
+    def _jitter(self, interval: float) -> float:
+        """A reading's offset from its slot: a node's timer is never exact."""
+        if not self.options.jitter_s:
+            return 0.0
+        return max(-interval / 4, min(interval / 4, self._rng.gauss(0.0, self.options.jitter_s)))
+
+    def _fire(self, node: SwarmNode, slot: float, due: float) -> None:
         loop = asyncio.get_running_loop()
         interval = node.spec.node.report_interval_s
-        jitter = self._rng.gauss(0.0, self.options.jitter_s) if self.options.jitter_s else 0.0
-        jitter = max(-interval / 4, min(interval / 4, jitter))
-        due = slot + jitter
         now = loop.time()
         if not node.dark:
             self._produce(node, due, now)
@@ -335,7 +339,8 @@ class Swarm:
         slot += interval
         while slot < now:
             slot += interval
-        node.timer = loop.call_at(slot, self._fire, node, slot)
+        due = slot + self._jitter(interval)
+        node.timer = loop.call_at(due, self._fire, node, slot, due)
 
     def _produce(self, node: SwarmNode, due: float, now: float) -> None:
         at = self._now()
