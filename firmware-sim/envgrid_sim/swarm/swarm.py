@@ -132,6 +132,7 @@ class Swarm:
         self._stop = asyncio.Event()
         self._reconnects: set[asyncio.Task[None]] = set()
         self._base: tuple[float, datetime] | None = None
+        self._cut = False  # a power cut: no reconnecting, no goodbye
 
     # -- control -------------------------------------------------------------------------------
 
@@ -150,7 +151,18 @@ class Swarm:
         loop = asyncio.get_running_loop()
         loop.call_later(for_s, self._light, node)
 
+    def power_cut(self) -> None:
+        """Every node loses power at once: connections drop without DISCONNECT (the broker
+        publishes each session's Will) and nothing reconnects; then stop the run."""
+        self._cut = True
+        for node in self.nodes.values():
+            node.dark = True
+        for session in self.sessions:
+            session.abort()
+
     def _light(self, node: SwarmNode) -> None:
+        if self._cut:
+            return
         node.dark = False
         if node.backlog:
             self._queue(node)
@@ -272,7 +284,7 @@ class Swarm:
         return True
 
     def _reconnect_later(self, session: Session, delay_s: float | None) -> None:
-        if self._stop.is_set():
+        if self._stop.is_set() or self._cut:
             return
         task = asyncio.create_task(self._reconnect(session, delay_s))
         self._reconnects.add(task)
@@ -281,8 +293,10 @@ class Swarm:
     async def _reconnect(self, session: Session, delay_s: float | None) -> None:
         backoff = Backoff(most=self.options.reconnect_max_s)
         delay = backoff.delay() if delay_s is None else delay_s
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._cut:
             await asyncio.sleep(delay)
+            if self._stop.is_set() or self._cut:
+                return
             members = self._members[session]
             if self.options.connections == 0 and members[0].dark:
                 return  # powered off: _light reconnects it
