@@ -83,7 +83,9 @@ def _cpu_s() -> float:
 
 
 def county_specs(nodes: int, interval_s: float) -> Any:
-    """The first ``nodes`` sensor nodes of a generated county (without writing YAML)."""
+    """The first ``nodes`` sensor nodes of a generated county (without writing YAML), and
+    what they were made from (held by the caller so that the swarm's memory is not that of
+    the freed generation reused)."""
     from envgrid_sim.scenariofile.build import build_scenario
     from envgrid_sim.scenariofile.generate import generate_county
     from envgrid_sim.scenariofile.load import Located
@@ -96,8 +98,9 @@ def county_specs(nodes: int, interval_s: float) -> Any:
     while len(scenario.specs) < nodes:  # the mix gave fewer nodes a site than guessed
         townships += 1
         content = generate_county(townships, SITES_PER_TOWNSHIP, report_interval_s=interval_s)
-        scenario = build_scenario(ScenarioFile.model_validate(content), Located("<g>", ""))
-    return scenario.specs[:nodes]
+        model = ScenarioFile.model_validate(content)
+        scenario = build_scenario(model, Located("<g>", ""))
+    return scenario.specs[:nodes], (content, model, scenario)
 
 
 def _swarm_case(
@@ -111,7 +114,7 @@ def _swarm_case(
     from envgrid_sim.swarm.swarm import Swarm, SwarmOptions
 
     rss0 = _rss_kib()
-    specs = county_specs(nodes, args["interval"])
+    specs, made_from = county_specs(nodes, args["interval"])
     rss_specs = _rss_kib()
     options = SwarmOptions(
         address=BrokerAddress.parse(url),
@@ -169,12 +172,14 @@ def _swarm_case(
             "rss_mib": rss / 1024,
             "kib_per_node": (rss - rss_specs) / nodes,
             "spec_kib_per_node": (rss_specs - rss0) / nodes,
+            "all_kib_per_node": rss / nodes,
         }
 
     try:
         pipe.send(asyncio.run(main()))
     finally:
         seqs.close()
+        del made_from
 
 
 def _baseline_case(
@@ -272,7 +277,7 @@ def _sample_payload() -> bytes:
     from envgrid_common.clock import shanghai_now
     from envgrid_common.messages import Reading
 
-    specs = county_specs(10, 10.0)
+    specs, _ = county_specs(10, 10.0)
     now: datetime = shanghai_now()
     values = specs[0].signals(0).sample(now)
     return (

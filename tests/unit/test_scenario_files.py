@@ -206,6 +206,13 @@ def test_generate_is_deterministic_and_loads() -> None:
         assert sum(1 for r in rivers if not r.downstream) == 1
 
 
+def test_generate_finds_enough_names_for_a_big_county() -> None:
+    # 1,200 villages: more than two syllables name.
+    content = generate_county(300, 1, seed=1)
+    villages = [c["name"] for c in content["cells"] if c["level"] == "village"]
+    assert len(villages) == len(set(villages)) == 1200
+
+
 def test_generate_writes_a_file_that_scenario_and_sim_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -40,11 +40,15 @@ _SLUGS = {
 
 
 def _name(rng: random.Random, used: set[str], suffix: str) -> str:
+    """A name not used yet: two syllables, or more once two-syllable names run short."""
+    length = 2
     while True:
-        name = rng.choice(_SYLLABLES) + rng.choice(_SYLLABLES) + suffix
-        if name not in used:
-            used.add(name)
-            return name
+        for _ in range(50):
+            name = "".join(rng.choice(_SYLLABLES) for _ in range(length)) + suffix
+            if name not in used:
+                used.add(name)
+                return name
+        length += 1
 
 
 def _categories(rng: random.Random, count: int) -> list[SiteCategory]:
