@@ -333,8 +333,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"p50 {step['p50'] * 1000:.0f} ms p99 {step['p99'] * 1000:.0f} ms p99.9 "
                 f"{step['p999'] * 1000:.0f} ms; {100 * step['on_time']:.2f} % on time; "
                 f"PUBACK p99 {step['ack_p99'] * 1000:.0f} ms; CPU {step['cpu']:.2f} core; "
-                f"RSS {step['rss_mib']:,.0f} MiB, {step['kib_per_node']:.1f} KiB a node "
-                f"(+{step['spec_kib_per_node']:.1f} KiB its scenario entry)"
+                f"RSS {step['rss_mib']:,.0f} MiB ({step['all_kib_per_node']:.1f} KiB a node "
+                f"all in; the swarm's own {step['kib_per_node']:.1f} KiB a node, its "
+                f"scenario entry {step['spec_kib_per_node']:.1f} KiB)"
                 f"{'' if step['acked_all'] else '; NOT all acknowledged'}",
                 flush=True,
             )
