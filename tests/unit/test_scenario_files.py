@@ -39,6 +39,12 @@ sites:
 - {id: mid, name: 中游断面, category: water_body, cell: tt, downstream: [down],
    nodes: [{profile: river}]}
 - {id: down, name: 下游断面, category: water_body, cell: tt, nodes: [{profile: river}]}
+- id: plant
+  name: 电瓷厂
+  category: industrial
+  cell: tt
+  nodes: [{kind: hj212_station, mn: 36012300A890001600000001, password: '123456',
+           source: flue_gas, edition: '2005', crc: modbus-le}]
 - id: field
   name: 农田
   category: farmland
@@ -63,6 +69,7 @@ def _snapshot(scenario: Scenario) -> dict[str, Any]:
             [s.node.id, s.profile.name, s.label_zh, s.load, s.phase_h] for s in scenario.specs
         ],
         "cameras": [[c.node.id, c.label_zh, list(c.background), c.burn] for c in scenario.cameras],
+        "hj212": [[h.node.id, h.label_zh, h.source, h.edition, h.crc] for h in scenario.hj212],
         "name": scenario.name,
         "title": scenario.title,
     }
@@ -73,6 +80,8 @@ def test_the_luxi_file_gives_exactly_the_registry_and_nodes_of_the_old_built_in(
     before = json.loads(BEFORE.read_text(encoding="utf-8"))
     assert _snapshot(luxi_scenario()) == before["plain"]
     assert _snapshot(luxi_scenario(2.0, cameras=True)) == before["cameras"]
+    assert _snapshot(luxi_scenario(hj212=True)) == before["hj212"]
+    assert _snapshot(luxi_scenario(1.0, cameras=True, hj212=True)) == before["both"]
     plain = luxi_scenario()
     assert (len(plain.registry.sites), len(plain.registry.nodes)) == (17, 22)
 
@@ -105,6 +114,24 @@ def _problems(text: str) -> list[str]:
     with pytest.raises(ScenarioFileError) as caught:
         scenario_from_text(text, "bad.yaml")
     return list(caught.value.problems)
+
+
+def test_an_hj212_station_is_a_node_with_its_mn_and_its_own_interval() -> None:
+    scenario = scenario_from_text(TINY, report_interval_s=0.5)
+    (station,) = scenario.hj212
+    assert station.node.id == "plant-flue_gas"
+    assert (station.node.hj212_mn, station.node.hj212_password) == (
+        "36012300A890001600000001",
+        "123456",
+    )
+    assert (station.source, station.edition, station.crc) == ("flue_gas", "2005", "modbus-le")
+    assert station.node.report_interval_s == 30.0  # its RtdInterval, not --interval
+    assert station.node not in [s.node for s in scenario.specs]  # not an MQTT node
+    without = scenario_from_text(TINY, hj212=False)
+    assert without.hj212 == ()
+    assert "plant" not in {s.id for s in without.registry.sites}
+    bad = TINY.replace("password: '123456'", "password: '12'")
+    assert "nodes[0].password" in _problems(bad)[0]
 
 
 def test_errors_name_the_file_line_and_path() -> None:
@@ -144,6 +171,8 @@ def test_unknown_fields_bad_kinds_and_bad_yaml_are_errors() -> None:
         "Extra inputs are not permitted"
         in _problems(TINY.replace("title: 小镇", "title: 小镇\ncolour: red"))[0]
     )
+    missing = _problems(TINY.replace("metric: ph, at_s: 5", "at_s: 5"))[0]
+    assert missing.endswith("timeline[2].metric: Field required")
     assert "not valid YAML" in _problems(TINY + "  - [unclosed\n")[0]
     assert "a mapping" in _problems("- just a list\n")[0]
     river = TINY.replace("kind: river, site: up", "kind: river, site: farm")

@@ -29,10 +29,16 @@ def line_of(node: yaml.Node | None, loc: Loc) -> int | None:
 
     Steps that are not in the tree (pydantic's union tags such as ``spike``) are skipped.
     """
+    return _walk(node, loc)[0]
+
+
+def _walk(node: yaml.Node | None, loc: Loc) -> tuple[int | None, list[int | str]]:
+    """(line of the deepest step found, the steps found) of ``loc`` in a YAML tree."""
     if node is None:
-        return None
+        return None, list(loc)
     line = node.start_mark.line + 1
-    for step in loc:
+    found: list[int | str] = []
+    for index, step in enumerate(loc):
         child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode) and isinstance(step, str):
             child = next((v for k, v in node.value if k.value == step), None)
@@ -41,7 +47,10 @@ def line_of(node: yaml.Node | None, loc: Loc) -> int | None:
         if child is not None:
             node = child
             line = node.start_mark.line + 1
-    return line
+            found.append(step)
+        elif index == len(loc) - 1:
+            found.append(step)  # a key that is missing: name it
+    return line, found
 
 
 def _where(loc: Loc) -> str:
@@ -68,9 +77,9 @@ class Located:
                 self._tree = yaml.compose(self._text, Loader=_Loader)
             except yaml.YAMLError:
                 self._tree = None
-        line = line_of(self._tree, loc)
+        line, found = _walk(self._tree, loc)
         where = f"{self.source}:{line}" if line else self.source
-        path = _where(loc)
+        path = _where(found)
         return f"{where}: {path}: {message}" if path else f"{where}: {message}"
 
 
