@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_common.messages import NodeState, Reading
 from envgrid_common.mqtt import BrokerAddress
 from envgrid_common.topics import Topics
@@ -225,3 +226,44 @@ def test_a_thousand_nodes_deliver_readings_in_scale_mode_each_with_its_will(
     else:
         # Shared connections carry no Will of a node (liveness comes from the readings).
         assert wills() == set()
+
+
+def test_scale_mode_holds_readings_while_the_broker_is_away_and_sends_them_after(
+    own_broker: MosquittoBroker, topics: Topics, tmp_path: Path
+) -> None:
+    specs = _county_specs(20, 0.3)
+    options = SwarmOptions(
+        address=BrokerAddress.parse(own_broker.url),
+        topics=topics,
+        reconnect_max_s=0.5,
+        jitter_s=0.0,
+    )
+    seqs = SeqBook(tmp_path / "outbox.sqlite")
+    seqs.open(s.node.id for s in specs)
+    swarm = Swarm(specs, options, seqs)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(swarm.run(stop))
+        assert await poll(lambda: swarm.counters.acked >= 40, 15)
+        own_broker.stop()
+        assert await poll(lambda: swarm.counters.held >= 40, 15)  # kept while it is away
+        own_broker.start()
+        # Back: everything held goes out, and nothing is left waiting.
+        assert await poll(
+            lambda: (
+                swarm.connected == len(swarm.sessions)
+                and all(not n.backlog for n in swarm.nodes.values())
+                and swarm.counters.acked >= swarm.counters.produced - len(specs)
+            ),
+            20,
+        )
+        stop.set()
+        await asyncio.wait_for(task, 15)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        seqs.close()
+    assert swarm.counters.dropped == 0
+    assert swarm.counters.refused == 0
