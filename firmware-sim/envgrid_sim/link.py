@@ -94,6 +94,23 @@ class NodeClient(aiomqtt.Client):
         super()._on_disconnect(client, userdata, flags, reason_code, properties)
         self._on_event()
 
+    def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # aiomqtt adds the writer later, on the loop; a plug pulled in between has closed the
+        # socket by then, and asyncio logs EBADF with a traceback: skip a socket gone.
+        def write() -> None:
+            try:
+                client.loop_write()
+            except Exception as error:  # as aiomqtt: a broken connection ends the client
+                if not self._disconnected.done():
+                    self._disconnected.set_exception(error)
+
+        def register() -> None:
+            current = client.socket()
+            if current is not None and current is sock:
+                self._loop.add_writer(current.fileno(), write)
+
+        self._loop.call_soon_threadsafe(register)
+
     @property
     def lost(self) -> bool:
         """Whether the connection has gone (the broker went away or the plug was pulled)."""
