@@ -98,5 +98,9 @@ class SwarmRunner:
             late.percentile_s(99),
             100 * on_time,
             ON_TIME_S,
-            "; BEHIND SCHEDULE: this machine cannot keep up" if on_time < 0.99 else "",
+            (
+                "; readings LATE: the broker was away or this machine cannot keep up"
+                if on_time < 0.99
+                else ""
+            ),
         )

@@ -12,10 +12,12 @@ from envgrid_sim.swarm import wire
 
 @dataclass(slots=True)
 class InFlight:
-    """A PUBLISH awaiting its PUBACK; ``on_ack`` gets the reason code."""
+    """A PUBLISH awaiting its PUBACK; ``on_ack`` gets the reason code and the wait, ``item``
+    is what the caller sent (handed back if the connection drops first)."""
 
     sent_at: float
     on_ack: Callable[[int, float], None] | None
+    item: object = None
 
 
 class Session(asyncio.Protocol):
@@ -121,12 +123,13 @@ class Session(asyncio.Protocol):
         *,
         retain: bool = False,
         on_ack: Callable[[int, float], None] | None = None,
+        item: object = None,
     ) -> None:
         """Send at QoS 1 now (the caller checks :attr:`up` first)."""
         mid = self._mid = self._mid % 65535 + 1
         while mid in self.in_flight:  # 65,535 in flight would be a broker long gone
             mid = self._mid = self._mid % 65535 + 1
-        self.in_flight[mid] = InFlight(time.monotonic(), on_ack)
+        self.in_flight[mid] = InFlight(time.monotonic(), on_ack, item)
         self._write(wire.publish_packet(topic, payload, mid, v5=self.v5, retain=retain))
 
     def ping_if_idle(self, now: float) -> None:

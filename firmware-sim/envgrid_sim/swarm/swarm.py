@@ -317,7 +317,7 @@ class Swarm:
     def _down(self, session: Session, lost: list[InFlight]) -> None:
         """Connection gone: readings in flight go back to their nodes' backlogs; reconnect."""
         for sent in reversed(lost):
-            again = getattr(sent.on_ack, "__self__", None)
+            again = sent.item
             if isinstance(again, _Pending):
                 again.node.backlog.appendleft(again.reading)
                 self._queue(again.node)
@@ -390,7 +390,8 @@ class Swarm:
 
     def _send(self, node: SwarmNode, session: Session, reading: Reading) -> None:
         payload = reading.model_dump_json(exclude_defaults=True).encode()
-        session.publish(node.topic, payload, on_ack=_Pending(self, node, reading).acked)
+        pending = _Pending(self, node, reading)
+        session.publish(node.topic, payload, on_ack=pending.acked, item=pending)
         self.counters.published += 1
 
     def _flush(self, session: Session) -> None:
