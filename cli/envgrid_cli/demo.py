@@ -28,12 +28,16 @@ from envgrid_cli.services.ports import free_port, wait_for_port
 from envgrid_cli.services.postgres import EmbeddedPostgres, stop_server
 from envgrid_cli.sql import load
 from envgrid_common.settings import EnvgridSettings, default_data_dir
-from envgrid_sim.scenario import Hj212Spec
+from envgrid_sim.scenario import CameraSpec, Hj212Spec
 
 log = logging.getLogger("envgrid.demo")
 DEMO_DATABASE = "envgrid"
 GATEWAY_ID = "gateway-luxi"
 HJ212_PORT = 5520  # the gateway's HJ 212 listener, where the enterprise's 数采仪 connects
+CAMERA_PORT = 8090  # the first virtual camera's MJPEG stream
+# The straw fire the demo's farmland camera sees, this long after the simulator starts: time
+# enough to open the desk first and watch the case arrive.
+DEMO_BURN_AT_S = 90
 
 
 class DemoSettings(EnvgridSettings):
@@ -115,6 +119,7 @@ class Demo:
     components: list[Component] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
     hj212_address: str = ""
+    camera_ids: tuple[str, ...] = ()
 
     @property
     def parts(self) -> list[Part]:
@@ -130,9 +135,11 @@ class Demo:
             self.postgres = EmbeddedPostgres(data / "postgres", self.settings.stop_timeout_s)
             database_url = _ensure_database(self.postgres.start())
         township_url, cloud_url = self._brokers(data)
-        stations = self._prepare_database(database_url)
+        stations, cameras = self._prepare_database(database_url)
+        self.camera_ids = tuple(c.node.id for c in cameras)
         api_port = _port_or_free(self.settings.api_port)
         self.hj212_address = f"127.0.0.1:{_port_or_free(HJ212_PORT)}"
+        camera_port = _port_or_free(CAMERA_PORT) if cameras else 0
         common = {"ENVGRID_TOPIC_ROOT": self.settings.topic_root}
         logs = data / "logs"
         cloud_env = {
@@ -161,9 +168,21 @@ class Demo:
             ),
             Component(
                 "sim",
-                ["sim", "--interval", str(self.interval), "--data-dir", str(data / "sim")],
+                [
+                    *("sim", "--interval", str(self.interval), "--data-dir", str(data / "sim")),
+                    *_camera_options(cameras, camera_port),
+                ],
                 {**common, "ENVGRID_MQTT_URL": township_url},
                 logs / "sim.log",
+            ),
+            *(
+                Component(
+                    f"camera {camera.node.id}",
+                    ["edge", "camera", "--config", str(_camera_file(data, camera, port))],
+                    {**common, "ENVGRID_MQTT_URL": township_url},
+                    logs / f"camera-{camera.node.id}.log",
+                )
+                for port, camera in enumerate(cameras, start=camera_port)
             ),
             *(
                 Component(
@@ -201,19 +220,22 @@ class Demo:
         self.brokers.append(_broker_part("cloud broker", cloud))
         return township.url, cloud.url
 
-    def _prepare_database(self, database_url: str) -> tuple[Hj212Spec, ...]:
-        """Migrate, load the township (with its HJ 212 enterprise); return its HJ 212 stations."""
+    def _prepare_database(
+        self, database_url: str
+    ) -> tuple[tuple[Hj212Spec, ...], tuple[CameraSpec, ...]]:
+        """Migrate, load the township (with its HJ 212 enterprise and its farmland camera);
+        return its HJ 212 stations and its cameras."""
         from envgrid_cloud.db.migrate import migrate
         from envgrid_cloud.registry.store import upsert_registry
         from envgrid_sim.scenarios.luxi import luxi_scenario
 
         migrate(database_url)
-        scenario = luxi_scenario(report_interval_s=self.interval, hj212=True)
+        scenario = luxi_scenario(report_interval_s=self.interval, hj212=True, cameras=True)
         registry = scenario.registry
         with psycopg.connect(database_url) as conn:
             upsert_registry(conn, registry)
         self.accounts = ensure_accounts(database_url, self.settings.data_dir, registry.officers)
-        return scenario.hj212
+        return scenario.hj212, scenario.cameras
 
     def _device_table(self, data: Path, stations: tuple[Hj212Spec, ...]) -> Path:
         """The gateway's HJ 212 device table: the registry's nodes that carry an MN."""
@@ -231,6 +253,30 @@ class Demo:
             part.stop(timeout_s)
         if self.postgres is not None:
             self.postgres.stop()
+
+
+def _camera_options(cameras: tuple[CameraSpec, ...], first_port: int) -> list[str]:
+    """``envgrid sim`` options that serve the cameras and set the first one's field on fire."""
+    if not cameras:
+        return []
+    burn = f"{cameras[0].node.id}:burn:{DEMO_BURN_AT_S}"
+    return ["--cameras", "--camera-port", str(first_port), "--incident", burn]
+
+
+def _camera_file(data: Path, camera: CameraSpec, port: int) -> Path:
+    """The camera agent's node file: the simulator's virtual camera on ``port`` as its stream."""
+    folder = data / "camera"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{camera.node.id}.yaml"
+    node = {
+        "node_id": camera.node.id,
+        "kind": "camera",
+        "source": {"type": "stream", "url": f"http://127.0.0.1:{port}/stream.mjpg"},
+        "analysis": {"rate_fps": 5, "width": 640},
+        "outbox": {"path": str(folder / f"{camera.node.id}.sqlite")},
+    }
+    path.write_text(yaml.safe_dump(node), encoding="utf-8")
+    return path
 
 
 def _station_command(station: Hj212Spec, address: str) -> list[str]:
@@ -299,6 +345,8 @@ def run(args: argparse.Namespace) -> int:
             f"  township MQTT  {township_url}  (nodes publish here: envgrid/v1/nodes/…)\n"
             f"  cloud MQTT     {cloud_url}\n"
             f"  HJ 212         {demo.hj212_address}  (数采仪 connect here over TCP)\n"
+            f"  cameras        {', '.join(demo.camera_ids) or 'none'}  (straw fire in view "
+            f"{DEMO_BURN_AT_S} s after start)\n"
             f"  logs           {settings.data_dir / 'logs'}\n"
             f"{describe_accounts(demo.accounts)}\n"
             "Press Ctrl-C to stop; data stays for the next start.",

@@ -100,6 +100,11 @@ def admin_token(database_url: str) -> str:
     return token
 
 
+def credentials(base: str) -> dict[str, str]:
+    """The headers that authenticate a call to the API at ``base``."""
+    return _CREDENTIALS.get(base, {})
+
+
 def get(base: str, path: str, **params: Any) -> Any:
     """GET a JSON document from the API, with the credentials given for it."""
     response = httpx.get(
@@ -110,9 +115,11 @@ def get(base: str, path: str, **params: Any) -> Any:
 
 
 def sites_without_data(base: str) -> list[str]:
-    """Ids of the sites whose latest values are still empty."""
+    """Ids of the sites with a sensor whose latest values are still empty (a site watched by
+    cameras alone has no values to show)."""
+    sensed = {n["site_id"] for n in get(base, "/api/v1/nodes") if n["kind"] != "camera"}
     return [
         s["id"]
         for s in get(base, "/api/v1/sites")
-        if not get(base, f"/api/v1/sites/{s['id']}/latest")["values"]
+        if s["id"] in sensed and not get(base, f"/api/v1/sites/{s['id']}/latest")["values"]
     ]

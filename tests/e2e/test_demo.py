@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from envgrid_cli.demo import DEMO_BURN_AT_S
 from envgrid_cli.demo_lock import OWNER_VARIABLE
 from envgrid_cli.services.mosquitto import mosquitto_binary
 from envgrid_cli.services.ports import free_port, wait_for_port
@@ -28,6 +30,7 @@ from envgrid_cli.services.processes import carrying, command_line, is_running
 from envgrid_common.clock import SHANGHAI
 from tests.e2e.support import (
     clean_env,
+    credentials,
     get,
     sign_in,
     sites_without_data,
@@ -199,6 +202,32 @@ def running_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDe
         yield RunningDemo(demo, data, base, log)
     finally:
         stop_and_time(demo, log)
+
+
+@pytest.mark.slow
+def test_the_farmland_camera_sees_the_straw_fire_and_its_case_shows_the_snapshot(
+    running_demo: RunningDemo,
+) -> None:
+    # The simulator's virtual camera shows the burn DEMO_BURN_AT_S after start; the camera
+    # agent reads its MJPEG stream, the detector reports it, the gateway forwards it.
+    def burning_case() -> dict[str, Any] | None:
+        cases = get(running_demo.base, "/api/v1/cases", site_id="luxi-field-01")["items"]
+        burning = [c for c in cases if c["rule_id"] == "burning"]
+        if not burning:
+            return None
+        file: dict[str, Any] = get(running_demo.base, f"/api/v1/cases/{burning[0]['id']}")
+        return file if file["snapshots"] else None
+
+    file = wait_for(
+        "the straw fire's case", burning_case, DEMO_BURN_AT_S + 150, (running_demo.log,)
+    )
+    assert file["case"]["node_id"] == "luxi-field-01-cam"
+    snapshot = file["snapshots"][0]
+    image = httpx.get(
+        f"{running_demo.base}{snapshot['url']}", headers=credentials(running_demo.base), timeout=10
+    )
+    assert image.status_code == 200
+    assert image.content[:2] == b"\xff\xd8"
 
 
 @pytest.mark.slow
