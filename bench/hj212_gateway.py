@@ -43,6 +43,8 @@ import yaml
 
 from bench.ingest import _run_child, _stop_child, _wait_gateway, _wait_workers, case_ingest
 from bench.ingest import prepare as prepare_mqtt
+from bench.support import gateway_env as gateway_env_for
+from bench.support import ingest_env as ingest_env_for
 from bench.support import registry_for, wait_taken
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cli.services.ports import free_port, wait_for_port
@@ -199,25 +201,18 @@ def case_hj212(
     table = workdir / f"hj212-devices-{run_id}.yaml"
     device_table(devices, table)
     port = free_port()
-    ingest_env = {
-        "ENVGRID_DATABASE_URL": database_url,
-        "ENVGRID_MQTT_URL": broker.url,
-        "ENVGRID_TOPIC_ROOT": cloud_topics.root,
-        "ENVGRID_INGEST_WORKERS": "1",
-        "ENVGRID_INGEST_CLIENT_ID": client_id,
-        "ENVGRID_LOG_LEVEL": "WARNING",
-        "ENVGRID_RULES_ENABLED": "true" if rules else "false",
-    }
+    ingest_env = ingest_env_for(
+        database_url, broker.url, cloud_topics.root, client_id, workers=1, rules=rules
+    )
     gateway_id = f"bench-gw-{run_id}"
     gateway_env = {
-        "ENVGRID_MQTT_URL": broker.url,
-        "ENVGRID_UPLINK_MQTT_URL": broker.url,
-        "ENVGRID_TOPIC_ROOT": node_topics.root,
-        "ENVGRID_UPLINK_TOPIC_ROOT": cloud_topics.root,
-        "ENVGRID_GATEWAY_ID": gateway_id,
-        "ENVGRID_GATEWAY_BUFFER_PATH": str(workdir / f"gateway-{run_id}.sqlite"),
-        "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
-        "ENVGRID_LOG_LEVEL": "WARNING",
+        **gateway_env_for(
+            broker.url,
+            node_topics.root,
+            cloud_topics.root,
+            gateway_id,
+            str(workdir / f"gateway-{run_id}.sqlite"),
+        ),
         "ENVGRID_HJ212_LISTEN": f"127.0.0.1:{port}",
         "ENVGRID_HJ212_DEVICES": str(table),
         "ENVGRID_HJ212_MAX_PER_ADDRESS": str(len(devices) + 10),

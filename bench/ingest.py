@@ -42,6 +42,8 @@ from psycopg import sql
 
 from bench.load import publish_files
 from bench.support import Counter, bench_database, exit_on_sigterm, registry_for, wait_taken
+from bench.support import gateway_env as gateway_env_for
+from bench.support import ingest_env as ingest_env_for
 from envgrid_cli.services.mosquitto import MosquittoBroker
 from envgrid_cloud.registry.store import upsert_registry
 from envgrid_common.lifecycle import start_child
@@ -236,26 +238,17 @@ def case_ingest(
     node_topics = Topics(f"{load.topics.root}-{run_id}")
     cloud_topics = Topics(f"{node_topics.root}-cloud") if via_gateway else node_topics
     client_id = f"bench-ingest-{run_id}"
-    ingest_env = {
-        "ENVGRID_DATABASE_URL": database_url,
-        "ENVGRID_MQTT_URL": broker.url,
-        "ENVGRID_TOPIC_ROOT": cloud_topics.root,
-        "ENVGRID_INGEST_WORKERS": str(workers),
-        "ENVGRID_INGEST_CLIENT_ID": client_id,
-        "ENVGRID_LOG_LEVEL": "WARNING",
-        "ENVGRID_RULES_ENABLED": "true" if rules else "false",
-    }
+    ingest_env = ingest_env_for(
+        database_url, broker.url, cloud_topics.root, client_id, workers=workers, rules=rules
+    )
     gateway_id = f"bench-gw-{run_id}"
-    gateway_env = {
-        "ENVGRID_MQTT_URL": broker.url,
-        "ENVGRID_UPLINK_MQTT_URL": broker.url,
-        "ENVGRID_TOPIC_ROOT": node_topics.root,
-        "ENVGRID_UPLINK_TOPIC_ROOT": cloud_topics.root,
-        "ENVGRID_GATEWAY_ID": gateway_id,
-        "ENVGRID_GATEWAY_BUFFER_PATH": str(workdir / f"gateway-{run_id}.sqlite"),
-        "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
-        "ENVGRID_LOG_LEVEL": "WARNING",
-    }
+    gateway_env = gateway_env_for(
+        broker.url,
+        node_topics.root,
+        cloud_topics.root,
+        gateway_id,
+        str(workdir / f"gateway-{run_id}.sqlite"),
+    )
     ingest_log, gateway_log = workdir / f"ingest-{run_id}.log", workdir / f"gateway-{run_id}.log"
     # First the sessions, as a deployment has them: the consumer of the backlog then leaves.
     ingest = _run_child(["cloud", "--ingest-only"], ingest_env, ingest_log)

@@ -286,3 +286,34 @@ def percentile(values: Sequence[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def ingest_env(
+    database_url: str, mqtt_url: str, topic_root: str, client_id: str, *, workers: int, rules: bool
+) -> dict[str, str]:
+    """The environment of a benchmark's ``envgrid cloud --ingest-only`` child."""
+    return {
+        "ENVGRID_DATABASE_URL": database_url,
+        "ENVGRID_MQTT_URL": mqtt_url,
+        "ENVGRID_TOPIC_ROOT": topic_root,
+        "ENVGRID_INGEST_WORKERS": str(workers),
+        "ENVGRID_INGEST_CLIENT_ID": client_id,
+        "ENVGRID_LOG_LEVEL": "WARNING",
+        "ENVGRID_RULES_ENABLED": "true" if rules else "false",
+    }
+
+
+def gateway_env(
+    mqtt_url: str, node_root: str, cloud_root: str, gateway_id: str, buffer_path: str
+) -> dict[str, str]:
+    """The environment of a benchmark's gateway child: node root in, cloud root up."""
+    return {
+        "ENVGRID_MQTT_URL": mqtt_url,
+        "ENVGRID_UPLINK_MQTT_URL": mqtt_url,
+        "ENVGRID_TOPIC_ROOT": node_root,
+        "ENVGRID_UPLINK_TOPIC_ROOT": cloud_root,
+        "ENVGRID_GATEWAY_ID": gateway_id,
+        "ENVGRID_GATEWAY_BUFFER_PATH": buffer_path,
+        "ENVGRID_GATEWAY_STATUS_INTERVAL_S": "1",
+        "ENVGRID_LOG_LEVEL": "WARNING",
+    }
