@@ -15,9 +15,10 @@ import pytest
 from envgrid_common.clock import utc_now
 from envgrid_common.hj212 import build_frame, format_time, parse_frame
 from envgrid_common.messages import GatewayStatus, NodeStatus, Reading
-from envgrid_gateway.adapters.hj212 import Hj212Adapter, connection
+from envgrid_gateway.adapters.hj212 import connection
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
+from tests.integration.hj212_support import hj212_address, running_gateway
 from tests.integration.test_gateway_support import gateway_settings
 from tests.integration.test_ingest_support import count, ingest_settings, rows, running, seed_nodes
 from tests.mqtt_clients import Collector
@@ -66,16 +67,13 @@ def collector(settings: GatewaySettings) -> Iterator[Collector]:
 @pytest.fixture
 def gateway(settings: GatewaySettings, collector: Collector) -> Iterator[Gateway]:
     del collector  # subscribed before the gateway publishes anything
-    gateway = Gateway(settings).start()
-    assert gateway.wait_ready(10), "gateway did not connect"
-    yield gateway
-    gateway.stop(drain_timeout_s=2)
+    with running_gateway(settings) as gateway:
+        yield gateway
 
 
 def listener(gateway: Gateway) -> socket.socket:
-    adapter = next(a for a in gateway.adapters if isinstance(a, Hj212Adapter))
-    assert adapter.address is not None
-    return socket.create_connection(adapter.address, timeout=5)
+    """A TCP connection to the gateway's HJ 212 listener."""
+    return socket.create_connection(hj212_address(gateway), timeout=5)
 
 
 def readings(collector: Collector, settings: GatewaySettings) -> list[Reading]:

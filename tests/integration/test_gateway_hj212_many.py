@@ -27,9 +27,9 @@ from envgrid_common.hj212 import (
     upload_frames,
 )
 from envgrid_common.messages import Reading
-from envgrid_gateway.adapters.hj212 import Hj212Adapter
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
+from tests.integration.hj212_support import hj212_address, running_gateway
 from tests.integration.test_gateway_support import gateway_settings
 from tests.mqtt_clients import Collector
 from tests.polling import wait_until
@@ -93,10 +93,8 @@ def collector(settings: GatewaySettings) -> Iterator[Collector]:
 @pytest.fixture
 def gateway(settings: GatewaySettings, collector: Collector) -> Iterator[Gateway]:
     del collector  # subscribed before the gateway publishes anything
-    gateway = Gateway(settings).start()
-    assert gateway.wait_ready(10), "gateway did not connect"
-    yield gateway
-    gateway.stop(drain_timeout_s=5)
+    with running_gateway(settings, drain_timeout_s=5) as gateway:
+        yield gateway
 
 
 async def unit(address: tuple[str, int], frames: list[bytes]) -> list[float]:
@@ -131,9 +129,7 @@ async def all_units(address: tuple[str, int]) -> list[list[float]]:
 def test_hundreds_of_stop_and_wait_units_connecting_together_are_each_answered_promptly(
     settings: GatewaySettings, collector: Collector, gateway: Gateway
 ) -> None:
-    adapter = next(a for a in gateway.adapters if isinstance(a, Hj212Adapter))
-    assert adapter.address is not None
-    waits = asyncio.run(all_units(adapter.address))
+    waits = asyncio.run(all_units(hj212_address(gateway)))
     assert len(waits) == UNITS
     assert all(len(w) == FRAMES for w in waits)
     slow = sorted((w, u) for u, unit_waits in enumerate(waits) for w in unit_waits)[-3:]

@@ -13,7 +13,6 @@ import pytest
 
 from envgrid_common.hj212 import CrcMode, Edition
 from envgrid_common.messages import Reading
-from envgrid_gateway.adapters.hj212 import Hj212Adapter
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
 from envgrid_sim.hj212.backlog import Backlog
@@ -23,6 +22,7 @@ from envgrid_sim.hj212.readings import StationValues
 from envgrid_sim.hj212.schedule import Cadence, Schedule, StationClock
 from envgrid_sim.hj212.station import LinkOptions, VirtualStation
 from envgrid_sim.node import china_now
+from tests.integration.hj212_support import hj212_address, running_gateway
 from tests.integration.test_gateway_support import gateway_settings
 from tests.mqtt_clients import Collector
 from tests.polling import wait_until
@@ -49,16 +49,8 @@ def collector(settings: GatewaySettings) -> Iterator[Collector]:
 @pytest.fixture
 def gateway(settings: GatewaySettings, collector: Collector) -> Iterator[Gateway]:
     del collector  # subscribed before the gateway publishes anything
-    gateway = Gateway(settings).start()
-    assert gateway.wait_ready(10), "gateway did not connect"
-    yield gateway
-    gateway.stop(drain_timeout_s=2)
-
-
-def _address(gateway: Gateway) -> tuple[str, int]:
-    adapter = next(a for a in gateway.adapters if isinstance(a, Hj212Adapter))
-    assert adapter.address is not None
-    return adapter.address[0], adapter.address[1]
+    with running_gateway(settings) as gateway:
+        yield gateway
 
 
 def _run(
@@ -70,7 +62,7 @@ def _run(
     max_segment: int = 1024,
     answers: int = 3,
 ) -> VirtualStation:
-    host, port = _address(gateway)
+    host, port = hj212_address(gateway)
     identity = Identity(
         st=SYSTEM_CODES[kind], mn=MN, pw=PW, edition=edition, crc=crc, max_segment=max_segment
     )
