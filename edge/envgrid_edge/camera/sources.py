@@ -230,16 +230,28 @@ class DeviceCapture(_LiveCapture):
         return capture
 
 
-class VideoFile:
-    """A video file, timed by frame position; looped and paced as the node file says."""
+class _Recorded:
+    """What a video file and an image folder share: named by their path, timed by position."""
 
     live = False
 
-    def __init__(self, config: FileSource) -> None:
-        self.config = config
-        self.name = str(config.path)
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.state = SourceState.STARTING
         self.counters = SourceCounters()
+
+    def _grabbed(self, pacer: _Pacer, at: float, stop: threading.Event) -> bool:
+        """Count a frame grabbed and hold it until its time; False once ``stop`` is set."""
+        self.counters.grabbed += 1
+        return pacer.wait(at, stop)
+
+
+class VideoFile(_Recorded):
+    """A video file, timed by frame position; looped and paced as the node file says."""
+
+    def __init__(self, config: FileSource) -> None:
+        super().__init__(str(config.path))
+        self.config = config
 
     def frames(self, stop: threading.Event, want: Want) -> Iterator[tuple[Frame, float]]:
         """Yield wanted frames to the end (again and again if looping), or until ``stop``."""
@@ -257,8 +269,7 @@ class VideoFile:
                 while capture.grab():
                     at = offset + index / fps
                     index += 1
-                    self.counters.grabbed += 1
-                    if not pacer.wait(at, stop):
+                    if not self._grabbed(pacer, at, stop):
                         return
                     if want(at):
                         frame = _retrieve(capture)
@@ -275,16 +286,12 @@ class VideoFile:
         self.state = SourceState.ENDED
 
 
-class ImageFolder:
+class ImageFolder(_Recorded):
     """Still images of a folder in name order, one every ``1 / rate_fps`` seconds."""
 
-    live = False
-
     def __init__(self, config: FolderSource) -> None:
+        super().__init__(str(config.path))
         self.config = config
-        self.name = str(config.path)
-        self.state = SourceState.STARTING
-        self.counters = SourceCounters()
 
     def files(self) -> list[Path]:
         """The images, in name order."""
@@ -308,8 +315,7 @@ class ImageFolder:
             for file in files:
                 at = index * period
                 index += 1
-                self.counters.grabbed += 1
-                if not pacer.wait(at, stop):
+                if not self._grabbed(pacer, at, stop):
                     return
                 if not want(at):
                     continue
