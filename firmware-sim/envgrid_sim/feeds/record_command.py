@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from envgrid_common import __version__
 from envgrid_common.clock import utc_now
@@ -17,6 +14,7 @@ from envgrid_sim.feeds.format import SUFFIX
 from envgrid_sim.feeds.plan import parse_filters
 from envgrid_sim.feeds.progress import Progress, human_bytes
 from envgrid_sim.feeds.recorder import Recorder, RecordOptions
+from envgrid_sim.feeds.stopping import stop_on_signals
 from envgrid_sim.feeds.writer import RotatingFeed
 
 DESCRIPTION = f"""\
@@ -88,15 +86,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     options = RecordOptions(filters, args.qos, args.persistent, args.session_expiry, args.client_id)
     recorder = Recorder(address, feed, options)
-    stop = threading.Event()
-    stopped_by: list[str] = []
-
-    def on_signal(number: int, _frame: FrameType | None) -> None:
-        stopped_by.append(signal.Signals(number).name)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
+    stop, stopped_by = stop_on_signals()
     try:
         recorder.start()
     except ConnectionError as error:

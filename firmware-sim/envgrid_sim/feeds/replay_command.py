@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 from envgrid_common.clock import utc_now
 from envgrid_common.mqtt import BrokerAddress
@@ -19,6 +17,7 @@ from envgrid_sim.feeds.progress import Progress, human_bytes
 from envgrid_sim.feeds.reader import FeedReader, feed_files
 from envgrid_sim.feeds.replayer import ReplayCounts, Replayer, ReplayOptions
 from envgrid_sim.feeds.resume import START, Position, ReplayState, load_state, save_state
+from envgrid_sim.feeds.stopping import stop_on_signals
 
 DESCRIPTION = """\
 Publish recorded feeds (files, or directories of them in name order) into a broker: at the
@@ -151,15 +150,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"envgrid replay: {error}\n")
         return 1
     before = _records_before(files, start)
-    stop = threading.Event()
-    stopped_by: list[str] = []
-
-    def on_signal(number: int, _frame: FrameType | None) -> None:
-        stopped_by.append(signal.Signals(number).name)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
+    stop, stopped_by = stop_on_signals()
     worker = threading.Thread(target=replayer.run, args=(start, stop), name="replay-read")
     worker.start()
     progress = Progress(sys.stderr, "replay", total=total - before)
