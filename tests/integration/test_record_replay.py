@@ -56,6 +56,16 @@ class _Stderr:
         return self.text
 
 
+def _replay_all(mqtt_url: str, feeds: list[str], from_root: str, to_root: str) -> _Stderr:
+    """``envgrid replay --max`` of ``feeds`` from one topic root into another, exited cleanly."""
+    replay = _envgrid(
+        "replay", *feeds, "--mqtt-url", mqtt_url, "--max", "--topic-root", f"{from_root}:{to_root}"
+    )
+    replay_err = _Stderr(replay)
+    assert replay.wait(60) == 0, replay_err.done()
+    return replay_err
+
+
 @dataclass
 class _Recording:
     process: subprocess.Popen[bytes]
@@ -170,17 +180,7 @@ def test_recorded_messages_replay_identical_in_node_order_under_another_root(
     out = Topics(f"{topics.root.split('/')[0]}/replayed")
     collector = _PropertyCollector(mqtt_url, out).start()
     try:
-        replay = _envgrid(
-            "replay",
-            str(recording.out),
-            "--mqtt-url",
-            mqtt_url,
-            "--max",
-            "--topic-root",
-            f"{topics.root}:{out.root}",
-        )
-        replay_err = _Stderr(replay)
-        assert replay.wait(60) == 0, replay_err.done()
+        replay_err = _replay_all(mqtt_url, [str(recording.out)], topics.root, out.root)
         wait_until(lambda: len(collector.messages) >= len(sent), 20, "the replayed messages")
         time.sleep(0.3)  # anything more would be a duplicate
     finally:
@@ -233,17 +233,7 @@ def test_every_record_written_before_a_sigkill_replays(
     out = Topics(f"{topics.root.split('/')[0]}/after-kill")
     collector = Collector(mqtt_url, out, filters=[f"{out.base}/#"]).start()
     try:
-        replay = _envgrid(
-            "replay",
-            *map(str, files),
-            "--mqtt-url",
-            mqtt_url,
-            "--max",
-            "--topic-root",
-            f"{topics.root}:{out.root}",
-        )
-        replay_err = _Stderr(replay)
-        assert replay.wait(60) == 0, replay_err.done()
+        _replay_all(mqtt_url, list(map(str, files)), topics.root, out.root)
         wait_until(lambda: len(collector.messages) >= len(records), 20, "the replayed records")
     finally:
         collector.stop()
