@@ -80,36 +80,46 @@ def _message(topic: str, payload: bytes, mid: int) -> Any:
     return SimpleNamespace(topic=topic, payload=payload, mid=mid, qos=1)
 
 
+class _Ingest:
+    """A worker's feed gate and batcher; what the gate lets through is taken and acknowledged."""
+
+    def __init__(self) -> None:
+        self.batcher = Batcher(100, 0.01)
+        self.clock = FeedClock()
+        self.gate = FeedGate(TOPICS, "w0", self.clock)
+        self.taken: list[bytes] = []
+
+    def admit(self, message: Any) -> None:
+        """Offer ``message`` to the gate, as the worker's on-message does."""
+        self.gate.admit(message, self.batcher, self._take)
+
+    def _take(self, message: Any) -> None:
+        self.taken.append(message.payload)
+        self.batcher.add_ack_only(message.mid)
+
+
 def test_the_ingest_holds_what_follows_a_tick_until_the_sweeps_reach_it() -> None:
-    batcher = Batcher(100, 0.01)
-    clock = FeedClock()
-    gate = FeedGate(TOPICS, "w0", clock)
-    taken: list[bytes] = []
-
-    def take(message: Any) -> None:
-        taken.append(message.payload)
-        batcher.add_ack_only(message.mid)
-
+    ingest = _Ingest()
     readings = TOPICS.readings("n1")
-    gate.admit(_message(readings, b"a", 1), batcher, take)
-    gate.admit(_message(TOPICS.clock(), encode_tick(10 * S), 2), batcher, take)
-    gate.admit(_message(readings, b"b", 3), batcher, take)
-    assert taken == [b"a"]
-    assert gate.paused
-    assert clock.feed_ns == 10 * S
-    first, tick = batcher.take(), batcher.take()
+    ingest.admit(_message(readings, b"a", 1))
+    ingest.admit(_message(TOPICS.clock(), encode_tick(10 * S), 2))
+    ingest.admit(_message(readings, b"b", 3))
+    assert ingest.taken == [b"a"]
+    assert ingest.gate.paused
+    assert ingest.clock.feed_ns == 10 * S
+    first, tick = ingest.batcher.take(), ingest.batcher.take()
     assert first is not None
     assert first.mids == [1]
     assert first.tick_ns is None
     assert tick is not None
     assert tick.tick_ns == 10 * S
     assert tick.mids == [2]
-    gate.admit(_message(TOPICS.clock_swept(), encode_tick(9 * S), 4), batcher, take)
-    assert taken == [b"a"], "swept short of the tick: still held"
-    gate.admit(_message(TOPICS.clock_swept(), encode_tick(10 * S), 5), batcher, take)
-    assert taken == [b"a", b"b"]
-    assert not gate.paused
-    after = batcher.take()
+    ingest.admit(_message(TOPICS.clock_swept(), encode_tick(9 * S), 4))
+    assert ingest.taken == [b"a"], "swept short of the tick: still held"
+    ingest.admit(_message(TOPICS.clock_swept(), encode_tick(10 * S), 5))
+    assert ingest.taken == [b"a", b"b"]
+    assert not ingest.gate.paused
+    after = ingest.batcher.take()
     assert after is not None
     assert after.clock_ns == 10 * S
 
@@ -128,32 +138,24 @@ def test_the_barrier_waits_for_every_worker_and_sweeps_run_on_their_boundaries()
 
 
 def test_between_sweeps_due_ticks_move_the_clock_without_holding_the_ingest() -> None:
-    batcher = Batcher(100, 0.01)
-    clock = FeedClock()
-    gate = FeedGate(TOPICS, "w0", clock)
-    taken: list[bytes] = []
-
-    def take(message: Any) -> None:
-        taken.append(message.payload)
-        batcher.add_ack_only(message.mid)
-
+    ingest = _Ingest()
     readings = TOPICS.readings("n1")
-    gate.admit(_message(TOPICS.clock(), encode_tick(0), 1), batcher, take)
-    assert gate.paused  # the feed's start: held until the sweeper has answered once
-    gate.admit(_message(TOPICS.clock_swept(), encode_tick(0, 30 * S), 2), batcher, take)
-    assert not gate.paused
+    ingest.admit(_message(TOPICS.clock(), encode_tick(0), 1))
+    assert ingest.gate.paused  # the feed's start: held until the sweeper has answered once
+    ingest.admit(_message(TOPICS.clock_swept(), encode_tick(0, 30 * S), 2))
+    assert not ingest.gate.paused
     for n, at in enumerate((10, 20), start=3):
-        gate.admit(_message(TOPICS.clock(), encode_tick(at * S), n), batcher, take)
-        gate.admit(_message(readings, b"r%d" % at, n + 10), batcher, take)
-        assert not gate.paused, "no sweep is due before 30 s"
-    assert clock.feed_ns == 20 * S
-    gate.admit(_message(TOPICS.clock(), encode_tick(30 * S), 5), batcher, take)
-    gate.admit(_message(readings, b"r30", 15), batcher, take)
-    assert gate.paused
-    assert taken == [b"r10", b"r20"]
-    batcher.close()
+        ingest.admit(_message(TOPICS.clock(), encode_tick(at * S), n))
+        ingest.admit(_message(readings, b"r%d" % at, n + 10))
+        assert not ingest.gate.paused, "no sweep is due before 30 s"
+    assert ingest.clock.feed_ns == 20 * S
+    ingest.admit(_message(TOPICS.clock(), encode_tick(30 * S), 5))
+    ingest.admit(_message(readings, b"r30", 15))
+    assert ingest.gate.paused
+    assert ingest.taken == [b"r10", b"r20"]
+    ingest.batcher.close()
     ticks = []
-    while (batch := batcher.take()) is not None:
+    while (batch := ingest.batcher.take()) is not None:
         if batch.tick_ns is not None:
             ticks.append((batch.tick_ns // S, batch.tick_holds))
     # Only held ticks are reported to the sweeper.
