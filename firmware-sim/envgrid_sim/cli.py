@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from envgrid_sim.scenariofile.timeline import Cue, play
 from envgrid_sim.scenariofile.timeline import burns as timeline_burns
 from envgrid_sim.scenariofile.timeline import incidents as timeline_incidents
 from envgrid_sim.settings import SimSettings
+from envgrid_sim.stopping import forget_loop_signals, loop_stop_on_signals
 from envgrid_sim.swarm.runner import SwarmRunner
 from envgrid_sim.table import render_table
 from envgrid_sim.township import Township
@@ -235,27 +235,10 @@ def print_scenario(scenario: Scenario) -> None:
     print(render_table(headers, rows))
 
 
-def _stop_on_signals(duration: float | None) -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
-    return stop
-
-
-def _forget_signals() -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(Exception):
-            loop.remove_signal_handler(sig)
-
-
 async def _run(
     target: Township | SwarmRunner, scenario: Scenario, cue: Cue, duration: float | None
 ) -> None:
-    stop = _stop_on_signals(duration)
+    stop = loop_stop_on_signals(duration)
     timeline = asyncio.create_task(play(scenario, target, cue, stop), name="sim-timeline")
     try:
         await target.run(stop)
@@ -263,7 +246,7 @@ async def _run(
         timeline.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await timeline
-        _forget_signals()
+        forget_loop_signals()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,8 +14,8 @@ from envgrid_sim.feeds.format import SUFFIX
 from envgrid_sim.feeds.plan import parse_filters
 from envgrid_sim.feeds.progress import Progress, human_bytes
 from envgrid_sim.feeds.recorder import Recorder, RecordOptions
-from envgrid_sim.feeds.stopping import stop_on_signals
 from envgrid_sim.feeds.writer import RotatingFeed
+from envgrid_sim.stopping import stop_on_signals
 
 DESCRIPTION = f"""\
 Subscribe to topic filters on a broker (MQTT 5, QoS 1 by default) and write every message to

@@ -17,7 +17,7 @@ from envgrid_sim.feeds.progress import Progress, human_bytes
 from envgrid_sim.feeds.reader import FeedReader, feed_files
 from envgrid_sim.feeds.replayer import ReplayCounts, Replayer, ReplayOptions
 from envgrid_sim.feeds.resume import START, Position, ReplayState, load_state, save_state
-from envgrid_sim.feeds.stopping import stop_on_signals
+from envgrid_sim.stopping import stop_on_signals
 
 DESCRIPTION = """\
 Publish recorded feeds (files, or directories of them in name order) into a broker: at the

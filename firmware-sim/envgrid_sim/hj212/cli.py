@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from datetime import timedelta
 
@@ -18,6 +16,7 @@ from envgrid_sim.hj212.readings import StationValues
 from envgrid_sim.hj212.schedule import MIN_INTERVALS_MIN, Cadence, Schedule, StationClock
 from envgrid_sim.hj212.station import LinkOptions, StationCounters, VirtualStation
 from envgrid_sim.node import china_now
+from envgrid_sim.stopping import forget_loop_signals, loop_stop_on_signals
 
 PROGRESS_EVERY_S = 30.0
 
@@ -179,12 +178,7 @@ def progress(station: VirtualStation) -> str:
 
 
 async def _run(station: VirtualStation, duration: float | None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
+    stop = loop_stop_on_signals(duration)
 
     async def report() -> None:
         while True:
@@ -196,9 +190,7 @@ async def _run(station: VirtualStation, duration: float | None) -> None:
         await station.run(stop)
     finally:
         reporter.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
+        forget_loop_signals()
 
 
 def run(args: argparse.Namespace) -> int:
