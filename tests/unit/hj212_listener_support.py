@@ -12,6 +12,7 @@ from typing import Any
 
 from envgrid_common.clock import utc_now
 from envgrid_common.hj212 import CrcMode, Edition, format_time, make_flag, upload_frames
+from envgrid_common.hj212.frame import MAX_SEGMENT
 from envgrid_gateway.adapters import Inbound
 from envgrid_gateway.adapters.hj212 import Device, DeviceTable, Hj212Adapter
 from envgrid_gateway.settings import GatewaySettings
@@ -86,7 +87,7 @@ def connect(adapter: Hj212Adapter, timeout_s: float = 5.0) -> socket.socket:
     return sock
 
 
-def upload(
+def uploads(
     cn: str = "2011",
     *,
     qn: str | None = "20260501080000123",
@@ -97,9 +98,10 @@ def upload(
     factors: dict[str, dict[str, str]] | None = None,
     crc: CrcMode = CrcMode.STANDARD,
     edition: Edition = Edition.HJ212_2017,
-) -> bytes:
-    """One upload frame (unsplit), stamped now unless ``data_time`` says."""
-    frames = upload_frames(
+    max_segment: int = MAX_SEGMENT,
+) -> list[bytes]:
+    """An upload's packets (split past ``max_segment``), stamped now unless ``data_time`` says."""
+    return upload_frames(
         st="32",
         cn=cn,
         pw=pw,
@@ -110,7 +112,13 @@ def upload(
         qn=qn,
         ack=ack,
         crc=crc,
+        max_segment=max_segment,
     )
+
+
+def upload(cn: str = "2011", **options: Any) -> bytes:
+    """One upload frame (unsplit); the options are those of ``uploads``."""
+    frames = uploads(cn, **options)
     assert len(frames) == 1
     return frames[0]
 

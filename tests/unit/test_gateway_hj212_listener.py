@@ -14,7 +14,6 @@ from envgrid_common.hj212 import (
     build_frame,
     format_time,
     parse_frame,
-    upload_frames,
 )
 from tests.polling import wait_until
 from tests.unit.hj212_listener_support import (
@@ -29,6 +28,7 @@ from tests.unit.hj212_listener_support import (
     listener,
     read_until,
     upload,
+    uploads,
 )
 
 
@@ -223,21 +223,11 @@ def test_reading_pauses_while_too_many_frames_wait_for_the_disk() -> None:
 
 
 def split_upload(qn: str) -> list[bytes]:
+    """An upload of four factors split into packets of at most 150 characters."""
     factors = {
         code: {"Rtd": "1.5", "Flag": "N"} for code in ("w01018", "w21003", "w21011", "w21001")
     }
-    return upload_frames(
-        st="32",
-        cn="2011",
-        pw=PW,
-        mn=MN,
-        data_time=format_time(utc_now()),
-        factors=factors,
-        edition=Edition.HJ212_2017,
-        qn=qn,
-        ack=True,
-        max_segment=150,
-    )
+    return uploads(qn=qn, factors=factors, max_segment=150)
 
 
 def test_split_packets_make_one_reading_answered_once_stored() -> None:
@@ -300,18 +290,7 @@ def long_upload() -> bytes:
     codes = ("w01018", "w21003", "w21011", "w21001", "w01001", "w00000")
     factors = {c: {"Rtd": "1.5", "Min": "1.0", "Max": "2.0", "Flag": "N"} for c in codes}
     factors.update({f"e1{n:02d}01": {"Rtd": "1.0", "Flag": "N"} for n in range(40)})
-    (frame,) = upload_frames(
-        st="32",
-        cn="2011",
-        pw=PW,
-        mn=MN,
-        data_time=format_time(utc_now()),
-        factors=factors,
-        edition=Edition.HJ212_2017,
-        qn="20260501080000777",
-        ack=True,
-        max_segment=9999,
-    )
+    frame = upload(qn="20260501080000777", factors=factors, max_segment=9999)
     assert len(frame) > 1100
     return frame
 
