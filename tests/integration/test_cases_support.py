@@ -81,6 +81,18 @@ def seed_grid(url: str) -> None:
         )
 
 
+def seed_farmland_camera(url: str) -> None:
+    """A camera (field1-cam) on farmland in 东村 (site field1, cell luxi-v1)."""
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO sites (id, name, category, cell_id) "
+            "VALUES ('field1', '东村麦田', 'farmland', 'luxi-v1')"
+        )
+        conn.execute(
+            "INSERT INTO nodes (id, site_id, kind) VALUES ('field1-cam', 'field1', 'camera')"
+        )
+
+
 def breach(
     site: str = "farm1",
     rule: str = "cod-limit",

@@ -21,7 +21,7 @@ from envgrid_cloud.rules.nodata_sweep import NoDataSweep
 from envgrid_cloud.settings import CloudSettings
 from envgrid_common.messages import DetectionKind, DetectionPhase, NodeState
 from envgrid_common.topics import Topics
-from tests.integration.test_cases_support import seed_grid
+from tests.integration.test_cases_support import seed_farmland_camera, seed_grid
 from tests.integration.test_ingest_support import ingest_settings, publisher, running
 from tests.polling import wait_until
 
@@ -34,15 +34,9 @@ RIVER, FARM = "river1-s1", "farm1-s1"  # a class III river section; a pig farm's
 def db(migrated_url: str) -> str:
     """The case tests' grid, plus a road node and a camera on farmland."""
     seed_grid(migrated_url)
+    seed_farmland_camera(migrated_url)
     with psycopg.connect(migrated_url) as conn:
-        conn.execute(
-            "INSERT INTO sites (id, name, category, cell_id) "
-            "VALUES ('field1', '东村麦田', 'farmland', 'luxi-v1')"
-        )
-        conn.execute(
-            "INSERT INTO nodes (id, site_id, kind) VALUES "
-            "('road2-s1', 'road2', 'sensor'), ('field1-cam', 'field1', 'camera')"
-        )
+        conn.execute("INSERT INTO nodes (id, site_id, kind) VALUES ('road2-s1', 'road2', 'sensor')")
     return migrated_url
 
 

@@ -24,7 +24,7 @@ from envgrid_cloud.rules.engine import RuleEngine
 from envgrid_common.messages import DetectionKind, DetectionPhase
 from envgrid_common.topics import Topics
 from tests.integration.test_api_support import api, token_for
-from tests.integration.test_cases_support import move, seed_grid
+from tests.integration.test_cases_support import move, seed_farmland_camera, seed_grid
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 T0 = NOW - timedelta(days=1)  # the incidents' source times
@@ -59,14 +59,7 @@ def snapshot(event_id: str, data: bytes, received_at: datetime = NOW) -> Snapsho
 def db(migrated_url: str) -> str:
     """The case tests' grid and a camera on farmland in 东村 (luxi-v1)."""
     seed_grid(migrated_url)
-    with psycopg.connect(migrated_url) as conn:
-        conn.execute(
-            "INSERT INTO sites (id, name, category, cell_id) "
-            "VALUES ('field1', '东村麦田', 'farmland', 'luxi-v1')"
-        )
-        conn.execute(
-            "INSERT INTO nodes (id, site_id, kind) VALUES ('field1-cam', 'field1', 'camera')"
-        )
+    seed_farmland_camera(migrated_url)
     return migrated_url
 
 
