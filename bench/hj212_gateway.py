@@ -322,8 +322,11 @@ def run(
     except SystemExit as stopped:
         results["mqtt_failed"] = str(stopped)
         print(f"  MQTT via gateway: the machine could not take the load: {stopped}", flush=True)
-    if "hj212_rate" in results and "mqtt_rate" in results:
+    if results.get("hj212_rate") and results.get("mqtt_rate"):
         results["ratio_mqtt"] = results["hj212_rate"] / results["mqtt_rate"]
         print(f"  ratio HJ 212 / MQTT: {results['ratio_mqtt']:.2f}", flush=True)
+    elif "hj212_rate" in results and "mqtt_rate" in results:
+        # A load too small to measure commits in a rate: say so rather than divide by zero.
+        print("  ratio HJ 212 / MQTT: not measured (a load too small for a rate)", flush=True)
     results["elapsed_s"] = time.monotonic() - started
     return results
