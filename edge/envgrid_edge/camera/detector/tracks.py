@@ -94,8 +94,12 @@ class Tracker:
         """Attach regions to tracks (or start tracks), then forget the stale ones."""
         for track in self.tracks:
             track.seen = False
+        # Regions are matched against where each track was before this frame: a plume that
+        # breaks into pieces (a treeline or a compression block cuts it) keeps all of them,
+        # its foot included, however the first piece matched reshaped its box.
+        before = {t.number: t.box for t in self.tracks}
         for region in sorted(regions, key=lambda r: r.area, reverse=True):
-            found = self._best(region)
+            found = self._best(region, before)
             if found is None:
                 track = Track(
                     number=self._next,
@@ -138,10 +142,12 @@ class Tracker:
         self.tracks = [t for t in self.tracks if at - t.last_at <= self._ttl_s]
         self._merge_duplicates()
 
-    def _best(self, region: Region) -> Track | None:
-        """The oldest track of the region's kind that it overlaps enough (kept in age order)."""
+    def _best(self, region: Region, before: dict[int, Box]) -> Track | None:
+        """The oldest track of the region's kind whose box before this frame it overlaps enough
+        (tracks are kept in age order)."""
         for track in self.tracks:
-            if track.kind == region.kind and overlap(track.box, region.box) >= self._min_overlap:
+            box = before.get(track.number, track.box)
+            if track.kind == region.kind and overlap(box, region.box) >= self._min_overlap:
                 return track
         return None
 
