@@ -25,12 +25,15 @@ def test_votes_start_after_m_of_n_and_forget_old_frames() -> None:
     for agrees in (True, False, True):
         votes.push(1.0 if agrees else 0.0, agrees)
     assert not votes.started
-    votes.push(1.0, True)
+    votes.push(0.8, True)
     assert votes.started
+    # Persisted as long as a start needs: the agreeing frames' evidence, undiminished.
+    assert votes.confidence == pytest.approx((1.0 + 1.0 + 0.8) / 3)
     for _ in range(3):
         votes.push(0.0, False)
     assert not votes.started
-    assert votes.confidence == pytest.approx(1.0 * (0.5 + 0.5 * 2 / 5))
+    # Support thinning out: 2 of the 3 needed agree in the window.
+    assert votes.confidence == pytest.approx((1.0 + 0.8) / 2 * 2 / 3)
 
 
 def test_overlap_is_shared_area_over_the_smaller_box() -> None:
@@ -67,6 +70,19 @@ def test_tracks_measure_drift_base_and_rising_top() -> None:
     (car,) = tracker.tracks
     assert car.drift(320) == 30 / 320
     assert car.base_spread(320) == 60 / 320
+
+
+def test_a_plume_cut_in_two_stays_one_track_with_its_foot() -> None:
+    tracker = Tracker(m=2, n=3, min_overlap=0.3, ttl_s=1.0, history_s=10.0)
+    for i in range(10):
+        tracker.update([_region((50, 20, 40, 80))], i / 10)  # a plume from y = 20 to its foot
+    # A treeline cuts it: a bigger top piece (matched first) and the foot piece, both inside
+    # where the plume was, though neither overlaps the other.
+    tracker.update([_region((52, 20, 38, 45)), _region((55, 68, 30, 32))], 1.0)
+    (plume,) = tracker.tracks
+    assert plume.box == (52, 20, 38, 80)
+    assert plume.base[1] == 100  # its foot, not the top piece's bottom
+    assert plume.base_spread(320) < 0.02
 
 
 def test_incident_opens_once_then_ends_after_quiet() -> None:

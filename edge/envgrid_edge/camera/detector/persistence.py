@@ -35,9 +35,12 @@ class Votes:
 
     @property
     def confidence(self) -> float:
-        """Mean evidence of the agreeing frames, scaled by the share of the window that agreed."""
+        """Mean evidence of the agreeing frames, scaled down only while fewer than ``m`` agree.
+
+        ``m`` agreeing frames is the persistence an incident needs to start, so it counts in
+        full: a started incident is reported at no less than its frames' evidence bar (each
+        agreeing frame met it), and its confidence falls only as its support thins out."""
         agreeing = [e for e, a in zip(self._evidence, self._agree, strict=True) if a]
-        if not agreeing or not self._agree.maxlen:
+        if not agreeing:
             return 0.0
-        share = len(agreeing) / self._agree.maxlen
-        return sum(agreeing) / len(agreeing) * (0.5 + 0.5 * share)
+        return sum(agreeing) / len(agreeing) * min(1.0, len(agreeing) / self._m)
