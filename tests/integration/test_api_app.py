@@ -70,11 +70,16 @@ PATHS = {
     "/api/v1/silences/{silence_id}",
     "/api/v1/silences/{silence_id}/lift",
     "/api/v1/cases/{case_id}/deliveries",
+    "/api/v1/cases/{case_id}/snapshots",
+    "/api/v1/cases/{case_id}/snapshots/{node_id}/{event_id}",
+    "/api/v1/snapshots/false-alarms",
 }
 # Answers that are not a JSON model: a stream, files, and deletions without a body.
 NOT_JSON = {
     ("/api/v1/cases/live", "get"),
     ("/api/v1/cases/{case_id}/attachments/{event_id}/{index}", "get"),
+    ("/api/v1/cases/{case_id}/snapshots/{node_id}/{event_id}", "get"),
+    ("/api/v1/snapshots/false-alarms", "get"),
 }
 
 
