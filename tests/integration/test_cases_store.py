@@ -317,7 +317,7 @@ def test_a_case_not_acknowledged_climbs_the_grid_to_the_county_then_is_overdue_o
     case_id = raise_case(db, breach(severity=Severity.CRITICAL)).case_id  # ack within 30 min
     assert sweep(db, 29) == []
     assert sweep(db, 31) == [(case_id, "escalated", "v1-officer")]
-    assert sweep(db, 31) == []  # its new deadline is 30 minutes from then
+    assert sweep(db, 31) == []  # its new deadline is 30 minutes from the one it missed
     assert sweep(db, 62) == [(case_id, "escalated", "luxi-officer")]  # grid officer first
     assert sweep(db, 93) == [(case_id, "escalated", "ju-reviewer")]
     assert sweep(db, 124) == [(case_id, "overdue", None)]
@@ -336,7 +336,8 @@ def test_a_case_not_acknowledged_climbs_the_grid_to_the_county_then_is_overdue_o
         (None, None),
     ]
     assert all(e["detail"]["reasons"] == ["not_acknowledged"] for e in climbed)
-    assert [e["at"] for e in climbed] == [T0 + minutes(m) for m in (31, 62, 93, 124)]
+    # Each dated at the deadline it missed, not when the sweep noticed (decision_time).
+    assert [e["at"] for e in climbed] == [T0 + minutes(m) for m in (30, 60, 90, 120)]
     assert climbed[0]["notes"].startswith("not acknowledged by 2026-05-01T00:30:00")
     # The county reviewer it reached may sign for it.
     assert move(db, case_id, A.ACKNOWLEDGE, "ju-reviewer", T0 + minutes(160))["state"] == (
@@ -351,7 +352,7 @@ def test_a_case_acknowledged_but_not_closed_in_time_escalates_too(db: str) -> No
     assert sweep(db, 24 * 60 + 1) == [(case_id, "escalated", "v1-officer")]
     row = case(db, case_id)
     assert row["state"] == "acknowledged"
-    assert row["close_due_at"] == T0 + minutes(24 * 60 + 1) + DEADLINES[Severity.CRITICAL].close
+    assert row["close_due_at"] == T0 + minutes(24 * 60) + DEADLINES[Severity.CRITICAL].close
     assert events(db, case_id)[-1]["detail"]["reasons"] == ["not_closed"]
 
 

@@ -81,9 +81,9 @@ def test_readings_sweeps_and_escalation_decide_on_the_feed_clock(
     silent_at = START + timedelta(minutes=1)
     sweeper.sweep_to(_ns(silent_at))
     nodata = _case(migrated_url, "no_data")
-    assert nodata["raised_at"] == silent_at
-    assert nodata["first_seen_at"] == START + timedelta(seconds=15)  # 3 × 5 s after the last
-    late = START + timedelta(hours=3)
+    # Dated when the node became overdue (3 × 5 s after the last), not when a sweep noticed.
+    assert nodata["raised_at"] == nodata["first_seen_at"] == START + timedelta(seconds=15)
+    late = START + timedelta(hours=2, seconds=30)
     sweeper.sweep_to(_ns(late))
     assert sweeper.done_ns == _ns(late)
     with psycopg.connect(migrated_url) as conn:
@@ -92,7 +92,7 @@ def test_readings_sweeps_and_escalation_decide_on_the_feed_clock(
             "WHERE c.rule_id = 'codmn' AND e.action IN ('escalated', 'overdue')"
         ).fetchall()
     assert escalated
-    assert {row[0] for row in escalated} == {late}
+    assert {row[0] for row in escalated} == {START + timedelta(hours=2)}  # the deadline missed
     # Nothing about these cases was dated by the wall.
     for rule_id in ("codmn", "no_data"):
         case = _case(migrated_url, rule_id)

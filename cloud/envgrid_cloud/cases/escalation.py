@@ -2,7 +2,8 @@
 
 A case not acknowledged by its ack deadline, or not closed by its close deadline, is handed to
 the nearest active officer above its assigned cell (a grid officer there, else a reviewer), one
-escalation level up, and the deadline it missed restarts from now. At the top, with nobody
+escalation level up, and the deadline it missed restarts from that deadline (from now if it
+was missed long ago: ``envgrid_cloud.decision_time``). At the top, with nobody
 above, it is recorded 'overdue' once for that deadline and left where it is. Time is whatever
 ``now`` says, so tests move it; concurrent sweeps are safe: one takes an advisory lock and the
 others return at once, and cases being moved by a person are skipped until the next sweep.
@@ -22,6 +23,7 @@ from envgrid_cloud.cases.model import CaseState, Role, Severity
 from envgrid_cloud.cases.notify import notify
 from envgrid_cloud.cases.records import SYSTEM, Row, find_officer, record_event, update_case
 from envgrid_cloud.cases.sql import load
+from envgrid_cloud.decision_time import decided_at
 
 # One sweeper at a time across processes (pg_try_advisory_xact_lock key: "envgrid-escalate").
 _LOCK_KEY = 0x656E_6573_6361_6C61
@@ -80,6 +82,13 @@ def _escalate(cur: psycopg.Cursor[DictRow], case: Row, now: datetime) -> Escalat
         )
         if missed
     ]
+    # Dated at the deadline it missed (see envgrid_cloud.decision_time), not when a sweep
+    # noticed: the next deadline runs from there, and a replay escalates at the same instant.
+    missed_at = min(
+        case["ack_due_at"] if reason == NOT_ACKNOWLEDGED else case["close_due_at"]
+        for reason in reasons
+    )
+    now = decided_at(missed_at, now)
     # An unassigned case (no grid officer was found) goes to the nearest officer of any kind.
     assigned = case["assigned_cell_id"]
     target = find_officer(cur, assigned or case["site_cell_id"], ESCALATE_TO, above=bool(assigned))

@@ -34,6 +34,7 @@ from envgrid_cloud.cases.records import (
     site_place,
 )
 from envgrid_cloud.cases.sql import load
+from envgrid_cloud.decision_time import decided_at
 
 # Severities from least to most urgent: array positions in SQL, indexes here.
 RANKS = [Severity.LOW.value, Severity.MEDIUM.value, Severity.HIGH.value, Severity.CRITICAL.value]
@@ -57,6 +58,9 @@ def raise_or_update(cur: psycopg.Cursor[Any], breach: Breach, now: datetime) -> 
 
 
 def _raise_or_update(c: psycopg.Cursor[DictRow], breach: Breach, now: datetime) -> CaseChange:
+    # Dated by the data (see envgrid_cloud.decision_time): a case opens, or its severity rises,
+    # at the source time of the run's first breach.
+    now = decided_at(breach.first_at or breach.at, now)
     key = {"site_id": breach.site_id, "rule_id": breach.rule_id}
     prior = c.execute(load("open_case"), key).fetchone()
     row = c.execute(
@@ -201,6 +205,7 @@ def record_cleared(cur: psycopg.Cursor[Any], cleared: Cleared, now: datetime) ->
 
 
 def _record_cleared(c: psycopg.Cursor[DictRow], cleared: Cleared, now: datetime) -> int | None:
+    now = decided_at(cleared.at, now)
     row = c.execute(
         load("clear_case"),
         {"site_id": cleared.site_id, "rule_id": cleared.rule_id, "at": cleared.at, "now": now},

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.json import set_json_dumps
 
+from envgrid_cloud.decision_time import decided_at
 from envgrid_cloud.ingest.rows import as_is, dead_letter_row, detection_row, snapshot_row, staged
 from envgrid_cloud.observations import (
     DeadLetterRecord,
@@ -134,9 +136,10 @@ class BatchStore:
         cur.execute(_INSERT_READINGS)
         inserted = {(node_id, ts, seq) for node_id, ts, seq in cur.fetchall()}
         cur.execute(_UPSERT_LATEST)
-        live = sorted({r.node_id for r in readings if not r.historical})
-        if live:
-            cur.execute(_TOUCH_LIVE, {"node_ids": live, "now": self._clock()})
+        heard = last_heard(readings, self._clock())
+        if heard:
+            ids = sorted(heard)
+            cur.execute(_TOUCH_LIVE, {"node_ids": ids, "heard_at": [heard[i] for i in ids]})
         if len(inserted) == len(readings):
             return len(inserted), readings
         return len(inserted), [r for r in readings if (r.node_id, r.ts, r.seq) in inserted]
@@ -165,3 +168,15 @@ class BatchStore:
             conn.execute(_STAGING)
             self._conn = conn
         return conn
+
+
+def last_heard(readings: Sequence[ReadingRecord], now: datetime) -> dict[str, datetime]:
+    """When each node of ``readings`` was last heard live, dated by the data (decision_time)."""
+    heard: dict[str, datetime] = {}
+    for record in readings:
+        if record.historical:
+            continue
+        at = decided_at(record.ts, now)
+        if record.node_id not in heard or heard[record.node_id] < at:
+            heard[record.node_id] = at
+    return heard

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from envgrid_cloud.cases.model import Breach, Cleared, Severity
+from envgrid_cloud.cases.model import Breach, Cleared
 from envgrid_cloud.cases.store import raise_or_update, record_cleared
 from envgrid_cloud.observations import Fresh, Observation, ReadingRecord
 from envgrid_cloud.rules.evaluate import evaluate, to_case_event
@@ -38,7 +38,6 @@ log = logging.getLogger("envgrid.rules")
 READING_TYPES = ("threshold", "rate_of_change", "stuck", "daily_mean", "aqi", "no_data")
 
 Key = tuple[str, str, str]  # site id, rule id, node id
-_SEVERITY_ORDER = list(Severity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +201,7 @@ def apply_outcomes(
 def _runs(events: list[Breach | Cleared]) -> Iterator[Breach | Cleared]:
     run: list[Breach] = []
     for event in events:
-        if run and not (isinstance(event, Breach) and _same_case(run[0], event)):
+        if run and not (isinstance(event, Breach) and _same_case(run[-1], event)):
             yield _counted(run)
             run = []
         if isinstance(event, Breach):
@@ -214,7 +213,9 @@ def _runs(events: list[Breach | Cleared]) -> Iterator[Breach | Cleared]:
 
 
 def _same_case(a: Breach, b: Breach) -> bool:
-    return (a.site_id, a.rule_id) == (b.site_id, b.rule_id)
+    # A change of severity starts a new run: the higher severity's deadlines then run from its
+    # own first breach, however the readings were cut into batches.
+    return (a.site_id, a.rule_id, a.severity) == (b.site_id, b.rule_id, b.severity)
 
 
 def _counted(run: list[Breach]) -> Breach:
@@ -231,7 +232,6 @@ def _counted(run: list[Breach]) -> Breach:
         first_at=first.first_at or first.at,
         first_value=first.first_value if first.first_at else first.value,
         peak=worst(values) if values else None,
-        severity=max((b.severity for b in run), key=_SEVERITY_ORDER.index),
     )
 
 

@@ -1,7 +1,9 @@
--- When each node last sent live (not backfilled) data, for the no-data rule. Written at most
--- every few seconds per node (no-data is judged in minutes), in id order so that concurrent
--- workers lock node rows in the same order. Now is the ingest's clock (the wall's, or the feed's
--- on a replay on the feed's clock), so that a replay decides no data as the live run did.
-UPDATE nodes SET last_live_at = %(now)s
-WHERE id = ANY(%(node_ids)s)
-  AND (last_live_at IS NULL OR last_live_at < %(now)s - interval '5 seconds')
+-- When each node was last heard live (not backfilled), for the no-data rule: the latest source
+-- time of its live readings in the batch (the ingest's clock for one far off it; see
+-- envgrid_cloud.decision_time), never moved back. Data times, not when a batch happened to be
+-- written, so that a replay of the feed dates no data as the live run did. In id order, so that
+-- concurrent workers lock node rows in the same order.
+UPDATE nodes n SET last_live_at = heard.at
+FROM unnest(%(node_ids)s::text[], %(heard_at)s::timestamptz[]) AS heard(id, at)
+WHERE n.id = heard.id
+  AND (n.last_live_at IS NULL OR n.last_live_at < heard.at)
