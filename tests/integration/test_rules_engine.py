@@ -37,6 +37,8 @@ def db(migrated_url: str) -> str:
     seed_farmland_camera(migrated_url)
     with psycopg.connect(migrated_url) as conn:
         conn.execute("INSERT INTO nodes (id, site_id, kind) VALUES ('road2-s1', 'road2', 'sensor')")
+        # Nodes reporting hourly, as analysers do: the tests' sparse readings are no silence.
+        conn.execute("UPDATE nodes SET report_interval_s = 3600")
     return migrated_url
 
 
@@ -279,7 +281,13 @@ def test_an_offline_node_is_one_case_and_mutes_its_sensor_rules(db: str, store: 
     assert one_case(db, "river1", "cod")["occurrences"] == 1
 
 
+def _every_minute(url: str, node_id: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE nodes SET report_interval_s = 60 WHERE id = %s", [node_id])
+
+
 def test_no_data_is_judged_on_live_data_only(db: str, store: BatchStore) -> None:
+    _every_minute(db, RIVER)
     now = datetime.now(UTC)
     write(store, [reading(RIVER, 1, now, cod=10.0)])  # stamps the node's last live reading
     with psycopg.connect(db) as conn:
@@ -300,7 +308,24 @@ def test_no_data_is_judged_on_live_data_only(db: str, store: BatchStore) -> None
     assert row == (last_live,), "backfill is not live data"
 
     write(store, [reading(RIVER, 3, now + minutes(5), cod=10.0)])
-    assert one_case(db, "river1", "no_data")["cleared_at"] is not None
+    assert one_case(db, "river1", "no_data")["cleared_at"] == now + minutes(5)
+
+
+def test_a_silence_that_ended_before_any_sweep_looked_is_raised_and_cleared_by_the_ingest(
+    db: str, store: BatchStore
+) -> None:
+    _every_minute(db, RIVER)
+    t0 = datetime.now(UTC) - minutes(10)  # recent data: decisions dated by it, not the clock
+    write(store, [reading(RIVER, 1, t0, cod=10.0), reading(RIVER, 2, t0 + minutes(1), cod=10.0)])
+    write(store, [reading(RIVER, 3, t0 + minutes(9), cod=10.0)])  # 8 minutes of silence
+    case = one_case(db, "river1", "no_data")
+    # Dated as the sweep would have: overdue 3 × 60 s after the last reading, back at 9.
+    assert (case["first_seen_at"], case["raised_at"]) == (t0 + minutes(4), t0 + minutes(4))
+    assert case["cleared_at"] == t0 + minutes(9)
+    write(store, [reading(RIVER, 4, t0 + minutes(10), cod=10.0)])
+    assert len(cases(db, site_id="river1", rule_id="no_data")) == 1, "one silence, one case"
+    with psycopg.connect(db) as conn:
+        assert NoDataSweep()(conn, t0 + minutes(11)) == 0, "the sweep sees nothing more"
 
 
 def test_two_workers_judging_one_node_agree(db: str) -> None:

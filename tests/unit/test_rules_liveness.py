@@ -9,7 +9,7 @@ import pytest
 from envgrid_cloud.cases.model import Severity
 from envgrid_cloud.observations import StatusChange
 from envgrid_cloud.rules.model import NoDataRule, OfflineRule
-from envgrid_cloud.rules.nodata import overdue, sweep
+from envgrid_cloud.rules.nodata import evaluate, overdue, sweep
 from envgrid_cloud.rules.status import on_status
 from envgrid_common.messages import NodeState
 from tests.unit.test_rules_support import T0, at, kinds, restart, run, sample
@@ -72,7 +72,7 @@ def test_the_sweeper_breaches_once_dated_when_overdue_and_clears_when_data_resum
     breach, clear = found[1], found[3]
     assert breach is not None
     assert breach.at == at(3)
-    assert breach.detail["silent_s"] == 240
+    assert breach.detail["last_live_at"] == at(0).isoformat()
     assert clear is not None
     assert clear.at == at(5.5)
 
@@ -92,6 +92,50 @@ def test_a_live_sample_clears_no_data_and_a_historical_one_does_not() -> None:
     assert state_after == state
     state_after, findings = run(NO_DATA, [sample(31, cod=1.0)], state)
     assert kinds(findings) == ["clear"]
-    assert state_after == {"open": False}
+    assert state_after == {"open": False, "last": at(31).isoformat()}
     _, findings = run(NO_DATA, [sample(32, cod=1.0)], state_after)
     assert findings == [None]
+
+
+def _through(samples: list[float], interval_s: float = 60) -> list[tuple[str, float]]:
+    """Node-1's live samples at these minutes, judged by the ingest: (kind, minutes) found."""
+    state = None
+    found: list[tuple[str, float]] = []
+    for minutes in samples:
+        step = evaluate(NO_DATA, state, sample(minutes, cod=1.0), interval_s)
+        state = restart(step.state)
+        found += [
+            (f.kind, (f.at - T0).total_seconds() / 60) for f in (step.finding, step.also) if f
+        ]
+    return found
+
+
+def test_a_silence_no_sweep_saw_is_raised_and_cleared_when_it_ends_as_the_sweep_dates_it() -> None:
+    # Every minute, then nothing from 2 to 7: overdue at 5 (3 × 60 s after 2), back at 7.
+    assert _through([0, 1, 2, 7, 8]) == [("breach", 5.0), ("clear", 7.0)]
+    assert _through([0, 1, 2, 5]) == []  # exactly the tolerance: still on time
+    assert _through([0, 2, 1, 3]) == []  # late and out of order, never a silence
+
+
+def test_the_ingest_and_the_sweep_date_one_silence_alike_whichever_saw_it() -> None:
+    step = sweep(
+        NO_DATA, None, now=at(6), last_live_at=at(2), report_interval_s=60, node_offline=False
+    )
+    assert step.finding is not None
+    swept = step.finding
+    seen = _through([2, 7])
+    assert seen[0] == ("breach", (swept.at - T0).total_seconds() / 60)
+    # Raised by the sweep, the reading only clears it, at the same time.
+    after = evaluate(NO_DATA, restart(step.state), sample(7, cod=1.0), 60)
+    assert after.finding is not None
+    assert after.also is None
+    assert (after.finding.kind, after.finding.at) == ("clear", at(7))
+
+
+def test_a_sweep_leaves_a_silence_the_ingest_saw_end() -> None:
+    # The ingest judged a reading at 7 while the sweep read last_live_at = 2 before locking.
+    state = restart(evaluate(NO_DATA, None, sample(7, cod=1.0), 60).state)
+    step = sweep(
+        NO_DATA, state, now=at(8), last_live_at=at(2), report_interval_s=60, node_offline=False
+    )
+    assert step.finding is None

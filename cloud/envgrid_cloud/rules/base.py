@@ -37,6 +37,8 @@ class Step:
 
     state: State | None
     finding: Finding | None = None
+    # A second verdict after ``finding`` (a silence found only when it ended: breach, then clear).
+    also: Finding | None = None
 
 
 def valid_value(sample: ReadingRecord, metric: str) -> float | None:

@@ -46,6 +46,7 @@ class NodeRules:
 
     site_id: str
     rules: tuple[Rule, ...]
+    report_interval_s: float | None = None  # the node's (the no-data rule's silences)
 
     def of_type(self, *types: str) -> list[Rule]:
         """The rules of these types."""
@@ -73,15 +74,21 @@ class RuleCache:
     def _load(self, cur: psycopg.Cursor[Any]) -> None:
         nodes: dict[str, NodeRules] = {}
         by_site: dict[str, tuple[Rule, ...]] = {}
-        for node_id, site_id, category, target_class, water_type, overrides in cur.execute(
-            load("site_rules")
-        ).fetchall():
+        for (
+            node_id,
+            site_id,
+            interval_s,
+            category,
+            target_class,
+            water_type,
+            overrides,
+        ) in cur.execute(load("site_rules")).fetchall():
             if site_id not in by_site:
                 site = SiteRules(
                     site_id, SiteCategory(category), target_class, water_type, overrides or {}
                 )
                 by_site[site_id] = self._rules(site)
-            nodes[node_id] = NodeRules(site_id, by_site[site_id])
+            nodes[node_id] = NodeRules(site_id, by_site[site_id], interval_s)
         self._nodes = nodes
         self._loaded_at = self._clock()
 
@@ -131,7 +138,7 @@ class _Work:
 
     def __init__(self) -> None:
         self.keys: set[Key] = set()
-        self._items: list[tuple[str, str, list[Rule], Sequence[Observation]]] = []
+        self._items: list[tuple[NodeRules, str, list[Rule], Sequence[Observation]]] = []
 
     def add(
         self,
@@ -149,7 +156,7 @@ class _Work:
         if carried:
             rules = [r for r in rules if _judges(r, carried)]
         if rules:
-            self._items.append((node.site_id, node_id, rules, observations))
+            self._items.append((node, node_id, rules, observations))
             self.keys.update((node.site_id, rule.id, node_id) for rule in rules)
 
     def run(
@@ -157,19 +164,21 @@ class _Work:
     ) -> tuple[dict[Key, Any], list[Breach | Cleared]]:
         changed: dict[Key, Any] = {}
         events: list[Breach | Cleared] = []
-        for site_id, node_id, rules, observations in self._items:
+        for node, node_id, rules, observations in self._items:
+            site_id, interval_s = node.site_id, node.report_interval_s
+            mute = node_id in muted
             for rule in rules:
                 key = (site_id, rule.id, node_id)
                 state = changed.get(key, states.get(key))
                 for observation in observations:
-                    step = evaluate(rule, state, observation)
+                    step = evaluate(rule, state, observation, report_interval_s=interval_s)
                     state = step.state
-                    if step.finding is None:
-                        continue
-                    event = to_case_event(step.finding, rule, site_id, node_id)
-                    mute = node_id in muted and rule.type in READING_TYPES
-                    if not (mute and isinstance(event, Breach)):
-                        events.append(event)
+                    for finding in (step.finding, step.also):
+                        if finding is None:
+                            continue
+                        event = to_case_event(finding, rule, site_id, node_id)
+                        if not (mute and rule.type in READING_TYPES and isinstance(event, Breach)):
+                            events.append(event)
                 changed[key] = state
         return changed, events
 

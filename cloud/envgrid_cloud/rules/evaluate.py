@@ -46,11 +46,20 @@ __all__ = [
 ]
 
 
-def evaluate(rule: Rule, state: State | None, observation: Observation) -> Step:
-    """The rule's step for one observation (a disabled rule, or a foreign kind: no change)."""
+def evaluate(
+    rule: Rule,
+    state: State | None,
+    observation: Observation,
+    *,
+    report_interval_s: float | None = None,
+) -> Step:
+    """The rule's step for one observation (a disabled rule, or a foreign kind: no change);
+    ``report_interval_s`` is the node's, by which the no-data rule sees a silence end."""
     if not rule.enabled:
         return Step(state)
     if isinstance(observation, ReadingRecord):
+        if isinstance(rule, NoDataRule):
+            return nodata.evaluate(rule, state, observation, report_interval_s)
         return _sample(rule, state, observation)
     if isinstance(observation, DetectionRecord) and isinstance(rule, DetectionRule):
         return detection.evaluate(rule, state, observation)
@@ -74,8 +83,6 @@ def _sample(rule: Rule, state: State | None, sample: ReadingRecord) -> Step:
             return daily_mean.evaluate(rule, state, sample)
         case AqiRule():
             return aqi.evaluate(rule, state, sample)
-        case NoDataRule():
-            return nodata.evaluate(rule, state, sample)
         case _:
             return Step(state)
 
