@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +16,12 @@ from envgrid_sim.camera import cli as camera_cli
 from envgrid_sim.camera.fleet import BURN_HELP, BurnIncident, CameraFleet, FleetOptions, parse_burn
 from envgrid_sim.clips import cli as clips_cli
 from envgrid_sim.hj212 import cli as hj212_cli
+from envgrid_sim.hj212.factors import SourceKind, factors_of
+from envgrid_sim.hj212.fleet import StationFleet
 from envgrid_sim.node import china_now
 from envgrid_sim.scenario import Scenario, is_scenario_file, load_scenario, scenarios
 from envgrid_sim.scenariofile import cli as generate_cli
-from envgrid_sim.scenariofile.timeline import Cue, play
+from envgrid_sim.scenariofile.timeline import Cue, Routed, play
 from envgrid_sim.scenariofile.timeline import burns as timeline_burns
 from envgrid_sim.scenariofile.timeline import incidents as timeline_incidents
 from envgrid_sim.settings import SimSettings
@@ -48,7 +49,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "envgrid/v1/nodes/{node_id}/readings. Readings go through an outbox on disk: "
             "while the broker is away they are kept, and sent marked historical when it is "
             "back. Sequence numbers continue across restarts. With --scale, thousands of "
-            "nodes run on one event loop, holding readings in memory instead."
+            "nodes run on one event loop, holding readings in memory instead. With --hj212, "
+            "the scenario's HJ 212 stations (数采仪) run too, on the same event loop, "
+            "connecting to the gateway's HJ 212 listener."
         ),
     )
     parser.add_argument(
@@ -70,7 +73,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description=(
             "Run the scenario a file describes (docs/scenarios.md): its nodes, and its "
             "timeline of incidents counted from the start of the run. Same options as "
-            "`envgrid sim`."
+            "`envgrid sim`: camera nodes run with --cameras, HJ 212 stations with --hj212."
         ),
     )
     file_run.add_argument("scenario_file", metavar="SCENARIO.yaml", help="scenario file")
@@ -123,6 +126,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "(ENVGRID_SIM_CAMERA_PORT, default 8090)",
     )
     parser.add_argument(
+        "--hj212",
+        metavar="HOST:PORT",
+        help=(
+            "also run the scenario's HJ 212 stations (数采仪), each connecting to the gateway's "
+            "HJ 212 listener at HOST:PORT (ENVGRID_SIM_HJ212_TO); without it they are not run"
+        ),
+    )
+    parser.add_argument(
         "--scale",
         action="store_true",
         default=None,
@@ -153,6 +164,7 @@ def settings_from(args: argparse.Namespace) -> SimSettings:
             ("sim_seed", args.seed),
             ("sim_cameras", args.cameras),
             ("sim_camera_port", args.camera_port),
+            ("sim_hj212_to", args.hj212),
             ("sim_scale", args.scale),
             ("sim_connections", args.connections),
         )
@@ -161,15 +173,20 @@ def settings_from(args: argparse.Namespace) -> SimSettings:
     return SimSettings(**overrides)
 
 
-def scenario_for(settings: SimSettings) -> Scenario:
+def scenario_for(settings: SimSettings, *, hj212: bool | None = None) -> Scenario:
     """The scenario the settings name, limited to ``sim_nodes`` if set; a file's own interval
-    holds unless one is set (ENVGRID_SIM_REPORT_INTERVAL_S or --interval)."""
+    holds unless one is set (ENVGRID_SIM_REPORT_INTERVAL_S or --interval). Its HJ 212
+    stations (and their events) are in it if ``hj212``, by default when they are to run."""
     interval: float | None = settings.sim_report_interval_s
     if is_scenario_file(settings.sim_scenario) and "sim_report_interval_s" not in (
         settings.model_fields_set
     ):
         interval = None
-    scenario = load_scenario(settings.sim_scenario, interval, cameras=settings.sim_cameras)
+    if hj212 is None:
+        hj212 = settings.sim_hj212_to is not None
+    scenario = load_scenario(
+        settings.sim_scenario, interval, cameras=settings.sim_cameras, hj212=hj212
+    )
     return scenario.limited(settings.sim_nodes) if settings.sim_nodes else scenario
 
 
@@ -198,7 +215,7 @@ def parse_incident(spec: str) -> tuple[str, Incident]:
 
 
 def print_scenario(scenario: Scenario) -> None:
-    """The scenario's nodes as a table, one row per node."""
+    """The scenario's nodes as a table, one row per node (camera and station included)."""
     rows = []
     for spec in scenario.specs:
         site = scenario.site(spec.node.site_id)
@@ -226,26 +243,51 @@ def print_scenario(scenario: Scenario) -> None:
                 f"{camera.node.report_interval_s:g}s",
             )
         )
+    for station in scenario.hj212:
+        site = scenario.site(station.node.site_id)
+        metrics = ",".join(f.metric for f in factors_of(SourceKind(station.source)))
+        rows.append(
+            (
+                station.node.id,
+                site.name,
+                site.category.value,
+                scenario.place(site),
+                f"{site.lon:.4f},{site.lat:.4f}" if site.lon is not None else "",
+                f"hj212 {station.node.hj212_mn}: {metrics}",
+                f"{station.node.report_interval_s:g}s",
+            )
+        )
     headers = ("node", "site", "category", "grid cell", "lon,lat", "metrics", "every")
     cameras = f" and {len(scenario.cameras)} cameras" if scenario.cameras else ""
+    stations = f" and {len(scenario.hj212)} HJ 212 stations" if scenario.hj212 else ""
     print(
         f"{scenario.title}: {len(scenario.registry.sites)} sites, "
-        f"{len(scenario.specs)} nodes{cameras}"
+        f"{len(scenario.specs)} nodes{cameras}{stations}"
     )
     print(render_table(headers, rows))
 
 
 async def _run(
-    target: Township | SwarmRunner, scenario: Scenario, cue: Cue, duration: float | None
+    target: Township | SwarmRunner,
+    stations: StationFleet,
+    scenario: Scenario,
+    cue: Cue,
+    duration: float | None,
 ) -> None:
+    """The MQTT nodes and the stations until SIGINT, SIGTERM or ``duration``, the timeline
+    on cue; a scenario of cameras or stations alone runs as long as one with nodes."""
     stop = loop_stop_on_signals(duration)
-    timeline = asyncio.create_task(play(scenario, target, cue, stop), name="sim-timeline")
+    routed = Routed(target, stations)
+    timeline = asyncio.create_task(play(scenario, routed, cue, stop), name="sim-timeline")
+    runners = [asyncio.create_task(stations.run(stop), name="sim-hj212")]
+    if scenario.specs:
+        runners.append(asyncio.create_task(target.run(stop), name="sim-nodes"))
     try:
-        await target.run(stop)
+        await asyncio.gather(stop.wait(), *runners)
     finally:
+        stop.set()  # one part failing (an outbox in use) stops the others cleanly
         timeline.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await timeline
+        await asyncio.gather(timeline, *runners, return_exceptions=True)
         forget_loop_signals()
 
 
@@ -255,7 +297,8 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from(args)
         scenario = scenario_for(settings)
         burns: list[BurnIncident] = timeline_burns(scenario)
-        incidents = timeline_incidents(scenario, china_now())
+        start = china_now()
+        incidents = timeline_incidents(scenario, start)
         for spec in args.incident:
             burn = parse_burn(spec)
             if burn is not None:
@@ -269,15 +312,28 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.list:
         print_scenario(scenario)
+        if settings.sim_hj212_to is None:
+            idle = scenario_for(settings, hj212=True).hj212
+            if idle:
+                ids = ", ".join(s.node.id for s in idle)
+                print(f"HJ 212 stations not run (no --hj212 HOST:PORT): {ids}")
         return 0
     target: Township | SwarmRunner
     try:
+        stations = StationFleet(
+            scenario.hj212,
+            settings.hj212_address,
+            seed=settings.sim_seed,
+            start=start,
+            progress_every_s=settings.sim_progress_interval_s,
+        )
         if settings.sim_scale:
             target = SwarmRunner(settings, scenario)
         else:
             target = Township(settings, scenario)
+        routed = Routed(target, stations)
         for node_id, incident in incidents:
-            target.inject(node_id, incident)
+            routed.inject(node_id, incident)
         fleet = camera_fleet(settings, scenario, burns)
     except (KeyError, ValueError) as error:
         print(f"envgrid sim: {error}", file=sys.stderr)
@@ -296,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if fleet.cameras:
             fleet.write_index(settings.sim_data_dir)
-        asyncio.run(_run(target, scenario, cue, args.duration))
+        asyncio.run(_run(target, stations, scenario, cue, args.duration))
     except OutboxLocked:
         print(
             f"envgrid sim: another simulator is using {settings.sim_data_dir} "

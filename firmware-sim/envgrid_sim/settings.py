@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from envgrid_common.settings import EnvgridSettings, default_data_dir
+from envgrid_sim.hj212.build import parse_address
 
 
 def _default_sim_dir() -> Path:
@@ -68,6 +69,13 @@ class SimSettings(EnvgridSettings):
     sim_camera_width: int = Field(default=640, ge=64, description="Width of camera frames")
     sim_camera_height: int = Field(default=480, ge=48, description="Height of camera frames")
     sim_camera_fps: float = Field(default=10.0, gt=0, description="Frames per second of cameras")
+    sim_hj212_to: str | None = Field(
+        default=None,
+        description=(
+            "HOST:PORT of the gateway's HJ 212 listener: run the scenario's HJ 212 stations "
+            "against it (without it they are not run)"
+        ),
+    )
     sim_outbox_max_age_s: float = Field(
         default=7 * 86400.0, gt=0, description="Readings older than this are dropped unsent"
     )
@@ -99,3 +107,15 @@ class SimSettings(EnvgridSettings):
     sim_backlog: int = Field(
         default=360, ge=1, description="Scale mode: readings a node holds in memory while offline"
     )
+
+    @field_validator("sim_hj212_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_address(value)
+        return value
+
+    @property
+    def hj212_address(self) -> tuple[str, int] | None:
+        """Where the stations connect, or None when they are not run."""
+        return parse_address(self.sim_hj212_to) if self.sim_hj212_to else None

@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import timedelta
 
 from envgrid_common.hj212 import CrcMode, Edition
 from envgrid_common.hj212.frame import MAX_SEGMENT
-from envgrid_sim.hj212.backlog import Backlog
-from envgrid_sim.hj212.compose import Identity
-from envgrid_sim.hj212.factors import SYSTEM_CODES, SourceKind, factors_of
-from envgrid_sim.hj212.readings import StationValues
-from envgrid_sim.hj212.schedule import MIN_INTERVALS_MIN, Cadence, Schedule, StationClock
-from envgrid_sim.hj212.station import LinkOptions, StationCounters, VirtualStation
-from envgrid_sim.node import china_now
+from envgrid_sim.hj212.build import StationOptions, build_station, parse_address
+from envgrid_sim.hj212.factors import SourceKind
+from envgrid_sim.hj212.fleet import progress
+from envgrid_sim.hj212.schedule import MIN_INTERVALS_MIN
+from envgrid_sim.hj212.station import VirtualStation
 from envgrid_sim.stopping import forget_loop_signals, loop_stop_on_signals
 
 PROGRESS_EVERY_S = 30.0
@@ -120,61 +117,32 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=run)
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` → (host, port)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--to {text!r}: expected HOST:PORT")
-    return host.strip("[]"), int(port)
-
-
 def station_from(args: argparse.Namespace) -> VirtualStation:
     """The station the options describe (ValueError for options that do not fit)."""
-    host, port = parse_address(args.to)
-    if not 30 <= args.rtd_interval <= 3600:
-        raise ValueError("--rtd-interval must be 30-3600 seconds (表 4)")
-    if args.split_at < 200:
-        raise ValueError("--split-at below 200 bytes leaves no room for a factor")
-    kind = SourceKind(args.source)
-    identity = Identity(
-        st=SYSTEM_CODES[kind],
+    try:
+        host, port = parse_address(args.to)
+    except ValueError as error:
+        raise ValueError(f"--to {error}") from None
+    options = StationOptions(
         mn=args.mn,
-        pw=args.password,
-        edition=Edition(args.edition),
-        crc=CrcMode(args.crc),
+        password=args.password,
+        host=host,
+        port=port,
+        source=args.source,
+        edition=args.edition,
+        crc=args.crc,
         ack=not args.no_answer,
-        max_segment=args.split_at,
-        heartbeat_interval_s=round(args.heartbeat),
-    )
-    if args.backfill < 0 or args.speed <= 0:
-        raise ValueError("--backfill must be 0 or more hours, --speed positive")
-    start = china_now() - timedelta(hours=args.backfill)
-    clock = StationClock(start, args.speed, cap=china_now)
-    cadence = Cadence(
-        realtime=timedelta(seconds=args.rtd_interval),
-        minute=timedelta(minutes=args.min_interval),
-    )
-    values = StationValues(
-        args.mn,
-        factors_of(kind),
+        rtd_interval_s=args.rtd_interval,
+        min_interval_min=args.min_interval,
+        backfill_h=args.backfill,
+        speed=args.speed,
+        split_at=args.split_at,
+        heartbeat_s=args.heartbeat,
+        answer_timeout_s=args.answer_timeout,
+        retries=args.retries,
         seed=args.seed,
-        sample_every=timedelta(seconds=args.rtd_interval),
     )
-    link = LinkOptions(host, port, heartbeat_s=args.heartbeat)
-    backlog = Backlog(answer_timeout_s=args.answer_timeout, retries=args.retries)
-    return VirtualStation(identity, values, Schedule(cadence, clock.now()), clock, link, backlog)
-
-
-def progress(station: VirtualStation) -> str:
-    """One line of what the station has done."""
-    c: StationCounters = station.counters
-    made = ", ".join(f"{cn} {n}" for cn, n in sorted(c.cns.items())) or "none"
-    state = "connected" if c.connected else "not connected"
-    return (
-        f"hj212 {station.identity.mn}: {state}, uploads {c.uploads} ({made}), "
-        f"packets sent {c.packets_sent}, answered {c.answered}, resent {c.resent}, "
-        f"waiting {len(station.backlog)}, heartbeats {c.heartbeats}, connects {c.connects}"
-    )
+    return build_station(options)
 
 
 async def _run(station: VirtualStation, duration: float | None) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from envgrid_common.metrics import BY_HJ212_CODE
 from envgrid_common.signals import Bump, DailyCycle, MetricSignal
 
 
@@ -33,6 +34,11 @@ class Factor:
     def code(self, modern: bool) -> str:
         """The code a 2017/2025 device (``modern``) or a 2005 device sends."""
         return self.code_2017 if modern else self.code_2005
+
+    @property
+    def metric(self) -> str:
+        """The metric the gateway turns this factor into (``cod`` for w01018)."""
+        return BY_HJ212_CODE[self.code_2017].name
 
 
 # A factory's day shift: production and so discharge rise from 08:00 to 18:00.

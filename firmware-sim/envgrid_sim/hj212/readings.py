@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
-from envgrid_common.signals import NodeSignals
+from envgrid_common.signals import Incident, NodeSignals
 from envgrid_sim.hj212.factors import Factor
 
 Factors = dict[str, dict[str, str]]
@@ -25,6 +26,22 @@ class StationValues:
         self.factors = factors
         self.sample_every = sample_every
         self.signals = NodeSignals(station_id, {f.code_2017: f.signal for f in factors}, seed=seed)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metrics of its factors, as readings name them, in reporting order."""
+        return tuple(f.metric for f in self.factors)
+
+    def inject(self, incident: Incident) -> None:
+        """Make one factor misbehave; ``incident.metric`` names it as readings do (``cod``)."""
+        codes = {f.metric: f.code_2017 for f in self.factors}
+        if incident.metric not in codes:
+            raise ValueError(
+                f"station {self.signals.node_id} measures {', '.join(codes)}, "
+                f"not {incident.metric!r}"
+            )
+        # The signals are keyed by factor code, as the uploads name them.
+        self.signals.inject(dataclasses.replace(incident, metric=codes[incident.metric]))
 
     def _text(self, factor: Factor, value: float) -> str:
         return f"{value:.{factor.signal.decimals}f}"

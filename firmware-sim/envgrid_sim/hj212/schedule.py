@@ -12,6 +12,9 @@ from envgrid_sim.hj212.compose import HOURLY, MINUTE, REALTIME
 
 MIN_INTERVALS_MIN = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
 """表 4: the MinInterval values a system may use, in minutes."""
+RTD_INTERVAL_MIN_S = 30.0
+RTD_INTERVAL_MAX_S = 3600.0
+"""表 4: the range of RtdInterval, seconds between real-time uploads."""
 
 
 class StationClock:

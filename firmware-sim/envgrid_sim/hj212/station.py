@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 
 from envgrid_common.hj212 import (
@@ -49,6 +50,7 @@ class StationCounters:
     refused: int = 0  # frames from the host that did not parse
     connects: int = 0
     connected: bool = False
+    outages: int = 0  # times it went dark (go_dark)
     cns: dict[str, int] = field(default_factory=dict)  # uploads made, by command
 
 
@@ -85,6 +87,16 @@ class VirtualStation:
         self.counters = StationCounters()
         self._qns = QnStamps()
         self._work = asyncio.Event()  # the producer made an upload, or an answer came
+        self._cut = asyncio.Event()  # go_dark: drop the connection now
+        self._dark_until: float | None = None  # monotonic seconds the link stays down until
+
+    def go_dark(self, for_s: float) -> None:
+        """The unit's link goes down for ``for_s`` seconds: its connection drops without a word
+        and it does not reconnect until then. It keeps measuring: what it makes meanwhile waits
+        in its backlog and goes up when the link is back (补传), oldest first."""
+        self._dark_until = time.monotonic() + for_s
+        self.counters.outages += 1
+        self._cut.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Produce and send until ``stop`` is set."""
@@ -118,6 +130,9 @@ class VirtualStation:
     async def _keep_linked(self, stop: asyncio.Event) -> None:
         backoff = Backoff(self.link.backoff_first_s, self.link.backoff_most_s)
         while not stop.is_set():
+            if self._dark_until is not None:
+                await self._stay_dark(stop)
+                continue
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(self.link.host, self.link.port),
@@ -138,20 +153,40 @@ class VirtualStation:
                         await writer.wait_closed()
             if stop.is_set():
                 return
+            if self._dark_until is not None:
+                continue  # cut on purpose: wait in the dark, not for the back-off
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=backoff.delay())
+
+    async def _stay_dark(self, stop: asyncio.Event) -> None:
+        """Wait until the link is back (a later go_dark extends it) or ``stop``."""
+        while self._dark_until is not None and not stop.is_set():
+            left = self._dark_until - time.monotonic()
+            if left <= 0:
+                self._dark_until = None
+                self._cut.clear()
+                log.info("station %s: link back after going dark", self.identity.mn)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=left)
 
     async def _session(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event
     ) -> None:
         self.backlog.reconnected()
+        cut = asyncio.create_task(self._cut.wait())
         tasks = [
             asyncio.create_task(self._receive(reader, writer)),
             asyncio.create_task(self._send(writer)),
             asyncio.create_task(stop.wait()),
+            cut,
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if cut in done:
+                # Power or link gone: no goodbye, the socket just drops.
+                writer.transport.abort()
+                log.info("station %s: gone dark, connection dropped", self.identity.mn)
             for task in done:
                 error = task.exception()
                 if error is not None and not isinstance(error, OSError | ConnectionError):

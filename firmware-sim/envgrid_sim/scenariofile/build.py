@@ -16,6 +16,7 @@ from envgrid_common.registry import (
     SiteCategory,
 )
 from envgrid_common.signals import PROFILES, Profile
+from envgrid_sim.hj212.factors import SourceKind, factors_of
 from envgrid_sim.scenario import CameraSpec, Hj212Spec, NodeSpec, Scenario
 from envgrid_sim.scenariofile.load import (
     Loc,
@@ -27,7 +28,10 @@ from envgrid_sim.scenariofile.load import (
 from envgrid_sim.scenariofile.model import (
     BurnEvent,
     CameraEntry,
+    DarkEvent,
     Event,
+    GarbageEvent,
+    Hj212Entry,
     RiverEvent,
     ScenarioFile,
     SensorEntry,
@@ -145,7 +149,7 @@ def build_scenario(
     for i, o in enumerate(model.officers):
         if o.cell not in cell_ids:
             problems.add(("officers", i, "cell"), f"unknown cell {o.cell!r}")
-    timeline = _check_timeline(model, specs, problems, cameras=cameras)
+    timeline = _check_timeline(model, specs, problems, cameras=cameras, hj212=hj212)
     problems.raise_any()
     officers = tuple(
         Officer(id=o.id, name=o.name, role=o.role, cell_id=o.cell, phone=o.phone, email=o.email)
@@ -183,20 +187,39 @@ def _site(model: ScenarioFile, index: int) -> Site:
     )
 
 
+def _station_metrics(model: ScenarioFile) -> dict[str, tuple[str, ...]]:
+    """Each HJ 212 station's node id → the metrics of its factors (``cod``…)."""
+    return {
+        (e.id or f"{s.id}-{e.source}"): tuple(f.metric for f in factors_of(SourceKind(e.source)))
+        for s in model.sites
+        for e in s.nodes
+        if isinstance(e, Hj212Entry)
+    }
+
+
 def _check_timeline(
-    model: ScenarioFile, specs: list[NodeSpec], problems: _Problems, *, cameras: bool
+    model: ScenarioFile,
+    specs: list[NodeSpec],
+    problems: _Problems,
+    *,
+    cameras: bool,
+    hj212: bool,
 ) -> tuple[Event, ...]:
-    """The events that apply (burns only with cameras), each checked against the registry."""
+    """The events that apply (burns only with cameras, a station's only with the stations),
+    each checked against the registry."""
     sensors = {s.node.id: s for s in specs}
     camera_ids = {
         (e.id or f"{s.id}-cam") for s in model.sites for e in s.nodes if isinstance(e, CameraEntry)
     }
+    stations = _station_metrics(model)
     water = {s.id for s in model.sites if s.category is SiteCategory.WATER_BODY}
     kept: list[Event] = []
     for i, event in enumerate(model.timeline):
         loc: tuple[int | str, ...] = ("timeline", i)
         if isinstance(event, BurnEvent):
-            if event.node not in camera_ids:
+            if event.node in stations:
+                problems.add((*loc, "node"), f"{event.node} is an HJ 212 station, not a camera")
+            elif event.node not in camera_ids:
                 problems.add((*loc, "node"), f"{event.node!r} is not a camera node")
             elif cameras:
                 kept.append(event)
@@ -208,6 +231,10 @@ def _check_timeline(
                 s.node.site_id == event.site and event.metric in s.profile.metrics for s in specs
             ):
                 problems.add((*loc, "metric"), f"no node at {event.site} measures {event.metric!r}")
+        elif event.node in stations:
+            if _check_station_event(event, stations[event.node], loc, problems) and hj212:
+                kept.append(event)
+            continue
         elif event.node not in sensors and event.node not in camera_ids:
             problems.add((*loc, "node"), f"unknown node {event.node!r}")
         elif isinstance(event, SpikeEvent | StuckEvent):
@@ -222,6 +249,28 @@ def _check_timeline(
                 )
         kept.append(event)
     return tuple(kept)
+
+
+def _check_station_event(
+    event: Event, metrics: tuple[str, ...], loc: tuple[int | str, ...], problems: _Problems
+) -> bool:
+    """Whether an event fits an HJ 212 station: spike and stuck on one of its factors, dark."""
+    assert not isinstance(event, RiverEvent | BurnEvent)
+    if isinstance(event, DarkEvent):
+        return True
+    if isinstance(event, GarbageEvent):
+        problems.add(
+            (*loc, "kind"),
+            f"{event.node} is an HJ 212 station: garbage goes on an MQTT node's readings topic",
+        )
+        return False
+    if event.metric not in metrics:
+        problems.add(
+            (*loc, "metric"),
+            f"{event.node} measures {', '.join(metrics)}, not {event.metric!r}",
+        )
+        return False
+    return True
 
 
 def scenario_from_text(

@@ -21,6 +21,7 @@ from envgrid_common.registry import (
     WaterClass,
     WaterType,
 )
+from envgrid_sim.hj212.schedule import RTD_INTERVAL_MAX_S, RTD_INTERVAL_MIN_S
 
 FORMAT = "envgrid-scenario/1"
 
@@ -75,8 +76,10 @@ class Hj212Entry(_Strict):
     source: Literal["effluent", "flue_gas"] = "effluent"
     edition: Literal["2005", "2017", "2025"] = "2017"
     crc: Literal["standard", "modbus-le", "modbus-be"] = "standard"
-    # Its RtdInterval: its own, not changed by --interval.
-    report_interval_s: Duration = 30.0
+    # Its RtdInterval (表 4: 30-3600 s): its own, not changed by --interval.
+    report_interval_s: Annotated[
+        float, Field(ge=RTD_INTERVAL_MIN_S, le=RTD_INTERVAL_MAX_S, allow_inf_nan=False)
+    ] = 30.0
 
 
 def _node_kind(value: object) -> str:
@@ -130,7 +133,8 @@ class _Event(_Strict):
 
 
 class SpikeEvent(_Event):
-    """A discharge: ``metric`` of ``node`` ×``factor`` (+``offset``) for ``for_s``."""
+    """A discharge: ``metric`` of ``node`` (a sensor or HJ 212 station) ×``factor``
+    (+``offset``) for ``for_s``."""
 
     kind: Literal["spike"]
     node: Identifier
@@ -163,7 +167,7 @@ class StuckEvent(_Event):
 
 
 class DarkEvent(_Event):
-    """A node losing power (its Will goes out) and coming back ``for_s`` later."""
+    """A node losing power (its Will goes out), or a station its link, back ``for_s`` later."""
 
     kind: Literal["dark"]
     node: Identifier

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -39,6 +39,29 @@ class Target(Protocol):
 
     def go_dark(self, node_id: str, for_s: float) -> None:
         """Cut a node's power for ``for_s`` seconds (its Will goes out)."""
+
+
+class StationTarget(Target, Container[str], Protocol):
+    """What runs the HJ 212 stations: a target that knows which nodes are its own."""
+
+
+class Routed:
+    """Each event to whoever runs its node: the HJ 212 stations or the MQTT nodes."""
+
+    def __init__(self, nodes: Target, stations: StationTarget) -> None:
+        self.nodes = nodes
+        self.stations = stations
+
+    def _of(self, node_id: str) -> Target:
+        return self.stations if node_id in self.stations else self.nodes
+
+    def inject(self, node_id: str, incident: Incident) -> None:
+        """Make a node's or a station's metric misbehave."""
+        self._of(node_id).inject(node_id, incident)
+
+    def go_dark(self, node_id: str, for_s: float) -> None:
+        """Cut a node's power or a station's link for ``for_s`` seconds."""
+        self._of(node_id).go_dark(node_id, for_s)
 
 
 def incidents(scenario: Scenario, start: datetime) -> list[tuple[str, Incident]]:
