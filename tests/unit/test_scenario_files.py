@@ -165,6 +165,16 @@ def test_every_reference_problem_is_reported_at_once() -> None:
     )
 
 
+def test_only_a_burn_applies_to_a_camera_node() -> None:
+    for event in (
+        "{kind: dark, node: field-cam, at_s: 1, for_s: 5}",
+        "{kind: garbage, node: field-cam}",
+    ):
+        problems = _problems(TINY + f"- {event}\n")
+        assert len(problems) == 1, problems
+        assert "timeline[6].node: field-cam is a camera node: only a burn applies" in problems[0]
+
+
 def test_unknown_fields_bad_kinds_and_bad_yaml_are_errors() -> None:
     assert "timeline[0]" in _problems(TINY.replace("kind: spike", "kind: flood"))[0]
     assert (

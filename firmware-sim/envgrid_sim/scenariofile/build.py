@@ -237,6 +237,9 @@ def _check_timeline(
             continue
         elif event.node not in sensors and event.node not in camera_ids:
             problems.add((*loc, "node"), f"unknown node {event.node!r}")
+        elif event.node in camera_ids:
+            # The simulator plays a camera's scene, not its agent's link: only a burn applies.
+            problems.add((*loc, "node"), f"{event.node} is a camera node: only a burn applies")
         elif isinstance(event, SpikeEvent | StuckEvent):
             spec = sensors.get(event.node)
             if spec is None:
