@@ -168,7 +168,7 @@ def test_every_reference_problem_is_reported_at_once() -> None:
 def test_only_a_burn_applies_to_a_camera_node() -> None:
     for event in (
         "{kind: dark, node: field-cam, at_s: 1, for_s: 5}",
-        "{kind: garbage, node: field-cam}",
+        "{kind: garbage, node: field-cam, at_s: 1}",
     ):
         problems = _problems(TINY + f"- {event}\n")
         assert len(problems) == 1, problems
