@@ -31,13 +31,6 @@ def settings(mqtt_url: str, topic_root: str) -> GatewaySettings:
 
 
 @pytest.fixture
-def collector(settings: GatewaySettings) -> Iterator[Collector]:
-    collector = Collector(settings.uplink_url, settings.uplink_topics).start()
-    yield collector
-    collector.stop()
-
-
-@pytest.fixture
 def node(settings: GatewaySettings) -> Iterator[Node]:
     node = Node(settings.mqtt_url, background=False).start()
     yield node

@@ -6,7 +6,6 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from envgrid_common.messages import GatewayStatus, NodeStatus, Reading
 from envgrid_gateway.adapters.hj212 import connection
 from envgrid_gateway.gateway import Gateway
 from envgrid_gateway.settings import GatewaySettings
-from tests.integration.hj212_support import hj212_address, running_gateway
+from tests.integration.hj212_support import hj212_address
 from tests.integration.test_gateway_support import gateway_settings
 from tests.integration.test_ingest_support import count, ingest_settings, rows, running, seed_nodes
 from tests.mqtt_clients import Collector
@@ -55,20 +54,6 @@ def settings(mqtt_url: str, topic_root: str, tmp_path: Path) -> GatewaySettings:
         hj212_idle_s=2.0,
         hj212_max_per_address=3,
     )
-
-
-@pytest.fixture
-def collector(settings: GatewaySettings) -> Iterator[Collector]:
-    collector = Collector(settings.uplink_url, settings.uplink_topics).start()
-    yield collector
-    collector.stop()
-
-
-@pytest.fixture
-def gateway(settings: GatewaySettings, collector: Collector) -> Iterator[Gateway]:
-    del collector  # subscribed before the gateway publishes anything
-    with running_gateway(settings) as gateway:
-        yield gateway
 
 
 def listener(gateway: Gateway) -> socket.socket:

@@ -5,7 +5,6 @@ every edition and CRC mode, split or not; a flue-gas stack's factors map to the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from envgrid_sim.hj212.readings import StationValues
 from envgrid_sim.hj212.schedule import Cadence, Schedule, StationClock
 from envgrid_sim.hj212.station import LinkOptions, VirtualStation
 from envgrid_sim.node import china_now
-from tests.integration.hj212_support import hj212_address, running_gateway
+from tests.integration.hj212_support import hj212_address
 from tests.integration.test_gateway_support import gateway_settings
 from tests.mqtt_clients import Collector
 from tests.polling import wait_until
@@ -37,20 +36,6 @@ def settings(mqtt_url: str, topic_root: str, tmp_path: Path) -> GatewaySettings:
         f'devices:\n  - {{mn: "{MN}", node: {NODE}, password: "{PW}"}}\n', encoding="utf-8"
     )
     return gateway_settings(mqtt_url, topic_root, hj212_listen="127.0.0.1:0", hj212_devices=table)
-
-
-@pytest.fixture
-def collector(settings: GatewaySettings) -> Iterator[Collector]:
-    collector = Collector(settings.uplink_url, settings.uplink_topics).start()
-    yield collector
-    collector.stop()
-
-
-@pytest.fixture
-def gateway(settings: GatewaySettings, collector: Collector) -> Iterator[Gateway]:
-    del collector  # subscribed before the gateway publishes anything
-    with running_gateway(settings) as gateway:
-        yield gateway
 
 
 def _run(

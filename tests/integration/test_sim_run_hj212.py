@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from envgrid_sim.hj212.factors import SourceKind, factors_of
 from envgrid_sim.hj212.readings import StationValues
 from tests.e2e.support import clean_env, start, stop, wait_for
 from tests.integration.hj212_server import TinyPlatform
-from tests.integration.hj212_support import hj212_address, running_gateway
+from tests.integration.hj212_support import hj212_address
 from tests.integration.test_gateway_support import gateway_settings
 from tests.mqtt_clients import Collector
 
@@ -64,20 +64,6 @@ def settings(mqtt_url: str, topic_root: str, tmp_path: Path) -> GatewaySettings:
         hj212_devices=table,
         gateway_buffer_path=tmp_path / "gateway.sqlite",
     )
-
-
-@pytest.fixture
-def collector(settings: GatewaySettings) -> Iterator[Collector]:
-    collector = Collector(settings.uplink_url, settings.uplink_topics).start()
-    yield collector
-    collector.stop()
-
-
-@pytest.fixture
-def gateway(settings: GatewaySettings, collector: Collector) -> Iterator[Gateway]:
-    del collector  # subscribed before the gateway publishes anything
-    with running_gateway(settings) as gateway:
-        yield gateway
 
 
 def _realtime(collector: Collector, settings: GatewaySettings) -> list[Reading]:
