@@ -102,16 +102,7 @@ class Township:
         if node_id not in self.nodes:
             raise KeyError(f"no node {node_id!r} in scenario {self.scenario.name}")
         self.nodes[node_id].signals.inject(incident)
-        log.info(
-            "incident on %s: %s ×%g %+g from %s for %s%s",
-            node_id,
-            incident.metric,
-            incident.factor,
-            incident.offset,
-            incident.start.isoformat(timespec="seconds"),
-            incident.duration,
-            " (stuck)" if incident.stuck else "",
-        )
+        log.info("incident on %s: %s", node_id, incident.describe())
 
     def go_dark(self, node_id: str, for_s: float) -> None:
         """One node loses power (its Will goes out) and is switched on again ``for_s`` later."""

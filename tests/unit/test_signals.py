@@ -251,3 +251,11 @@ def test_ended_incidents_are_forgotten() -> None:
 
 def test_local_hour_is_china_time() -> None:
     assert local_hour(datetime(2026, 5, 1, 0, 30, tzinfo=UTC)) == pytest.approx(8.5)
+
+
+def test_an_incident_describes_itself_in_one_line() -> None:
+    start = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    leak = Incident("cod", start, timedelta(minutes=10), factor=3.0)
+    assert leak.describe() == "cod ×3 +0 from 2026-05-01T08:00:00+00:00 for 0:10:00"
+    hung = Incident("ph", start, timedelta(hours=1), stuck=True)
+    assert hung.describe().endswith("for 1:00:00 (stuck)")

@@ -65,6 +65,14 @@ class Incident:
         """When the incident is over."""
         return self.start + self.duration
 
+    def describe(self) -> str:
+        """One line for a log: ``cod ×3 +0 from … for 0:10:00``."""
+        return (
+            f"{self.metric} ×{self.factor:g} {self.offset:+g} from "
+            f"{self.start.isoformat(timespec='seconds')} for {self.duration}"
+            + (" (stuck)" if self.stuck else "")
+        )
+
     def weight(self, at: datetime) -> float:
         """How much of the effect applies at ``at``: 0 outside, 1 at full strength."""
         if not self.start <= at < self.end:

@@ -75,16 +75,7 @@ class StationFleet:
     def inject(self, node_id: str, incident: Incident) -> None:
         """Make one station's factor misbehave (``incident.metric`` as readings name it)."""
         self.stations[node_id].values.inject(incident)
-        log.info(
-            "incident on %s: %s ×%g %+g from %s for %s%s",
-            node_id,
-            incident.metric,
-            incident.factor,
-            incident.offset,
-            incident.start.isoformat(timespec="seconds"),
-            incident.duration,
-            " (stuck)" if incident.stuck else "",
-        )
+        log.info("incident on %s: %s", node_id, incident.describe())
 
     def go_dark(self, node_id: str, for_s: float) -> None:
         """One station's link goes down for ``for_s`` seconds (it keeps measuring)."""
