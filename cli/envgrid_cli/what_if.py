@@ -23,6 +23,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psycopg
 
+from envgrid_cli.replay_sites import SiteSelectionError, add_site_nodes
 from envgrid_cloud.settings import CloudSettings
 from envgrid_cloud.whatif.compare import CaseSummary, read_cases, report
 from envgrid_cloud.whatif.scratch import (
@@ -59,7 +60,14 @@ def register_options(commands: argparse._SubParsersAction[argparse.ArgumentParse
     parser = commands.choices["replay"]
     group = parser.add_argument_group("what-if", WHAT_IF_HELP)
     group.add_argument("--what-if", action="store_true", help="compare a site's rule overrides")
-    group.add_argument("--site", metavar="SITE", help="the site the overrides are for")
+    group.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        metavar="SITE",
+        help="with --what-if: the site the overrides are for; without: replay only the nodes "
+        "of this site, from the registry at ENVGRID_DATABASE_URL (repeatable)",
+    )
     group.add_argument(
         "--override",
         action="append",
@@ -81,11 +89,19 @@ def register_options(commands: argparse._SubParsersAction[argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """A plain replay, or a what-if run: 0 done, 1 a run failed, 2 cannot run as asked."""
     if not args.what_if:
+        if args.site:
+            try:
+                added = add_site_nodes(args)
+            except SiteSelectionError as error:
+                sys.stderr.write(f"envgrid replay: {error}\n")
+                return 2
+            sys.stderr.write(f"replay: the nodes of {', '.join(args.site)}: {', '.join(added)}\n")
         return replay_command.run(args)
     settings = CloudSettings()
     try:
-        if not args.site:
-            raise WhatIfError("--what-if needs --site")
+        if len(args.site) != 1:
+            raise WhatIfError("--what-if needs one --site")
+        args.site = args.site[0]
         overrides = parse_overrides(args.override)
         files = [path.resolve() for path in feed_files(args.files)]
         last_ns = max(b.last_ns for path in files for b in FeedReader(path).blocks())
