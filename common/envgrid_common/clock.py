@@ -126,13 +126,10 @@ class FeedClock:
         return True
 
 
-def encode_tick(feed_ns: int, next_ns: int | None = None, *, last: bool = False) -> bytes:
+def encode_tick(feed_ns: int, *, last: bool = False) -> bytes:
     """A feed clock tick's payload: ``{"feed_ns": N}`` (UTC nanoseconds), with ``"last": true``
-    on a replay's closing tick; the sweeper's answer adds ``"next_ns"``, the feed time of the
-    next sweep due (the ingest holds only there)."""
+    on a replay's closing tick (and on a worker's report of it)."""
     body: dict[str, int | bool] = {"feed_ns": feed_ns}
-    if next_ns is not None:
-        body["next_ns"] = next_ns
     if last:
         body["last"] = True
     return json.dumps(body, separators=(",", ":")).encode()
@@ -144,15 +141,6 @@ def is_last_tick(payload: bytes | bytearray) -> bool:
         return json.loads(payload).get("last") is True
     except (ValueError, AttributeError):
         return False
-
-
-def decode_next(payload: bytes | bytearray) -> int | None:
-    """The ``next_ns`` of a sweeper's answer (None if it has none); ValueError if malformed."""
-    decode_tick(payload)
-    value = json.loads(payload).get("next_ns")
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise ValueError(f"not a feed clock answer: {payload[:80]!r}")
-    return value
 
 
 def decode_tick(payload: bytes | bytearray) -> int:

@@ -21,6 +21,13 @@ from envgrid_cloud.observations import (
 # bytes of them, so one commit never holds hundreds of megabytes.
 BATCH_SNAPSHOT_BYTES = 32 * 1024 * 1024
 
+# On a replayed feed's clock a batch is judged at its clock (the tick before its first
+# message), however much later in the feed its last message is: the decoder's plausibility
+# checks of readings' times and decided_at's 10-minute grace compare data times with it. So a
+# batch is sealed once the feed has moved on this far past its clock: well inside that grace,
+# and still many ticks (and, at full speed, thousands of readings) long.
+FEED_BATCH_SPAN_NS = 60 * 1_000_000_000
+
 
 @dataclass(slots=True, eq=False)  # compared by identity: a batch is one thing
 class Batch:
@@ -39,16 +46,34 @@ class Batch:
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
     # Valid messages of node ids the registry cache does not know (yet): the writer looks.
     unresolved: list[NodeRecord] = field(default_factory=list)
-    # On the feed's clock: the feed time its messages came at (the last tick before them).
+    # On the feed's clock: its time, the tick before its first message (what it is judged at).
     clock_ns: int = 0
-    # A feed clock tick: everything before it is in earlier batches (nothing else is in it).
+    # The latest feed clock tick in it: once it is committed, so is everything received before.
     tick_ns: int | None = None
-    # The worker holds its messages at this tick until the sweeps reach it (so reports it).
-    tick_holds: bool = False
+    # That tick is a replay's closing one.
+    last_tick: bool = False
+
+    @property
+    def has_records(self) -> bool:
+        """Whether it holds anything to store (not only ticks and messages to acknowledge)."""
+        return bool(
+            self.readings
+            or self.statuses
+            or self.detections
+            or self.snapshots
+            or self.dead_letters
+            or self.unresolved
+        )
 
 
 class Batcher:
     """Batches of at most ``max_size`` messages, each due ``interval_s`` after its first one.
+
+    On a replayed feed's clock (:meth:`add_tick`) a batch is also sealed once the feed has moved
+    on ``feed_span_ns`` past its clock, and at the closing tick. ``ordered`` (several workers
+    sharing one node's readings): every tick seals the batch, and a batch is handed out only
+    once every worker has committed what came before its clock (:meth:`open_to`), so that the
+    rules judge each node's readings in the feed's order from one tick to the next.
 
     It also counts what the worker holds: :attr:`held` messages received on the current
     connection and not yet acknowledged (the network loop stops reading at a bound, whatever
@@ -56,11 +81,21 @@ class Batcher:
     """
 
     def __init__(
-        self, max_size: int, interval_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        max_size: int,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        feed_span_ns: int = FEED_BATCH_SPAN_NS,
+        ordered: bool = False,
     ) -> None:
         self._max_size = max_size
         self._interval_s = interval_s
         self._clock = clock
+        self._feed_span_ns = feed_span_ns
+        self._ordered = ordered
+        # Ordered: the feed time every worker has committed up to (batches up to it may go).
+        self._open_ns = -1
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         # Held while acks are enqueued, so a connection change cannot slip in between the
@@ -141,19 +176,28 @@ class Batcher:
             if batch is not None:
                 self._count(batch, mid)
 
-    def add_tick(self, mid: int | None, feed_ns: int, holds: bool = True) -> None:
-        """A feed clock tick: seal what came before it, then a batch of the tick alone."""
+    def add_tick(self, mid: int | None, feed_ns: int, last: bool = False) -> None:
+        """A feed clock tick (the closing one if ``last``): it goes into the current batch, and
+        seals it if the feed has moved on more than the span past the batch's clock."""
         with self._lock:
-            if self._closed:
-                return
-            self._seal()
-            self.clock_ns = max(self.clock_ns, feed_ns)
             batch = self._batch()
-            assert batch is not None
-            batch.tick_ns = feed_ns
-            batch.tick_holds = holds
+            if batch is None:
+                return
+            self.clock_ns = max(self.clock_ns, feed_ns)
+            if not batch.has_records:
+                batch.clock_ns = self.clock_ns  # its messages, if any, come after this tick
+            batch.tick_ns = max(batch.tick_ns or feed_ns, feed_ns)
+            batch.last_tick = batch.last_tick or last
             self._count(batch, mid)
-            self._seal()
+            if last or self._ordered or self.clock_ns - batch.clock_ns > self._feed_span_ns:
+                self._seal()
+
+    def open_to(self, feed_ns: int) -> None:
+        """Ordered: every worker has committed what it received before the tick at ``feed_ns``."""
+        with self._lock:
+            if feed_ns > self._open_ns:
+                self._open_ns = feed_ns
+                self._ready.notify()
 
     def new_connection(self) -> None:
         """The MQTT connection was lost or made: packet ids of earlier batches are void.
@@ -204,21 +248,33 @@ class Batcher:
 
     # Writer thread -------------------------------------------------------------------------
     def take(self) -> Batch | None:
-        """The next batch once it is full or due; None when closed and nothing is left."""
+        """The next batch once it is full or due (and, ordered, its turn has come); None when
+        closed and nothing is left (closing hands out what is left at once)."""
         with self._lock:
             while True:
                 if self._sealed:
-                    return self._sealed.popleft()
+                    if self._closed or self._turn(self._sealed[0]):
+                        return self._sealed.popleft()
+                    self._ready.wait()  # for open_to
+                    continue
                 batch = self._current
                 timeout: float | None = None
                 if batch is not None:
                     timeout = batch.started + self._interval_s - self._clock()
-                    if timeout <= 0 or self._closed:
+                    if self._closed or (timeout <= 0 and self._turn(batch)):
                         self._current = None
                         return batch
+                    if timeout <= 0:
+                        timeout = None  # due, but not its turn: open_to wakes us
                 elif self._closed:
                     return None
                 self._ready.wait(timeout)
+
+    def _turn(self, batch: Batch) -> bool:
+        # Ordered: judged only after what every worker received before its clock (at once for
+        # what came before any tick, such as retained statuses). A batch with nothing to store
+        # goes at once too (its tick is then reported sooner).
+        return not self._ordered or batch.clock_ns <= max(self._open_ns, 0) or not batch.has_records
 
     def acknowledge(self, batch: Batch, ack: Callable[[int], object]) -> bool:
         """Ack the batch's messages in receipt order, unless its connection is gone.

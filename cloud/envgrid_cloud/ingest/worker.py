@@ -14,8 +14,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
@@ -26,6 +24,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from envgrid_cloud.ingest.batch import Batch, Batcher
 from envgrid_cloud.ingest.dead import refused
 from envgrid_cloud.ingest.decode import Decoder
+from envgrid_cloud.ingest.feed_clock import (
+    REPORT_INTERVAL_S,
+    BarrierFollower,
+    FeedGate,
+    TickReports,
+    worker_ids,
+)
 from envgrid_cloud.ingest.heartbeat import AckToken, Heartbeat
 from envgrid_cloud.ingest.nodes import NodeCache
 from envgrid_cloud.ingest.stats import IngestStats, WorkerState
@@ -33,16 +38,10 @@ from envgrid_cloud.ingest.store import BatchStore, Judge
 from envgrid_cloud.ingest.watchdog import HEALTHY, Progress, Verdict, Watchdog
 from envgrid_cloud.ingest.writer import Writer
 from envgrid_cloud.settings import CloudSettings
-from envgrid_common.clock import (
-    FeedClock,
-    decode_next,
-    decode_tick,
-    encode_tick,
-    is_last_tick,
-)
+from envgrid_common.clock import FeedClock, encode_tick
 from envgrid_common.mqtt import RECONNECT_MAX_S, BrokerAddress, connect
 from envgrid_common.netloop import NetLoop, new_loop_client
-from envgrid_common.topics import NodeChannel, Topics, shared
+from envgrid_common.topics import NodeChannel, shared
 
 log = logging.getLogger("envgrid.ingest")
 
@@ -78,20 +77,34 @@ class IngestWorker:
         self._topics = settings.topics
         self._address = BrokerAddress.parse(settings.mqtt_url)
         self._stop_s = settings.stop_timeout_s
-        self._batcher = Batcher(settings.ingest_batch_max, settings.ingest_batch_interval_ms / 1000)
         # On the feed's clock (ENVGRID_CLOCK=feed): ``feed_clock`` is what the store and the
-        # rules read (the writer sets it to each batch's feed time); the decoder has its own,
-        # moved by the ticks as they arrive. See FeedGate.
+        # rules read (the writer sets it to each batch's clock); the decoder has its own, moved
+        # by the ticks as they arrive. See envgrid_cloud.ingest.feed_clock.
         self._gate: FeedGate | None = None
+        self._reports: TickReports | None = None
+        self._peers: BarrierFollower | None = None
         decoder_clock: FeedClock | None = None
+        # Several workers share one node's readings: ordered, each commits what came after a
+        # tick only once all have committed what came before it, so that the rules judge each
+        # node's readings in the feed's order (one worker commits in that order anyway).
+        ordered = settings.clock == "feed" and settings.ingest_workers > 1
+        self._batcher = Batcher(
+            settings.ingest_batch_max, settings.ingest_batch_interval_ms / 1000, ordered=ordered
+        )
         if settings.clock == "feed":
             feed_clock = feed_clock or FeedClock()
             decoder_clock = FeedClock()
-            # Several workers share the readings: held at every tick, so that what each
-            # commits between two ticks is judged before anything after them (one worker
-            # commits in the feed's order anyway, and is held only where a sweep is due).
-            every_tick = settings.ingest_workers > 1
-            self._gate = FeedGate(self._topics, self.client_id, decoder_clock, every_tick)
+            self._gate = FeedGate(self._topics, self.client_id, decoder_clock)
+            # Ordered, the other workers wait for each report: sent at once.
+            self._reports = TickReports(self._report, 0.0 if ordered else REPORT_INTERVAL_S)
+            if ordered:
+                self._peers = BarrierFollower(
+                    self._address,
+                    self._topics,
+                    worker_ids(settings),
+                    f"{self.client_id}-peers",
+                    lambda barrier, _last: self._batcher.open_to(barrier),
+                )
         self._store = BatchStore(
             settings.database_url,
             application_name=self.client_id,
@@ -140,11 +153,12 @@ class IngestWorker:
         self._stopped = False
         self._connects = 0
         self._last_received_at: datetime | None = None
-        self._reported_ns: int | None = None  # the last feed clock tick reported committed
 
     # Life cycle -------------------------------------------------------------------------------
     def start(self) -> IngestWorker:
         """Start the writer and connect (the loop keeps retrying while the broker is away)."""
+        if self._peers is not None:
+            self._peers.start()
         self._writer_thread.start()
         self._heartbeat_thread.start()
         connect(
@@ -181,6 +195,8 @@ class IngestWorker:
         if not self._loop.disconnect(self._client, CLOSE_SHARE * self._stop_s):
             log.warning("%s: no clean disconnect in time", self.client_id)
         self._loop.stop(LOOP_SHARE * self._stop_s)
+        if self._peers is not None:
+            self._peers.stop()
 
     def _confirm_acks(self, timeout_s: float) -> None:
         """Wait until the broker has read our last PUBACKs, before the socket closes."""
@@ -274,21 +290,20 @@ class IngestWorker:
     def _settle(self, batch: Batch) -> None:
         """Have a committed batch acknowledged, on the loop's thread (where connections change)."""
         self._loop.submit(partial(self._batcher.acknowledge, batch, self._ack))
-        if batch.tick_ns is not None and batch.tick_holds:
-            self._loop.submit(partial(self._report_tick, batch.tick_ns))
+        reports = self._reports
+        if reports is not None and batch.tick_ns is not None:
+            self._loop.submit(partial(reports.committed, batch.tick_ns, batch.last_tick))
 
-    def _report_tick(self, feed_ns: int) -> None:
+    def _report(self, feed_ns: int, last: bool) -> None:
         """Say that everything this worker received before the tick at ``feed_ns`` is committed."""
-        self._reported_ns = feed_ns
         topic = self._topics.clock_ingested(self.client_id)
-        self._client.publish(topic, encode_tick(feed_ns), qos=1)
+        self._client.publish(topic, encode_tick(feed_ns, last=last), qos=1)
 
     def remind(self) -> None:
-        """Held at a tick already reported: say it again (the sweeper may have come later, or
-        its answer, sent at QoS 0, may have been lost)."""
-        gate, reported = self._gate, self._reported_ns
-        if gate is not None and gate.paused and reported is not None:
-            self._loop.submit(partial(self._report_tick, reported))
+        """Say the last report again, or the one the throttle kept back (a sweeper that came
+        later, or lost a report, learns it then)."""
+        if self._reports is not None:
+            self._loop.submit(self._reports.flush)
 
     # The network loop's thread ----------------------------------------------------------------
     def _may_read(self) -> bool:
@@ -323,7 +338,7 @@ class IngestWorker:
         plain = [topics.any_node(NodeChannel.STATUS), topics.any_gateway_status()]
         if self._gate is not None:
             # Every worker hears every tick, after everything published before it.
-            plain += [topics.clock(), topics.clock_swept()]
+            plain.append(topics.clock())
         return [*dealt, *plain]
 
     def _subscribe(self, client: mqtt.Client) -> None:
@@ -425,87 +440,6 @@ class IngestWorker:
         reason = self._heartbeat.gateway_status(gateway_id, payload, token)
         if reason is not None:
             self._batcher.add_dead_letter(mid, refused(topic, payload, reason))
-
-
-class FeedGate:
-    """The ingest's side of the feed clock (ENVGRID_CLOCK=feed).
-
-    A tick seals the batch before it, and its time is that of the batches after it. At the
-    first tick from the next sweep due on (the sweeper says when), it also holds the worker:
-    what comes after it waits here,
-    unacknowledged (so the broker's in-flight bound holds, the worker's Receive Maximum),
-    until the cloud's sweeps have run up to the tick, so a sweep at feed time T sees exactly
-    what was received before T, whatever the pace of the replay. The loop keeps reading: the
-    answer comes on the same connection. The writer reports the tick once everything before
-    it is committed (``clock/ingested``); the sweeper answers on ``clock/swept`` (QoS 0, so
-    that it passes however many messages wait).
-    """
-
-    def __init__(
-        self, topics: Topics, worker_id: str, clock: FeedClock, every_tick: bool = False
-    ) -> None:
-        self._every_tick = every_tick
-        self._tick_topic = topics.clock()
-        self._swept_topic = topics.clock_swept()
-        self._clock = clock
-        self._paused_at: int | None = None
-        self._swept_ns = -1
-        self._hold_from = 0  # hold at the first tick from this feed time on
-        self._waiting: deque[mqtt.MQTTMessage] = deque()
-        self._worker_id = worker_id
-
-    @property
-    def paused(self) -> bool:
-        """Whether the worker waits for the sweeps to reach its last tick."""
-        return self._paused_at is not None
-
-    def admit(
-        self,
-        message: mqtt.MQTTMessage,
-        batcher: Batcher,
-        take: Callable[[mqtt.MQTTMessage], None],
-    ) -> None:
-        """Take in ``message``; hand ``take`` what may be handled now, in order."""
-        topic = message.topic
-        if topic == self._swept_topic:
-            if message.qos:
-                batcher.add_ack_only(message.mid)
-            try:
-                swept_ns, next_ns = decode_tick(message.payload), decode_next(message.payload)
-            except ValueError:
-                log.warning("%s: not a clock message on %s", self._worker_id, topic)
-            else:
-                if swept_ns > self._swept_ns:
-                    self._swept_ns = swept_ns
-                    # Held next at the first tick from the next sweep due on (every tick if
-                    # the sweeper does not say): between, no sweep could see the difference.
-                    hold_from = swept_ns + 1 if next_ns is None or self._every_tick else next_ns
-                    self._hold_from = hold_from
-        else:
-            self._waiting.append(message)
-        self._release(batcher, take)
-
-    def _release(self, batcher: Batcher, take: Callable[[mqtt.MQTTMessage], None]) -> None:
-        if self._paused_at is not None and self._swept_ns >= self._paused_at:
-            self._paused_at = None
-        waiting = self._waiting
-        while waiting and self._paused_at is None:
-            message = waiting.popleft()
-            if message.topic != self._tick_topic:
-                take(message)
-                continue
-            try:
-                feed_ns = decode_tick(message.payload)
-            except ValueError:
-                log.warning("%s: not a feed clock tick: %r", self._worker_id, message.payload)
-                batcher.add_ack_only(message.mid if message.qos else None)
-                continue
-            due = feed_ns >= self._hold_from or is_last_tick(message.payload)
-            holds = due and feed_ns > self._swept_ns
-            batcher.add_tick(message.mid if message.qos else None, feed_ns, holds)
-            self._clock.advance_to(feed_ns)
-            if holds:
-                self._paused_at = feed_ns
 
 
 def run_worker(

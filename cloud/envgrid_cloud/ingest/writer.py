@@ -148,8 +148,8 @@ class Writer:
     def _write(self, batch: Batch) -> Written:
         if self._feed_clock is not None:
             self._feed_clock.advance_to(batch.clock_ns)
-        if batch.tick_ns is not None:
-            return Written()  # a tick: nothing to store, only to acknowledge (and report)
+        if not batch.has_records:
+            return Written()  # feed clock ticks and the like: only to acknowledge (and report)
         self._nodes.refresh_if_stale()
         if batch.unresolved:
             self._resolve(batch)

@@ -38,8 +38,8 @@ envgrid's ingest stores a reading once per (node, seq, ts), so nothing is stored
 
 --feed-clock also publishes the feed's time on {root}/v1/clock/feed (a tick every --tick-s
 seconds of feed time, each after every message up to that time): a cloud started with
-ENVGRID_CLOCK=feed decides (no data, daily means, escalation) on that clock, and holds its
-ingest at each tick until its sweeps have run, so the replay raises the cases it raised live.
+ENVGRID_CLOCK=feed decides (no data, daily means, escalation) on that clock, its sweeps
+following what its ingest has committed, so the replay raises the cases it raised live.
 
 The summary counts messages published, acknowledged, refused by the broker (PUBACK reason
 code 0x80 or above; not sent again) and skipped by --filter/--node."""
