@@ -95,7 +95,7 @@ class Topics:
         return f"{self.base}/clock/ingested/{_check_id(worker_id, 'worker id')}"
 
     def clock_swept(self) -> str:
-        """Where the cloud says its sweeps have run up to a tick (the ingest goes on then)."""
+        """Where the cloud says how far on the feed's clock its sweeps have run."""
         return f"{self.base}/clock/swept"
 
     def any_clock_ingested(self) -> str:
