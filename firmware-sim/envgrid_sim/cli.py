@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from envgrid_common.mqtt import BrokerAddress
@@ -273,17 +273,12 @@ async def _run(
     scenario: Scenario,
     cue: Cue,
     duration: float | None,
-    start: datetime,
 ) -> None:
     """The MQTT nodes and the stations until SIGINT, SIGTERM or ``duration``, the timeline
-    on cue (counted from ``start``, as the incidents were); a scenario of cameras or stations
-    alone runs as long as one with nodes."""
+    on cue; a scenario of cameras or stations alone runs as long as one with nodes."""
     stop = loop_stop_on_signals(duration)
     routed = Routed(target, stations)
-    since = (china_now() - start).total_seconds()
-    timeline = asyncio.create_task(
-        play(scenario, routed, cue, stop, since_s=since), name="sim-timeline"
-    )
+    timeline = asyncio.create_task(play(scenario, routed, cue, stop), name="sim-timeline")
     runners = [asyncio.create_task(stations.run(stop), name="sim-hj212")]
     if scenario.specs:
         runners.append(asyncio.create_task(target.run(stop), name="sim-nodes"))
@@ -357,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if fleet.cameras:
             fleet.write_index(settings.sim_data_dir)
-        asyncio.run(_run(target, stations, scenario, cue, args.duration, start))
+        asyncio.run(_run(target, stations, scenario, cue, args.duration))
     except OutboxLocked:
         print(
             f"envgrid sim: another simulator is using {settings.sim_data_dir} "

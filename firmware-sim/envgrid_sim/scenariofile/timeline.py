@@ -146,14 +146,11 @@ class Cue:
     seed: int = 0
 
 
-async def play(
-    scenario: Scenario, target: Target, cue: Cue, stop: asyncio.Event, *, since_s: float = 0.0
-) -> None:
-    """Run the timeline's dark and garbage events on cue (until ``stop``), counted from the
-    run's start ``since_s`` seconds ago (the origin of the incidents too); signal incidents
+async def play(scenario: Scenario, target: Target, cue: Cue, stop: asyncio.Event) -> None:
+    """Run the timeline's dark and garbage events on cue (until ``stop``); signal incidents
     must have been injected with :func:`incidents`, burns given to the camera fleet."""
     loop = asyncio.get_running_loop()
-    t0 = loop.time() - since_s
+    t0 = loop.time()
     events = sorted(
         (e for e in scenario.timeline if isinstance(e, DarkEvent | GarbageEvent)),
         key=lambda e: e.at_s,
