@@ -23,7 +23,7 @@ def add_site_nodes(args: argparse.Namespace, database_url: str | None = None) ->
             found = nodes_of_sites(conn, list(args.site))
     except psycopg.Error as error:
         raise SiteSelectionError(
-            f"--site needs the registry at ENVGRID_DATABASE_URL ({error})".strip()
+            f"--site needs the registry at ENVGRID_DATABASE_URL ({error})"
         ) from None
     unknown = [site for site in args.site if site not in found]
     if unknown:
